@@ -1,0 +1,1 @@
+# export/ build fragment (filled in with the writers).

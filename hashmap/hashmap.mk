@@ -1,0 +1,1 @@
+# hashmap/ build fragment (filled in with the library).

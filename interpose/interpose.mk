@@ -1,0 +1,1 @@
+# interpose/ build fragment.

@@ -1,0 +1,1 @@
+# tests/ build fragment: target programs for integration tests.
