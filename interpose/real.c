@@ -1,0 +1,61 @@
+/* interpose/real.c - find the real allocation functions with dlsym(RTLD_NEXT).
+ *
+ * dlsym may allocate (its error buffer), which re-enters our hooks before anything is known:
+ * the resolving thread is marked, and its allocations are served from the bootstrap arena.
+ * Other threads arriving meanwhile wait on the once-flag. */
+#define _GNU_SOURCE
+#include "interpose/real.h"
+
+#include <dlfcn.h>
+#include <pthread.h>
+
+#include "profiler/profiler.h"
+
+mp_real_t mp_real;
+static MP_TLS int resolving;
+static pthread_once_t once = PTHREAD_ONCE_INIT;
+
+bool mp_real_resolving(void) { return resolving; }
+
+static void resolve(void)
+{
+    resolving = 1;
+    mp_real_t r;
+    r.malloc = (void *(*)(size_t))dlsym(RTLD_NEXT, "malloc");
+    r.free = (void (*)(void *))dlsym(RTLD_NEXT, "free");
+    r.calloc = (void *(*)(size_t, size_t))dlsym(RTLD_NEXT, "calloc");
+    r.realloc = (void *(*)(void *, size_t))dlsym(RTLD_NEXT, "realloc");
+    r.posix_memalign = (int (*)(void **, size_t, size_t))dlsym(RTLD_NEXT, "posix_memalign");
+    r.aligned_alloc = (void *(*)(size_t, size_t))dlsym(RTLD_NEXT, "aligned_alloc");
+    r.memalign = (void *(*)(size_t, size_t))dlsym(RTLD_NEXT, "memalign");
+    r.valloc = (void *(*)(size_t))dlsym(RTLD_NEXT, "valloc");
+    r.pvalloc = (void *(*)(size_t))dlsym(RTLD_NEXT, "pvalloc");
+    r.malloc_usable_size = (size_t (*)(void *))dlsym(RTLD_NEXT, "malloc_usable_size");
+    /* Publish malloc last: the hooks test it to know the table is complete. */
+    mp_real.free = r.free;
+    mp_real.calloc = r.calloc;
+    mp_real.realloc = r.realloc;
+    mp_real.posix_memalign = r.posix_memalign;
+    mp_real.aligned_alloc = r.aligned_alloc;
+    mp_real.memalign = r.memalign;
+    mp_real.valloc = r.valloc;
+    mp_real.pvalloc = r.pvalloc;
+    mp_real.malloc_usable_size = r.malloc_usable_size;
+    __atomic_store_n(&mp_real.malloc, r.malloc, __ATOMIC_RELEASE);
+    resolving = 0;
+}
+
+bool mp_real_init(void)
+{
+    if (resolving) return false;
+    pthread_once(&once, resolve);
+    return __atomic_load_n(&mp_real.malloc, __ATOMIC_ACQUIRE) != NULL;
+}
+
+void *mp_real_lookup(const char *name)
+{
+    mp_busy_enter();
+    void *p = dlsym(RTLD_NEXT, name);
+    mp_busy_leave();
+    return p;
+}

@@ -1,0 +1,37 @@
+/* interpose/real.h - the real allocation functions (dlsym RTLD_NEXT) and the bootstrap arena
+ * that answers allocations made before they are known (dlsym itself calls calloc). */
+#ifndef MAPPROF_INTERPOSE_REAL_H
+#define MAPPROF_INTERPOSE_REAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+typedef struct mp_real {
+    void *(*malloc)(size_t);
+    void (*free)(void *);
+    void *(*calloc)(size_t, size_t);
+    void *(*realloc)(void *, size_t);
+    int (*posix_memalign)(void **, size_t, size_t);
+    void *(*aligned_alloc)(size_t, size_t);
+    void *(*memalign)(size_t, size_t);
+    void *(*valloc)(size_t);
+    void *(*pvalloc)(size_t);
+    size_t (*malloc_usable_size)(void *);
+} mp_real_t;
+
+extern mp_real_t mp_real;
+
+/* Resolve the real functions once; true when malloc/free/calloc/realloc are known. While it
+ * runs on this thread, the hooks serve allocations from the bootstrap arena. */
+bool mp_real_init(void);
+/* True on the thread that is resolving (its allocations go to the bootstrap arena). */
+bool mp_real_resolving(void);
+/* dlsym(RTLD_NEXT, name) under the guard, for symbols looked up late (C++ operators). */
+void *mp_real_lookup(const char *name);
+
+/* Bootstrap arena: a static bump allocator; its blocks are never freed. */
+void *mp_boot_alloc(size_t size, size_t align);
+bool mp_is_boot(const void *p);
+size_t mp_boot_size(const void *p);
+
+#endif

@@ -1,0 +1,60 @@
+/* profiler/arena.c - bump allocation over mmap'd chunks; lock-free (CAS on the cursor). */
+#include "profiler/arena.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/mman.h>
+
+#define CHUNK ((size_t)1 << 20)
+
+typedef struct chunk_state {
+    char *base;     /* current chunk */
+    size_t used;    /* bytes handed out from it */
+} chunk_state_t;
+
+static chunk_state_t *_Atomic cur;     /* published (base, used) pairs live in the chunk head */
+static size_t mapped;
+
+void *mp_pages_alloc(size_t size)
+{
+    void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) return NULL;
+    __atomic_fetch_add(&mapped, size, __ATOMIC_RELAXED);
+    return p;
+}
+
+void mp_pages_free(void *p, size_t size)
+{
+    if (!p) return;
+    munmap(p, size);
+    __atomic_fetch_sub(&mapped, size, __ATOMIC_RELAXED);
+}
+
+size_t mp_arena_mapped(void) { return __atomic_load_n(&mapped, __ATOMIC_RELAXED); }
+
+/* Each chunk starts with its own chunk_state_t; allocation CASes `used` forward. A thread that
+ * finds the chunk full maps a new one and tries to publish it; the loser unmaps its spare. */
+void *mp_arena_alloc(size_t size)
+{
+    size = (size + 15) & ~(size_t)15;
+    if (size > CHUNK / 4) return mp_pages_alloc(size);
+    for (;;) {
+        chunk_state_t *c = __atomic_load_n(&cur, __ATOMIC_ACQUIRE);
+        if (c) {
+            size_t used = __atomic_load_n(&c->used, __ATOMIC_RELAXED);
+            while (used + size <= CHUNK) {
+                if (__atomic_compare_exchange_n(&c->used, &used, used + size, true,
+                                                __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+                    return c->base + used;
+            }
+        }
+        char *mem = mp_pages_alloc(CHUNK);
+        if (!mem) return NULL;
+        chunk_state_t *n = (chunk_state_t *)mem;
+        n->base = mem;
+        n->used = (sizeof *n + 15) & ~(size_t)15;
+        if (!__atomic_compare_exchange_n(&cur, &c, n, false, __ATOMIC_RELEASE,
+                                         __ATOMIC_RELAXED))
+            mp_pages_free(mem, CHUNK);
+    }
+}

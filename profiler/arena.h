@@ -1,0 +1,20 @@
+/* profiler/arena.h - the profiler's own memory, straight from mmap.
+ *
+ * Nothing the profiler keeps on the allocation path comes from malloc: the hooks must not
+ * recurse and must not take malloc's locks. mp_arena_alloc is a lock-free bump allocator over
+ * 1 MiB mmap'd chunks (memory is never returned; it holds interned stacks, which live as long
+ * as the process). mp_pages_alloc/mp_pages_free map and unmap whole regions (table arrays). */
+#ifndef MAPPROF_PROFILER_ARENA_H
+#define MAPPROF_PROFILER_ARENA_H
+
+#include <stddef.h>
+
+/* size bytes aligned to 16, zeroed; NULL when the system refuses memory. */
+void *mp_arena_alloc(size_t size);
+/* Zeroed anonymous pages (size rounded up to a page); NULL on failure. */
+void *mp_pages_alloc(size_t size);
+void mp_pages_free(void *p, size_t size);
+/* Bytes the arena has mapped (for the profiler's own overhead figures). */
+size_t mp_arena_mapped(void);
+
+#endif

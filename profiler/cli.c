@@ -1,0 +1,173 @@
+/* profiler/cli.c - the mapprof command: run a program under the profiler, read profiles.
+ *
+ *   mapprof run [options] -- CMD [ARGS...]   profile CMD; exit with CMD's status
+ *   mapprof report FILE [--top N] [--sample-index NAME]
+ *
+ * Bad usage: a one-line error and exit status 2. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <glob.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "export/export.h"
+
+static const char *prog = "mapprof";
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: mapprof run [--rate N] [-o PREFIX] [--interval S] [--inuse-step BYTES]\n"
+            "                   [--unwind fp|libunwind] [--seed N] [--legacy] -- CMD [ARGS...]\n"
+            "       mapprof report FILE [--top N] [--sample-index NAME]\n");
+}
+
+static int die(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int die(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "%s: ", prog);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    return 2;
+}
+
+/* libmapprof.so beside this executable, or in ../lib/mapprof/ for an installed layout. */
+static int find_library(char *out, size_t len)
+{
+    char self[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (n <= 0) return -1;
+    self[n] = 0;
+    char *slash = strrchr(self, '/');
+    if (!slash) return -1;
+    *slash = 0;
+    const char *cands[] = { "%s/libmapprof.so", "%s/../lib/mapprof/libmapprof.so" };
+    for (size_t i = 0; i < sizeof cands / sizeof cands[0]; i++) {
+        int w = snprintf(out, len, cands[i], self);
+        if (w > 0 && (size_t)w < len && access(out, R_OK) == 0) return 0;
+    }
+    return -1;
+}
+
+static bool is_number(const char *s)
+{
+    if (!*s) return false;
+    for (; *s; s++)
+        if ((*s < '0' || *s > '9') && !strchr("kKmMgG", *s)) return false;
+    return true;
+}
+
+static int cmd_run(int argc, char **argv)
+{
+    char opts[4096] = "";
+    const char *prefix = "mapprof";
+    size_t ol = 0;
+    int i;
+#define ADD(...) ol += (size_t)snprintf(opts + ol, sizeof opts - ol, __VA_ARGS__)
+    for (i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "--")) { i++; break; }
+        if (!strcmp(a, "--legacy")) { ADD(":formats=pb,legacy"); continue; }
+        if (!strcmp(a, "--quiet")) { ADD(":quiet=1"); continue; }
+        if (!v) return die("option %s needs a value", a);
+        if (!strcmp(a, "--rate") || !strcmp(a, "--interval") || !strcmp(a, "--seed") ||
+            !strcmp(a, "--inuse-step")) {
+            if (!is_number(v)) return die("%s takes a number, not '%s'", a, v);
+            const char *key = !strcmp(a, "--rate") ? "rate" : !strcmp(a, "--interval") ? "interval"
+                            : !strcmp(a, "--seed") ? "seed" : "inuse_step";
+            ADD(":%s=%s", key, v);
+        } else if (!strcmp(a, "-o") || !strcmp(a, "--output")) {
+            if (strchr(v, ':')) return die("output prefix may not contain ':'");
+            prefix = v;
+        } else if (!strcmp(a, "--unwind")) {
+            if (strcmp(v, "fp") && strcmp(v, "libunwind")) return die("--unwind takes fp or libunwind");
+            ADD(":unwind=%s", v);
+        } else {
+            return die("unknown option '%s' (see mapprof --help)", a);
+        }
+        i++;
+    }
+    if (i >= argc) return die("run needs a command after --");
+    if (ol >= sizeof opts) return die("options too long");
+
+    char lib[PATH_MAX];
+    if (find_library(lib, sizeof lib)) return die("cannot find libmapprof.so next to mapprof");
+    char abs_prefix[PATH_MAX];
+    char cwd[PATH_MAX] = "";
+    if (prefix[0] != '/' && !getcwd(cwd, sizeof cwd)) return die("getcwd: %s", strerror(errno));
+    int w = snprintf(abs_prefix, sizeof abs_prefix, "%s%s%s", cwd, cwd[0] ? "/" : "", prefix);
+    if (w < 0 || (size_t)w >= sizeof abs_prefix) return die("output prefix too long");
+    char *env_opts = NULL, *env_pre = NULL;
+    const char *old_opts = getenv("MAPPROF_OPTIONS"), *old_pre = getenv("LD_PRELOAD");
+    if (asprintf(&env_opts, "%s%soutput=%s%s", old_opts ? old_opts : "", old_opts ? ":" : "",
+                 abs_prefix, opts) < 0 ||
+        asprintf(&env_pre, "%s%s%s", lib, old_pre ? ":" : "", old_pre ? old_pre : "") < 0)
+        return die("out of memory");
+
+    time_t start = time(NULL);
+    pid_t pid = fork();
+    if (pid < 0) return die("fork: %s", strerror(errno));
+    if (pid == 0) {
+        setenv("MAPPROF_OPTIONS", env_opts, 1);
+        setenv("LD_PRELOAD", env_pre, 1);
+        execvp(argv[i], argv + i);
+        fprintf(stderr, "%s: cannot run %s: %s\n", prog, argv[i], strerror(errno));
+        _exit(127);
+    }
+    /* Like system(): the child takes the terminal's signals; we wait for it. */
+    signal(SIGINT, SIG_IGN);
+    signal(SIGQUIT, SIG_IGN);
+    int st;
+    while (waitpid(pid, &st, 0) < 0)
+        if (errno != EINTR) return die("waitpid: %s", strerror(errno));
+
+    char pat[PATH_MAX + 16];
+    snprintf(pat, sizeof pat, "%s.*", abs_prefix);
+    glob_t g;
+    int found = 0;
+    if (glob(pat, 0, NULL, &g) == 0) {
+        for (size_t k = 0; k < g.gl_pathc; k++) {
+            struct stat sb;
+            const char *p = g.gl_pathv[k];
+            size_t pl = strlen(p);
+            bool ours = (pl > 6 && !strcmp(p + pl - 6, ".pb.gz")) || (pl > 5 && !strcmp(p + pl - 5, ".heap"));
+            if (ours && stat(p, &sb) == 0 && sb.st_mtime >= start) {
+                fprintf(stderr, "%s: wrote %s\n", prog, p);
+                found++;
+            }
+        }
+        globfree(&g);
+    }
+    if (!found) fprintf(stderr, "%s: no profile was written (prefix %s)\n", prog, abs_prefix);
+    if (WIFEXITED(st)) return WEXITSTATUS(st);
+    if (WIFSIGNALED(st)) return 128 + WTERMSIG(st);
+    return 1;
+}
+
+int cli_report(int argc, char **argv);   /* below, once export's reader lands */
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) { usage(stderr); return 2; }
+    if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
+        usage(stdout);
+        return 0;
+    }
+    if (!strcmp(argv[1], "run")) return cmd_run(argc - 2, argv + 2);
+    if (!strcmp(argv[1], "report")) return cli_report(argc - 2, argv + 2);
+    return die("unknown command '%s' (run, report)", argv[1]);
+}
+int cli_report(int argc, char **argv) { (void)argc; (void)argv; return 2; }

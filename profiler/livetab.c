@@ -1,0 +1,234 @@
+/* profiler/livetab.c - sharded live-block table and its lock-free address filter. */
+#include "profiler/livetab.h"
+
+#include <string.h>
+#include <sys/mman.h>
+
+#include "profiler/arena.h"
+#include "profiler/profiler.h"
+#include "profiler/spin.h"
+
+#define NSHARDS 64
+#define LEAF_GRANULES ((uint64_t)1 << (MP_FILTER_LEAF_SHIFT - 4))
+#define LEAF_BYTES (LEAF_GRANULES / 8)
+
+typedef struct shard {
+    mp_spin_t lock;
+    uint32_t mask;          /* capacity - 1, or 0 before the first insert */
+    uint32_t count;         /* tracked blocks */
+    mp_block_t *slot;       /* mmap'd array of mask + 1 slots */
+} __attribute__((aligned(64))) shard_t;
+
+static shard_t shards[NSHARDS];
+uint64_t *mp_filter_top[1u << (47 - MP_FILTER_LEAF_SHIFT)];
+static size_t leaves_mapped;
+static bool seen_unaligned;   /* some tracked block was not 16-byte aligned */
+
+static inline uint64_t mix(uintptr_t a)
+{
+    uint64_t h = (uint64_t)(a >> 4) * 0x9e3779b97f4a7c15ULL;
+    return h ^ (h >> 29);
+}
+
+static inline shard_t *shard_of(uintptr_t a, int *idx)
+{
+    *idx = (int)(mix(a) >> 58);
+    return &shards[*idx];
+}
+
+/* ---- filter ---- */
+
+static uint64_t *leaf_for(uintptr_t a, bool create)
+{
+    uint64_t **slot = &mp_filter_top[a >> MP_FILTER_LEAF_SHIFT];
+    uint64_t *leaf = __atomic_load_n(slot, __ATOMIC_ACQUIRE);
+    if (leaf || !create) return leaf;
+    /* 32 MiB of address space, of which only touched pages cost memory. */
+    void *m = mmap(NULL, LEAF_BYTES, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (m == MAP_FAILED) return NULL;
+    uint64_t *expect = NULL;
+    if (__atomic_compare_exchange_n(slot, &expect, (uint64_t *)m, false, __ATOMIC_ACQ_REL,
+                                    __ATOMIC_ACQUIRE)) {
+        __atomic_fetch_add(&leaves_mapped, 1, __ATOMIC_RELAXED);
+        return m;
+    }
+    munmap(m, LEAF_BYTES);
+    return expect;
+}
+
+static void filter_set(uintptr_t a, bool on)
+{
+    if (a >> 47) return;    /* outside the filter: mp_maybe_tracked always says maybe */
+    uint64_t *leaf = leaf_for(a, on);
+    if (!leaf) return;
+    uint64_t g = (a & (((uintptr_t)1 << MP_FILTER_LEAF_SHIFT) - 1)) >> 4;
+    uint64_t bit = (uint64_t)1 << (g & 63);
+    if (on) __atomic_fetch_or(&leaf[g >> 6], bit, __ATOMIC_RELEASE);
+    else __atomic_fetch_and(&leaf[g >> 6], ~bit, __ATOMIC_RELEASE);
+}
+
+/* ---- shard tables (caller holds the shard lock) ---- */
+
+static mp_block_t *find(shard_t *s, uintptr_t a)
+{
+    if (!s->slot) return NULL;
+    for (uint32_t i = (uint32_t)mix(a) & s->mask;; i = (i + 1) & s->mask) {
+        if (s->slot[i].addr == a) return &s->slot[i];
+        if (!s->slot[i].addr) return NULL;
+    }
+}
+
+static void put(mp_block_t *slot, uint32_t mask, const mp_block_t *b)
+{
+    uint32_t i = (uint32_t)mix(b->addr) & mask;
+    while (slot[i].addr) i = (i + 1) & mask;
+    slot[i] = *b;
+}
+
+static bool grow(shard_t *s)
+{
+    uint32_t cap = s->slot ? (s->mask + 1) * 2 : 256;
+    mp_block_t *n = mp_pages_alloc((size_t)cap * sizeof *n);
+    if (!n) return false;
+    if (s->slot) {
+        for (uint32_t i = 0; i <= s->mask; i++)
+            if (s->slot[i].addr) put(n, cap - 1, &s->slot[i]);
+        mp_pages_free(s->slot, (size_t)(s->mask + 1) * sizeof *s->slot);
+    }
+    s->slot = n;
+    s->mask = cap - 1;
+    return true;
+}
+
+static void erase(shard_t *s, mp_block_t *hole)
+{
+    /* Backward-shift deletion keeps probe chains unbroken without tombstones. */
+    uint32_t i = (uint32_t)(hole - s->slot);
+    for (uint32_t j = (i + 1) & s->mask; s->slot[j].addr; j = (j + 1) & s->mask) {
+        uint32_t home = (uint32_t)mix(s->slot[j].addr) & s->mask;
+        /* Move j into i unless its home lies cyclically in (i, j]. */
+        bool stays = (i <= j) ? (home > i && home <= j) : (home > i || home <= j);
+        if (!stays) {
+            s->slot[i] = s->slot[j];
+            i = j;
+        }
+    }
+    s->slot[i].addr = 0;
+    s->count--;
+}
+
+static void lock_shard(shard_t *s, int idx)
+{
+    mp_spin_lock(&s->lock);
+    mp_tls.held_shard = idx + 1;
+}
+
+static void unlock_shard(shard_t *s)
+{
+    mp_tls.held_shard = 0;
+    mp_spin_unlock(&s->lock);
+}
+
+bool mp_live_insert(const mp_block_t *b, mp_block_t *stale, bool *ok)
+{
+    int idx;
+    shard_t *s = shard_of(b->addr, &idx);
+    bool had = false;
+    *ok = false;
+    if (mp_tls.held_shard == idx + 1) return false;   /* a signal handler inside our lock */
+    lock_shard(s, idx);
+    mp_block_t *e = find(s, b->addr);
+    if (e) {
+        *stale = *e;
+        *e = *b;
+        had = true;
+        *ok = true;
+    } else if (((s->count + 1) * 4 <= (s->mask + 1) * 3 && s->slot) || grow(s)) {
+        put(s->slot, s->mask, b);
+        s->count++;
+        *ok = true;
+    }
+    if (*ok) {
+        if (MP_UNLIKELY(b->addr & 15)) __atomic_store_n(&seen_unaligned, true, __ATOMIC_RELAXED);
+        filter_set(b->addr, true);
+    }
+    unlock_shard(s);
+    return had;
+}
+
+bool mp_live_remove(uintptr_t a, mp_block_t *out)
+{
+    int idx;
+    shard_t *s = shard_of(a, &idx);
+    if (mp_tls.held_shard == idx + 1) return false;   /* see mp_live_insert */
+    lock_shard(s, idx);
+    mp_block_t *e = find(s, a);
+    bool found = e != NULL;
+    if (found) {
+        *out = *e;
+        erase(s, e);
+    }
+    unlock_shard(s);
+    if (found) {
+        if (!__atomic_load_n(&seen_unaligned, __ATOMIC_RELAXED)) {
+            filter_set(a, false);
+        } else {
+            /* Blocks 8-byte aligned (allocators other than glibc's) may share a granule and
+             * its bit: clear it only when no tracked block starts in the granule any more. */
+            uintptr_t other = (a & 15) ? a & ~(uintptr_t)15 : a | 8;
+            int oi;
+            shard_t *os = shard_of(other, &oi);
+            bool keep = true;
+            if (mp_tls.held_shard != oi + 1) {
+                lock_shard(os, oi);
+                keep = find(os, other) != NULL;
+                unlock_shard(os);
+            }
+            if (!keep) filter_set(a, false);
+        }
+    }
+    return found;
+}
+
+size_t mp_live_count(void)
+{
+    size_t n = 0;
+    for (int i = 0; i < NSHARDS; i++) n += __atomic_load_n(&shards[i].count, __ATOMIC_RELAXED);
+    return n;
+}
+
+void mp_live_foreach(void (*fn)(const mp_block_t *b, void *ctx), void *ctx)
+{
+    for (int i = 0; i < NSHARDS; i++) {
+        shard_t *s = &shards[i];
+        lock_shard(s, i);
+        if (s->slot)
+            for (uint32_t j = 0; j <= s->mask; j++)
+                if (s->slot[j].addr) fn(&s->slot[j], ctx);
+        unlock_shard(s);
+    }
+}
+
+void mp_live_lock_all(void)
+{
+    for (int i = 0; i < NSHARDS; i++) mp_spin_lock(&shards[i].lock);
+}
+
+void mp_live_unlock_all(void)
+{
+    for (int i = NSHARDS - 1; i >= 0; i--) mp_spin_unlock(&shards[i].lock);
+}
+
+void mp_live_reset_locks(void)
+{
+    for (int i = 0; i < NSHARDS; i++) mp_spin_init(&shards[i].lock);
+}
+
+size_t mp_live_overhead(void)
+{
+    size_t n = 0;
+    for (int i = 0; i < NSHARDS; i++)
+        if (shards[i].slot) n += (size_t)(shards[i].mask + 1) * sizeof(mp_block_t);
+    return n;
+}

@@ -1,0 +1,37 @@
+/* profiler/livetab.h - the live table: tracked blocks by address.
+ *
+ * 64 shards, each an open-addressing table (linear probing, backward-shift deletion) behind
+ * its own spinlock, in mmap'd memory. mp_maybe_tracked (profiler.h) answers "could this be a
+ * tracked block?" from a lock-free bitmap before any shard is touched, so the free path costs
+ * two loads for the untracked majority. */
+#ifndef MAPPROF_PROFILER_LIVETAB_H
+#define MAPPROF_PROFILER_LIVETAB_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct mp_block {
+    uintptr_t addr;     /* start of the block as the program sees it; 0 = empty slot */
+    uint64_t size;      /* requested bytes */
+    uint32_t stack;     /* stack id (stacktab) */
+    uint32_t time;      /* milliseconds since the profiler started, when allocated */
+} mp_block_t;
+
+/* Track b. If b->addr was already tracked (a free we could not see), the stale record is
+ * returned in *stale and true; else false. Returns via *ok whether b was stored. */
+bool mp_live_insert(const mp_block_t *b, mp_block_t *stale, bool *ok);
+/* Untrack addr; true and *out filled when it was tracked. */
+bool mp_live_remove(uintptr_t addr, mp_block_t *out);
+/* Number of tracked blocks. */
+size_t mp_live_count(void);
+/* Call fn on every tracked block, one shard locked at a time. */
+void mp_live_foreach(void (*fn)(const mp_block_t *b, void *ctx), void *ctx);
+/* For fork. */
+void mp_live_lock_all(void);
+void mp_live_unlock_all(void);
+void mp_live_reset_locks(void);
+/* Bytes of memory the table and filter hold. */
+size_t mp_live_overhead(void);
+
+#endif

@@ -1,0 +1,35 @@
+/* profiler/options.h - MAPPROF_OPTIONS, parsed once at load into one immutable struct.
+ *
+ * Syntax: colon-separated key=value pairs ("rate=4096:output=/tmp/p:unwind=fp"). Numbers take
+ * K/M/G suffixes, booleans on/off/yes/no/1/0. An unknown key or a bad value gets one warning
+ * naming it and the default is kept; the host program always runs on. Ignored in setuid
+ * programs (secure_getenv). Parsing allocates nothing. */
+#ifndef MAPPROF_PROFILER_OPTIONS_H
+#define MAPPROF_PROFILER_OPTIONS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+enum { MP_UNWIND_LIBUNWIND = 0, MP_UNWIND_FP = 1 };
+enum { MP_FMT_PB = 1, MP_FMT_LEGACY = 2 };
+
+typedef struct mp_options {
+    uint64_t rate;          /* mean bytes between samples; 1 = every allocation */
+    char output[512];       /* file prefix: files are <output>.<pid>.<seq>.pb.gz */
+    int unwind;             /* MP_UNWIND_* */
+    int max_depth;          /* frames kept per stack (1..256) */
+    int signal;             /* dump on this signal; 0 = none */
+    uint64_t interval;      /* dump every N seconds; 0 = never */
+    uint64_t inuse_step;    /* dump each time in-use bytes grow by N; 0 = never */
+    unsigned formats;       /* MP_FMT_* bits */
+    bool quiet;             /* no warnings */
+    uint64_t seed;          /* sampler seed; 0 = random */
+    bool at_exit;           /* dump at exit */
+} mp_options_t;
+
+/* Parse str (may be NULL) over the defaults into *o. Returns the number of problems warned. */
+int mp_options_parse(mp_options_t *o, const char *str);
+/* Fill *o with the defaults. */
+void mp_options_default(mp_options_t *o);
+
+#endif

@@ -1,0 +1,82 @@
+/* profiler/profiler.h - the profiler's interface to interpose/ (internal to libmapprof.so).
+ *
+ * interpose/ calls mp_note_alloc after every successful allocation and mp_note_free before
+ * every free; both are inline and end in a few instructions for the common case: a per-thread
+ * countdown of bytes to the next sample, and a lock-free bitmap that says whether an address
+ * may be a tracked block. The slow paths live in record.c.
+ *
+ * Reentrancy: mp_tls.busy > 0 while the profiler itself runs (unwinding, interning, dumping,
+ * symbolizing) or while a hook forwards to a real function that calls malloc again (operator
+ * new -> malloc). Allocations made while busy are never sampled. */
+#ifndef MAPPROF_PROFILER_PROFILER_H
+#define MAPPROF_PROFILER_PROFILER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "profiler/options.h"
+
+#define MP_TLS __thread __attribute__((tls_model("initial-exec")))
+#define MP_LIKELY(x) __builtin_expect(!!(x), 1)
+#define MP_UNLIKELY(x) __builtin_expect(!!(x), 0)
+
+/* Per-thread state. Zero-initialized for every new thread; `inited` tells the rest. */
+typedef struct mp_tls {
+    int busy;               /* reentrancy depth: > 0 means do not sample, do not recurse */
+    int inited;             /* sampler state below is set */
+    int64_t countdown;      /* bytes left before the next sample */
+    uint64_t rng;           /* xorshift state for the exponential draws */
+    uintptr_t stack_hi;     /* top of this thread's stack, bound for frame-pointer walks */
+    int held_shard;         /* live-table shard whose lock this thread holds, + 1 (0: none) */
+} mp_tls_t;
+
+extern MP_TLS mp_tls_t mp_tls;
+
+/* ---- live-block filter (livetab.c) ----
+ * One bit per 16-byte granule of the 47-bit address space, in lazily mapped 4 GiB leaves:
+ * a bit is set while a tracked block starts in that granule. Read without a lock. */
+#define MP_FILTER_LEAF_SHIFT 32
+extern uint64_t *mp_filter_top[1u << (47 - MP_FILTER_LEAF_SHIFT)];
+
+static inline bool mp_maybe_tracked(const void *p)
+{
+    uintptr_t a = (uintptr_t)p;
+    if (MP_UNLIKELY(a >> 47)) return a != 0;        /* outside the filter: ask the table */
+    const uint64_t *leaf = __atomic_load_n(&mp_filter_top[a >> MP_FILTER_LEAF_SHIFT],
+                                           __ATOMIC_RELAXED);
+    if (MP_LIKELY(!leaf)) return false;
+    uint64_t g = (a & (((uintptr_t)1 << MP_FILTER_LEAF_SHIFT) - 1)) >> 4;
+    return (__atomic_load_n(&leaf[g >> 6], __ATOMIC_RELAXED) >> (g & 63)) & 1;
+}
+
+/* ---- the allocation path (record.c) ---- */
+void mp_alloc_slow(void *p, size_t n);
+void mp_free_slow(void *p);
+
+static inline void mp_note_alloc(void *p, size_t n)
+{
+    if (MP_UNLIKELY(mp_tls.busy)) return;
+    mp_tls.countdown -= (int64_t)(n > INT64_MAX / 2 ? INT64_MAX / 2 : n);
+    if (MP_LIKELY(mp_tls.countdown > 0)) return;
+    mp_alloc_slow(p, n);
+}
+
+static inline void mp_note_free(void *p)
+{
+    if (MP_UNLIKELY(mp_maybe_tracked(p))) mp_free_slow(p);
+}
+
+/* realloc: the old block is gone (or kept, on failure) and a new one may be sampled. */
+static inline void mp_busy_enter(void) { mp_tls.busy++; }
+static inline void mp_busy_leave(void) { mp_tls.busy--; }
+
+/* ---- lifetime (record.c, trigger.c) ---- */
+/* Load-time initialization (options, tables, triggers). Idempotent. */
+void mp_init(void);
+/* The profiler's options, valid after mp_init. */
+const mp_options_t *mp_opts(void);
+/* Write a profile now ("exit", "signal", "interval", "inuse", or a user tag). 0 or errno. */
+int mp_dump(const char *tag);
+
+#endif

@@ -1,0 +1,168 @@
+/* profiler/record.c - the sampled allocation path, the tracked free path, init and fork.
+ *
+ * Order on the sampled path (STYLE: guard -> countdown -> unwind -> tables): the stack is
+ * captured into a buffer on this thread's stack before any lock is taken; interning and the
+ * live table take short spinlocks that nothing inside them can re-enter (the guard is held, so
+ * a signal handler that allocates is passed straight through). */
+#define _GNU_SOURCE
+#include "profiler/profiler.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "profiler/livetab.h"
+#include "profiler/log.h"
+#include "profiler/record.h"
+#include "profiler/sample.h"
+#include "profiler/stacktab.h"
+#include "profiler/trigger.h"
+#include "profiler/unwind.h"
+
+MP_TLS mp_tls_t mp_tls;
+
+static mp_options_t opts;
+static int enabled;                 /* 1 once init finished and tables work */
+static uint64_t thread_ordinal;     /* gives each thread its own sampler seed */
+static uint64_t seed;               /* from the seed option, or random */
+static struct timespec t0;          /* profiler start */
+static int64_t inuse_est_fix;       /* estimated in-use bytes (fixed point), when inuse_step */
+
+const mp_options_t *mp_opts(void) { return &opts; }
+bool mp_enabled(void) { return __atomic_load_n(&enabled, __ATOMIC_ACQUIRE); }
+
+uint32_t mp_now_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &t);
+    return (uint32_t)((t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000);
+}
+
+int64_t mp_uptime_ns(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (int64_t)(t.tv_sec - t0.tv_sec) * 1000000000 + (t.tv_nsec - t0.tv_nsec);
+}
+
+static void thread_init(void)
+{
+    uint64_t ord = __atomic_fetch_add(&thread_ordinal, 1, __ATOMIC_RELAXED);
+    mp_tls.rng = mp_sample_seed(seed, ord);
+    mp_tls.countdown = mp_sample_next(&mp_tls.rng, opts.rate);
+    mp_tls.inited = 1;
+}
+
+/* Counters of one block, added (sign 1) or removed (sign -1) from its stack. */
+static void account(const mp_block_t *b, int sign, bool alloc)
+{
+    mp_stack_t *s = mp_stack_get(b->stack);
+    if (!s) return;
+    int64_t w = mp_sample_weight_fix(b->size, opts.rate);
+    int64_t wb = (int64_t)((double)w * (double)b->size);
+    if (alloc) {
+        mp_stack_add(s, MP_C_ALLOC_OBJ, 1);
+        mp_stack_add(s, MP_C_ALLOC_BYTES, (int64_t)b->size);
+        mp_stack_add(s, MP_C_EST_ALLOC_OBJ, w);
+        mp_stack_add(s, MP_C_EST_ALLOC_BYTES, wb);
+    }
+    mp_stack_add(s, MP_C_INUSE_OBJ, sign);
+    mp_stack_add(s, MP_C_INUSE_BYTES, sign * (int64_t)b->size);
+    mp_stack_add(s, MP_C_EST_INUSE_OBJ, sign * w);
+    mp_stack_add(s, MP_C_EST_INUSE_BYTES, sign * wb);
+    if (opts.inuse_step) {
+        int64_t now = __atomic_add_fetch(&inuse_est_fix, sign * wb, __ATOMIC_RELAXED);
+        if (sign > 0) mp_trigger_inuse(now >> MP_FIX_SHIFT);
+    }
+}
+
+void mp_alloc_slow(void *p, size_t n)
+{
+    mp_tls.busy++;
+    if (MP_UNLIKELY(!mp_tls.inited)) {
+        thread_init();
+        mp_tls.countdown -= (int64_t)(n > INT64_MAX / 2 ? INT64_MAX / 2 : n);
+        if (mp_tls.countdown > 0) goto out;
+    }
+    if (MP_UNLIKELY(!mp_enabled())) {
+        /* Not yet initialized (constructors of libraries loaded before us), or turned off:
+         * come back after a while rather than on every allocation. */
+        mp_tls.countdown = mp_sample_next(&mp_tls.rng, opts.rate ? opts.rate : 524288);
+        goto out;
+    }
+    mp_tls.countdown = mp_sample_next(&mp_tls.rng, opts.rate);
+
+    uintptr_t pcs[256];
+    int depth = mp_unwind_capture(pcs, opts.max_depth, opts.unwind);
+    mp_block_t b = { (uintptr_t)p, n, 0, mp_now_ms() };
+    b.stack = mp_stack_intern(pcs, depth, 0);
+    if (!b.stack) goto out;
+    mp_block_t stale;
+    bool ok;
+    if (mp_live_insert(&b, &stale, &ok)) account(&stale, -1, false);
+    if (ok) account(&b, 1, true);
+    mp_trigger_poll();
+out:
+    mp_tls.busy--;
+}
+
+void mp_free_slow(void *p)
+{
+    mp_block_t b;
+    mp_tls.busy++;
+    if (mp_live_remove((uintptr_t)p, &b)) account(&b, -1, false);
+    mp_tls.busy--;
+}
+
+/* ---- fork ----
+ * The parent holds every profiler lock across fork so the child never inherits one held by a
+ * thread that does not exist there; the child resets them and starts its own file sequence. */
+static void fork_prepare(void)
+{
+    mp_tls.busy++;
+    mp_trigger_lock();
+    mp_stack_lock();
+    mp_live_lock_all();
+}
+
+static void fork_parent(void)
+{
+    mp_live_unlock_all();
+    mp_stack_unlock();
+    mp_trigger_unlock();
+    mp_tls.busy--;
+}
+
+static void fork_child(void)
+{
+    mp_live_reset_locks();
+    mp_stack_reset_lock();
+    mp_trigger_after_fork_child();
+    mp_tls.busy--;
+}
+
+void mp_init(void)
+{
+    static int once;
+    if (__atomic_exchange_n(&once, 1, __ATOMIC_ACQ_REL)) return;
+    mp_tls.busy++;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    mp_options_default(&opts);
+    mp_options_parse(&opts, secure_getenv("MAPPROF_OPTIONS"));
+    mp_log_set_quiet(opts.quiet);
+    seed = opts.seed;
+    if (!seed) {
+        struct timespec t;
+        clock_gettime(CLOCK_REALTIME, &t);
+        seed = (uint64_t)t.tv_nsec ^ ((uint64_t)t.tv_sec << 20) ^ ((uint64_t)getpid() << 40);
+    }
+    mp_unwind_init();
+    pthread_atfork(fork_prepare, fork_parent, fork_child);
+    mp_trigger_init();
+    /* The thread that loaded us starts its countdown afresh with the final rate. */
+    thread_init();
+    __atomic_store_n(&enabled, 1, __ATOMIC_RELEASE);
+    mp_tls.busy--;
+}

@@ -1,0 +1,218 @@
+/* profiler/trigger.c - exit, signal, interval and growth-step dumps, and file naming.
+ *
+ * Files are <output>.<pid>.<seq>.pb.gz (and .heap): the sequence skips names that exist, so a
+ * program that execs (same pid, fresh image) never overwrites what the earlier image wrote. */
+#define _GNU_SOURCE
+#include "profiler/trigger.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "export/export.h"
+#include "profiler/log.h"
+#include "profiler/profiler.h"
+#include "profiler/record.h"
+#include "profiler/snapshot_take.h"
+
+static pthread_mutex_t dump_lock = PTHREAD_MUTEX_INITIALIZER;
+static int pipe_fd[2] = { -1, -1 };     /* signal handler -> helper thread */
+static int helper_running;              /* helper thread exists in this process */
+static int helper_wanted;               /* signal, interval or inuse_step configured */
+static int exited;                      /* the exit dump was written: write no more */
+static unsigned seq;                    /* next file sequence number, per process */
+static int64_t next_inuse;              /* in-use bytes that trigger the next step dump */
+static int warned_write;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    int saved = errno;
+    if (pipe_fd[1] >= 0) {
+        ssize_t w = write(pipe_fd[1], "s", 1);  /* non-blocking: a full pipe drops it */
+        (void)w;
+    }
+    errno = saved;
+}
+
+static bool exists(const char *path)
+{
+    struct stat st;
+    return lstat(path, &st) == 0;
+}
+
+int mp_dump(const char *tag)
+{
+    if (!mp_enabled()) return EAGAIN;
+    const mp_options_t *o = mp_opts();
+    int rc = 0;
+    mp_tls.busy++;
+    pthread_mutex_lock(&dump_lock);
+    if (exited) goto out;
+    mp_snapshot_t *s = mp_snapshot_take(tag);
+    if (!s) { rc = ENOMEM; goto out; }
+    char pb[sizeof o->output + 64], heap[sizeof o->output + 64];
+    int pid = getpid();
+    for (;;) {
+        snprintf(pb, sizeof pb, "%s.%d.%u.pb.gz", o->output, pid, seq);
+        snprintf(heap, sizeof heap, "%s.%d.%u.heap", o->output, pid, seq);
+        seq++;
+        if (!exists(pb) && !exists(heap)) break;
+    }
+    if (o->formats & MP_FMT_PB) {
+        int e = mp_export_pprof(s, pb);
+        if (e) { rc = e; mp_warn_once(&warned_write, "cannot write %s: %s", pb, strerror(e)); }
+    }
+    if (o->formats & MP_FMT_LEGACY) {
+        int e = mp_export_legacy(s, heap);
+        if (e) { rc = e; mp_warn_once(&warned_write, "cannot write %s: %s", heap, strerror(e)); }
+    }
+    mp_snapshot_free(s);
+out:
+    pthread_mutex_unlock(&dump_lock);
+    mp_tls.busy--;
+    return rc;
+}
+
+static void *helper_main(void *arg)
+{
+    (void)arg;
+    mp_tls.busy++;      /* this thread's own allocations are the profiler's */
+    const mp_options_t *o = mp_opts();
+    int64_t interval_ms = (int64_t)o->interval * 1000;
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    int64_t next = (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000 + interval_ms;
+    for (;;) {
+        int timeout = -1;
+        if (interval_ms) {
+            clock_gettime(CLOCK_MONOTONIC, &t);
+            int64_t now = (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+            timeout = next > now ? (int)(next - now) : 0;
+        }
+        struct pollfd p = { pipe_fd[0], POLLIN, 0 };
+        int r = poll(&p, 1, timeout);
+        if (r < 0 && errno != EINTR) break;
+        if (r > 0) {
+            char buf[64];
+            ssize_t n = read(pipe_fd[0], buf, sizeof buf);
+            if (n <= 0) continue;
+            bool sig = memchr(buf, 's', (size_t)n) != NULL;
+            bool grow = memchr(buf, 'g', (size_t)n) != NULL;
+            if (sig) mp_dump("signal");
+            if (grow) mp_dump("inuse");
+        } else if (r == 0) {
+            mp_dump("interval");
+            next += interval_ms;
+        }
+    }
+    return NULL;
+}
+
+static void start_helper(void)
+{
+    if (pipe_fd[0] < 0 && pipe2(pipe_fd, O_CLOEXEC | O_NONBLOCK) != 0) {
+        mp_warn("cannot create the trigger pipe: %s; signal and interval dumps are off",
+                strerror(errno));
+        helper_wanted = 0;
+        return;
+    }
+    pthread_attr_t a;
+    pthread_attr_init(&a);
+    pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+    pthread_attr_setstacksize(&a, 1 << 20);
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);   /* the helper inherits a full mask */
+    pthread_t th;
+    int e = pthread_create(&th, &a, helper_main, NULL);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    pthread_attr_destroy(&a);
+    if (e) {
+        mp_warn("cannot start the helper thread: %s", strerror(e));
+        helper_wanted = 0;
+        return;
+    }
+    __atomic_store_n(&helper_running, 1, __ATOMIC_RELEASE);
+}
+
+void mp_trigger_init(void)
+{
+    const mp_options_t *o = mp_opts();
+    next_inuse = (int64_t)o->inuse_step;
+    helper_wanted = o->signal || o->interval || o->inuse_step;
+    if (o->signal) {
+        struct sigaction cur;
+        if (sigaction(o->signal, NULL, &cur) == 0 && cur.sa_handler == SIG_DFL &&
+            !(cur.sa_flags & SA_SIGINFO)) {
+            struct sigaction sa;
+            memset(&sa, 0, sizeof sa);
+            sa.sa_handler = on_signal;
+            sa.sa_flags = SA_RESTART;
+            sigemptyset(&sa.sa_mask);
+            sigaction(o->signal, &sa, NULL);
+        } else {
+            mp_warn("signal %d already has a handler in this program; mapprof does not "
+                    "install its own (use signal= to pick another)", o->signal);
+        }
+    }
+    if (helper_wanted) start_helper();
+}
+
+void mp_trigger_poll(void)
+{
+    if (MP_UNLIKELY(helper_wanted && !__atomic_load_n(&helper_running, __ATOMIC_ACQUIRE))) {
+        static int starting;
+        if (!__atomic_exchange_n(&starting, 1, __ATOMIC_ACQ_REL)) {
+            start_helper();
+            __atomic_store_n(&starting, 0, __ATOMIC_RELEASE);
+        }
+    }
+}
+
+void mp_trigger_inuse(int64_t inuse_bytes)
+{
+    int64_t step = (int64_t)mp_opts()->inuse_step;
+    int64_t next = __atomic_load_n(&next_inuse, __ATOMIC_RELAXED);
+    if (inuse_bytes < next) return;
+    int64_t want = (inuse_bytes / step + 1) * step;
+    if (__atomic_compare_exchange_n(&next_inuse, &next, want, false, __ATOMIC_RELAXED,
+                                    __ATOMIC_RELAXED) && pipe_fd[1] >= 0) {
+        ssize_t w = write(pipe_fd[1], "g", 1);
+        (void)w;
+    }
+}
+
+void mp_trigger_lock(void) { pthread_mutex_lock(&dump_lock); }
+void mp_trigger_unlock(void) { pthread_mutex_unlock(&dump_lock); }
+
+void mp_trigger_after_fork_child(void)
+{
+    pthread_mutex_init(&dump_lock, NULL);
+    seq = 0;
+    /* The helper thread did not survive fork, and the pipe is shared with the parent: the
+     * child gets its own pipe now and its own helper on its next sampled allocation. */
+    if (pipe_fd[0] >= 0) {
+        close(pipe_fd[0]);
+        close(pipe_fd[1]);
+        pipe_fd[0] = pipe_fd[1] = -1;
+    }
+    if (helper_wanted && pipe2(pipe_fd, O_CLOEXEC | O_NONBLOCK) != 0) pipe_fd[0] = pipe_fd[1] = -1;
+    __atomic_store_n(&helper_running, 0, __ATOMIC_RELEASE);
+}
+
+__attribute__((destructor)) static void at_exit_dump(void)
+{
+    if (!mp_enabled() || !mp_opts()->at_exit) return;
+    mp_dump("exit");
+    pthread_mutex_lock(&dump_lock);
+    exited = 1;
+    pthread_mutex_unlock(&dump_lock);
+}

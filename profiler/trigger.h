@@ -1,0 +1,22 @@
+/* profiler/trigger.h - when profiles are written: at exit, on a signal, every `interval`
+ * seconds, each time in-use bytes grow by `inuse_step`, and on mapprof_dump().
+ *
+ * A signal handler may not symbolize or allocate, so it only writes one byte to a pipe; a
+ * helper thread (all signals blocked) reads it, and also wakes for the interval, and writes the
+ * profile. Dumps are serialized by one mutex, which fork also takes. */
+#ifndef MAPPROF_PROFILER_TRIGGER_H
+#define MAPPROF_PROFILER_TRIGGER_H
+
+#include <stdint.h>
+
+void mp_trigger_init(void);
+/* On the sampled path: restart the helper thread in a fork child that needs one. */
+void mp_trigger_poll(void);
+/* Estimated in-use bytes after a sampled allocation (only when inuse_step is set). */
+void mp_trigger_inuse(int64_t inuse_bytes);
+/* Fork support: hold/release the dump lock; reset state in the child. */
+void mp_trigger_lock(void);
+void mp_trigger_unlock(void);
+void mp_trigger_after_fork_child(void);
+
+#endif

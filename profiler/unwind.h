@@ -1,0 +1,14 @@
+/* profiler/unwind.h - capture the calling thread's stack as return addresses, leaf first,
+ * with the profiler's own frames (libmapprof.so) stripped. Called only on the sampled path,
+ * under the reentrancy guard, into a caller-provided buffer: nothing is allocated here. */
+#ifndef MAPPROF_PROFILER_UNWIND_H
+#define MAPPROF_PROFILER_UNWIND_H
+
+#include <stdint.h>
+
+/* Learn the address range of libmapprof.so's code (call once at init). */
+void mp_unwind_init(void);
+/* Fill pcs with at most max return addresses; returns how many. method: MP_UNWIND_*. */
+int mp_unwind_capture(uintptr_t *pcs, int max, int method);
+
+#endif
