@@ -21,7 +21,6 @@
 #include "profiler/trigger.h"
 #include "profiler/unwind.h"
 
-MP_TLS mp_tls_t mp_tls;
 
 static mp_options_t opts;
 static int enabled;                 /* 1 once init finished and tables work */
