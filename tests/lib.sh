@@ -26,3 +26,28 @@ t_end() {
   else T_FAILED=$((T_FAILED + 1)); echo "FAIL $T_CUR"; fi
 }
 t_done() { echo "$T_PASSED passed, $T_FAILED failed"; [ "$T_FAILED" -eq 0 ]; }
+
+# ---- reading profiles with the reference readers ----
+export PPROF_TMPDIR="$TMP" HOME="${HOME:-$TMP}" PPROF_BINARY_PATH=/nonexistent
+GO_PPROF=(go tool pprof)
+
+# pprof_flat FILE SAMPLE_INDEX [extra pprof flags...]: "name<TAB>flat" per row of -top, values
+# in plain units (bytes or counts). Extra flags such as -lines change what "name" is.
+pprof_flat() {
+  local f=$1 si=$2; shift 2
+  "${GO_PPROF[@]}" -top -unit=B -nodefraction=0 -nodecount=1000000 -sample_index="$si" "$@" "$f" \
+    2>"$TMP/pprof.err" | awk '
+      started && NF >= 6 { v = $1; sub(/B$/, "", v); name = $6; for (i = 7; i <= NF; i++) name = name " " $i; print name "\t" v }
+      /^ *flat +flat%/ { started = 1 }'
+}
+# flat_of NAME < pprof_flat output: the flat value of one row (0 when absent)
+flat_of() { awk -F'\t' -v n="$1" '$1 == n { v = $2; found = 1 } END { print found ? v : 0 }'; }
+# pprof_total FILE SAMPLE_INDEX: the profile's total for that sample type
+pprof_total() {
+  "${GO_PPROF[@]}" -raw -sample_index="$2" "$1" 2>/dev/null | awk '
+    /^Samples:/ { s = 1; next }
+    s && /^ *[a-z_]+\/[a-z]+/ { for (i = 1; i <= NF; i++) { t = $i; sub(/\[dflt\]/, "", t); if (t ~ "^'"$2"'/") col = i } ; next }
+    s && /^Locations/ { s = 0 }
+    s && col && $0 ~ /:/ { split($0, a, ":"); n = split(a[1], v, " "); if (n >= col) tot += v[col] }
+    END { printf "%.0f\n", tot }'
+}

@@ -5,3 +5,28 @@ $(BUILD)/tests/unit/profiler_%: tests/unit/profiler_%.c $(PROF_UNIT_OBJS) tests/
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(SAN) $(filter %.c %.o,$^) -o $@ -lm -lpthread
 UNIT_TESTS += $(patsubst tests/unit/%.c,$(BUILD)/tests/unit/%,$(wildcard tests/unit/profiler_*.c))
+
+# Target programs for integration tests: plain builds (-O2 -g, frame pointers), no sanitizers.
+TP := $(BUILD)/tests/preload
+TP_CFLAGS := -std=gnu11 -O2 -g -fno-omit-frame-pointer $(WARN) -I.
+$(TP)/%: tests/preload/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(TP_CFLAGS) $< -o $@ -lm -lpthread -ldl
+$(TP)/known: tests/preload/known.c
+	@mkdir -p $(dir $@)
+	$(CC) $(TP_CFLAGS) -no-pie $< -o $@
+$(TP)/plugin.so: tests/preload/plugin.c
+	@mkdir -p $(dir $@)
+	$(CC) $(TP_CFLAGS) -shared -fPIC $< -o $@
+$(TP)/%: tests/preload/%.cpp
+	@mkdir -p $(dir $@)
+	$(CXX) $(CXXFLAGS) -fsized-deallocation $< -o $@
+TEST_PROGS += $(patsubst tests/preload/%.c,$(TP)/%,$(filter-out tests/preload/plugin.c,$(wildcard tests/preload/*.c))) \
+              $(patsubst tests/preload/%.cpp,$(TP)/%,$(wildcard tests/preload/*.cpp)) $(TP)/plugin.so
+
+# Benchmark and demo workloads.
+$(BUILD)/tests/bench/%: tests/bench/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(TP_CFLAGS) $< -o $@ -lm -lpthread
+BENCH_PROGS += $(BUILD)/tests/bench/churn
+TEST_PROGS += $(BUILD)/tests/bench/churn
