@@ -14,8 +14,10 @@
 typedef struct mp_block {
     uintptr_t addr;     /* start of the block as the program sees it; 0 = empty slot */
     uint64_t size;      /* requested bytes */
-    uint32_t stack;     /* stack id (stacktab) */
+    uint32_t stack;     /* stack id (stacktab) when sampled; 0 when tracked only for a map */
     uint32_t time;      /* milliseconds since the profiler started, when allocated */
+    uint32_t map;       /* id of the map that owns it (maps.h), or 0 */
+    uint32_t role;      /* its role in that map (mp_map_role_t) */
 } mp_block_t;
 
 /* Track b. If b->addr was already tracked (a free we could not see), the stale record is

@@ -29,6 +29,9 @@ typedef struct mp_tls {
     uint64_t rng;           /* xorshift state for the exponential draws */
     uintptr_t stack_hi;     /* top of this thread's stack, bound for frame-pointer walks */
     int held_shard;         /* live-table shard whose lock this thread holds, + 1 (0: none) */
+    uint32_t map_id;        /* map whose operation this thread is inside (0: none) */
+    uint32_t map_role;      /* role of what that operation allocates (mp_map_role_t) */
+    int64_t saved_countdown;/* the sampling countdown, parked while map_id is set */
 } mp_tls_t;
 
 extern MP_TLS mp_tls_t mp_tls;
@@ -70,6 +73,40 @@ static inline void mp_note_free(void *p)
 /* realloc: the old block is gone (or kept, on failure) and a new one may be sampled. */
 static inline void mp_busy_enter(void) { mp_tls.busy++; }
 static inline void mp_busy_leave(void) { mp_tls.busy--; }
+
+/* ---- map operation context (record.c) ----
+ * While a hooked map operation runs, its allocations belong to that map. Entering parks the
+ * sampling countdown and sets it to zero, so every allocation inside takes the slow path (where
+ * the sampling decision is still made on the parked countdown): the map's memory is tracked
+ * exactly at any rate, and the common hot path gains no test. Contexts nest. */
+typedef struct mp_map_ctx {
+    uint32_t id, role;      /* the context that was active before */
+} mp_map_ctx_t;
+
+static inline mp_map_ctx_t mp_map_ctx_enter(uint32_t id, uint32_t role)
+{
+    mp_map_ctx_t prev = { mp_tls.map_id, mp_tls.map_role };
+    if (!id) return prev;
+    if (!prev.id) {
+        mp_tls.saved_countdown = mp_tls.countdown;
+        mp_tls.countdown = 0;
+    }
+    mp_tls.map_id = id;
+    mp_tls.map_role = role;
+    return prev;
+}
+
+static inline void mp_map_ctx_leave(mp_map_ctx_t prev)
+{
+    if (!mp_tls.map_id) return;
+    if (!prev.id) mp_tls.countdown = mp_tls.saved_countdown;
+    mp_tls.map_id = prev.id;
+    mp_tls.map_role = prev.role;
+}
+
+/* The id of the calling thread's current stack (captured now, never sampled away), with the
+ * given label; 0 on failure. For map creation sites. */
+uint32_t mp_capture_stack_id(uint32_t label);
 
 /* ---- lifetime (record.c, trigger.c) ---- */
 /* Load-time initialization (options, tables, triggers). Idempotent. */

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "profiler/livetab.h"
+#include "profiler/maps.h"
 #include "profiler/log.h"
 #include "profiler/record.h"
 #include "profiler/sample.h"
@@ -77,13 +78,59 @@ static void account(const mp_block_t *b, int sign, bool alloc)
     }
 }
 
+/* A block left the heap (freed, or found stale): take it out of its stack and its map. */
+static void forget(const mp_block_t *b)
+{
+    if (b->stack) account(b, -1, false);
+    if (b->map) mp_map_mem(b->map, (mp_map_role_t)b->role, -(int64_t)b->size, -1);
+}
+
+/* The sampled path outside any map operation. */
+static void sample_plain(void *p, size_t n)
+{
+    mp_tls.countdown = mp_sample_next(&mp_tls.rng, opts.rate);
+    uintptr_t pcs[256];
+    int depth = mp_unwind_capture(pcs, opts.max_depth, opts.unwind);
+    mp_block_t b = { (uintptr_t)p, n, 0, mp_now_ms(), 0, 0 };
+    b.stack = mp_stack_intern(pcs, depth, 0);
+    if (!b.stack) return;
+    mp_block_t stale;
+    bool ok;
+    if (mp_live_insert(&b, &stale, &ok)) forget(&stale);
+    if (ok) account(&b, 1, true);
+}
+
+/* Inside a map operation: every block is tracked for the map; it is also sampled (with the
+ * map's label) when the parked countdown says so. */
+static void track_for_map(void *p, size_t n)
+{
+    mp_tls.countdown = 0;   /* stay on the slow path until the context ends */
+    mp_tls.saved_countdown -= (int64_t)(n > INT64_MAX / 2 ? INT64_MAX / 2 : n);
+    bool sampled = mp_tls.saved_countdown <= 0;
+    mp_block_t b = { (uintptr_t)p, n, 0, mp_now_ms(), mp_tls.map_id, mp_tls.map_role };
+    if (sampled) {
+        mp_tls.saved_countdown = mp_sample_next(&mp_tls.rng, opts.rate);
+        uintptr_t pcs[256];
+        int depth = mp_unwind_capture(pcs, opts.max_depth, opts.unwind);
+        b.stack = mp_stack_intern(pcs, depth, mp_map_label(b.map, (mp_map_role_t)b.role));
+    }
+    mp_block_t stale;
+    bool ok;
+    if (mp_live_insert(&b, &stale, &ok)) forget(&stale);
+    if (!ok) return;
+    mp_map_mem(b.map, (mp_map_role_t)b.role, (int64_t)n, 1);
+    if (b.stack) account(&b, 1, true);
+}
+
 void mp_alloc_slow(void *p, size_t n)
 {
     mp_tls.busy++;
     if (MP_UNLIKELY(!mp_tls.inited)) {
         thread_init();
-        mp_tls.countdown -= (int64_t)(n > INT64_MAX / 2 ? INT64_MAX / 2 : n);
-        if (mp_tls.countdown > 0) goto out;
+        if (!mp_tls.map_id) {
+            mp_tls.countdown -= (int64_t)(n > INT64_MAX / 2 ? INT64_MAX / 2 : n);
+            if (mp_tls.countdown > 0) goto out;
+        }
     }
     if (MP_UNLIKELY(!mp_enabled())) {
         /* Not yet initialized (constructors of libraries loaded before us), or turned off:
@@ -91,17 +138,8 @@ void mp_alloc_slow(void *p, size_t n)
         mp_tls.countdown = mp_sample_next(&mp_tls.rng, opts.rate ? opts.rate : 524288);
         goto out;
     }
-    mp_tls.countdown = mp_sample_next(&mp_tls.rng, opts.rate);
-
-    uintptr_t pcs[256];
-    int depth = mp_unwind_capture(pcs, opts.max_depth, opts.unwind);
-    mp_block_t b = { (uintptr_t)p, n, 0, mp_now_ms() };
-    b.stack = mp_stack_intern(pcs, depth, 0);
-    if (!b.stack) goto out;
-    mp_block_t stale;
-    bool ok;
-    if (mp_live_insert(&b, &stale, &ok)) account(&stale, -1, false);
-    if (ok) account(&b, 1, true);
+    if (mp_tls.map_id) track_for_map(p, n);
+    else sample_plain(p, n);
     mp_trigger_poll();
 out:
     mp_tls.busy--;
@@ -111,8 +149,19 @@ void mp_free_slow(void *p)
 {
     mp_block_t b;
     mp_tls.busy++;
-    if (mp_live_remove((uintptr_t)p, &b)) account(&b, -1, false);
+    if (mp_live_remove((uintptr_t)p, &b)) forget(&b);
     mp_tls.busy--;
+}
+
+uint32_t mp_capture_stack_id(uint32_t label)
+{
+    if (!mp_enabled()) return 0;
+    mp_tls.busy++;
+    uintptr_t pcs[256];
+    int depth = mp_unwind_capture(pcs, opts.max_depth, opts.unwind);
+    uint32_t id = mp_stack_intern(pcs, depth, label);
+    mp_tls.busy--;
+    return id;
 }
 
 /* ---- fork ----
@@ -123,12 +172,14 @@ static void fork_prepare(void)
     mp_tls.busy++;
     mp_trigger_lock();
     mp_stack_lock();
+    mp_map_lock();
     mp_live_lock_all();
 }
 
 static void fork_parent(void)
 {
     mp_live_unlock_all();
+    mp_map_unlock();
     mp_stack_unlock();
     mp_trigger_unlock();
     mp_tls.busy--;
@@ -137,6 +188,7 @@ static void fork_parent(void)
 static void fork_child(void)
 {
     mp_live_reset_locks();
+    mp_map_reset_lock();
     mp_stack_reset_lock();
     mp_trigger_after_fork_child();
     mp_tls.busy--;

@@ -11,10 +11,18 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "profiler/maps.h"
 #include "profiler/profiler.h"
 #include "profiler/record.h"
 #include "profiler/sample.h"
 #include "profiler/stacktab.h"
+
+static int by_retained(const void *a, const void *b)
+{
+    const mp_snap_map_t *x = a, *y = b;
+    if (x->st.retained_bytes != y->st.retained_bytes) return x->st.retained_bytes < y->st.retained_bytes ? 1 : -1;
+    return x->st.id < y->st.id ? -1 : x->st.id > y->st.id;
+}
 
 static double unfix(int64_t v) { return (double)v / (double)((int64_t)1 << MP_FIX_SHIFT); }
 
@@ -32,12 +40,30 @@ mp_snapshot_t *mp_snapshot_take(const char *tag)
     s->duration_nanos = mp_uptime_ns();
     s->pid = getpid();
     s->tag = tag ? strdup(tag) : NULL;
+    mp_map_stats_t *maps = NULL;
+    size_t nmaps = mp_map_snapshot(&maps);
+    /* every labelled stack carries three labels; the array is sized for all stacks */
+    s->labels_store = calloc((size_t)(n ? n : 1) * 3, sizeof(mp_label_t));
+    s->maps = calloc(nmaps ? nmaps : 1, sizeof *s->maps);
+    /* retained bytes of maps, summed at their creation stacks */
+    double *retained_at = calloc((size_t)n + 1, sizeof *retained_at);
+    if (!s->labels_store || !s->maps || !retained_at) {
+        free(maps);
+        free(retained_at);
+        mp_snapshot_free(s);
+        return NULL;
+    }
+    for (size_t k = 0; k < nmaps; k++)
+        if (maps[k].created_stack <= n && maps[k].retained_bytes > 0)
+            retained_at[maps[k].created_stack] += (double)maps[k].retained_bytes;
+    retained_at[0] = 0;
     for (uint32_t id = 1; id <= n; id++) {
         mp_stack_t *st = mp_stack_get(id);
         if (!st) continue;
         int64_t c[MP_C_COUNT];
         for (int i = 0; i < MP_C_COUNT; i++) c[i] = __atomic_load_n(&st->c[i], __ATOMIC_RELAXED);
-        if (!c[MP_C_ALLOC_OBJ] && !c[MP_C_INUSE_OBJ]) continue;
+        double retained = retained_at[id];
+        if (!c[MP_C_ALLOC_OBJ] && !c[MP_C_INUSE_OBJ] && retained == 0) continue;
         mp_snap_stack_t *o = &s->stacks[s->nstacks++];
         o->pcs = st->pcs;
         o->depth = st->depth;
@@ -49,7 +75,32 @@ mp_snapshot_t *mp_snapshot_take(const char *tag)
         o->est_alloc_bytes = unfix(c[MP_C_EST_ALLOC_BYTES]);
         o->est_inuse_objects = unfix(c[MP_C_EST_INUSE_OBJ]);
         o->est_inuse_bytes = unfix(c[MP_C_EST_INUSE_BYTES]);
+        o->est_retained_bytes = retained;
+        if (retained > 0) s->has_retained = 1;
+        uint32_t map_id;
+        mp_map_kind_t kind;
+        mp_map_role_t role;
+        if (mp_map_label_get(st->label, &map_id, &kind, &role)) {
+            mp_label_t *l = &s->labels_store[(size_t)(id - 1) * 3];
+            l[0] = (mp_label_t){ "map_kind", mp_map_kind_name(kind), 0, NULL };
+            l[1] = (mp_label_t){ "map_id", NULL, map_id, NULL };
+            l[2] = (mp_label_t){ "role", role ? mp_map_role_name(role) : "map", 0, NULL };
+            o->labels = l;
+            o->nlabels = 3;
+        }
     }
+    for (size_t k = 0; k < nmaps; k++) {
+        mp_snap_map_t *m = &s->maps[s->nmaps++];
+        m->st = maps[k];
+        mp_stack_t *cs = mp_stack_get(maps[k].created_stack);
+        if (cs) {
+            m->created_pcs = cs->pcs;
+            m->created_depth = cs->depth;
+        }
+    }
+    free(maps);
+    free(retained_at);
+    qsort(s->maps, s->nmaps, sizeof *s->maps, by_retained);
     return s;
 }
 
@@ -58,5 +109,7 @@ void mp_snapshot_free(mp_snapshot_t *s)
     if (!s) return;
     free((char *)s->tag);
     free(s->stacks);
+    free(s->labels_store);
+    free(s->maps);
     free(s);
 }

@@ -2,7 +2,8 @@
  *
  * The profiler builds a snapshot under its reentrancy guard and passes it to the writers in
  * export/; the writers never look at profiler tables directly, and the profiler never formats
- * file bytes. A snapshot owns all of its memory (mp_snapshot_free releases it).
+ * file bytes. A snapshot owns its memory (mp_snapshot_free releases it), except the pcs
+ * arrays, which point into the profiler's stack table and live as long as the process.
  *
  * Stacks are raw return addresses, leaf first: pcs[0] is the return address inside the
  * function that called malloc/new (the profiler's own frames are already stripped). Writers
@@ -16,6 +17,8 @@
 
 #include <stddef.h>
 #include <stdint.h>
+
+#include "profiler/maps.h"
 
 /* One label on a sample: string (str != NULL) or number (str == NULL, num, optional unit). */
 typedef struct mp_label {
@@ -43,6 +46,13 @@ typedef struct mp_snap_stack {
     double est_retained_bytes;  /* map bytes retained beyond need (0 when not a map site) */
 } mp_snap_stack_t;
 
+/* One live map at the time of the snapshot. */
+typedef struct mp_snap_map {
+    mp_map_stats_t st;          /* its figures (maps.h) */
+    const uintptr_t *created_pcs; /* creation stack, leaf first (NULL when unknown) */
+    uint32_t created_depth;
+} mp_snap_map_t;
+
 typedef struct mp_snapshot {
     uint64_t rate;              /* mean sampling interval in bytes; 1 = every allocation */
     int64_t time_nanos;         /* wall clock when taken (CLOCK_REALTIME) */
@@ -53,6 +63,9 @@ typedef struct mp_snapshot {
     mp_snap_stack_t *stacks;
     int has_retained;           /* write the retained_space sample type */
     const char *comment;        /* free text for the profile header, or NULL */
+    size_t nmaps;               /* live maps, largest retained bytes first */
+    mp_snap_map_t *maps;
+    mp_label_t *labels_store;   /* backing store of the stacks' labels (owned) */
 } mp_snapshot_t;
 
 #endif

@@ -27,7 +27,7 @@ static uint32_t next_id = 1;        /* guarded by lock; published count is count
 static uint32_t count_pub;
 static mp_spin_t lock;
 
-static uint64_t hash_stack(const uintptr_t *pcs, int depth, uint16_t label)
+static uint64_t hash_stack(const uintptr_t *pcs, int depth, uint32_t label)
 {
     uint64_t h = 0x9e3779b97f4a7c15ULL ^ ((uint64_t)label << 32) ^ (uint64_t)depth;
     for (int i = 0; i < depth; i++) {
@@ -47,13 +47,13 @@ mp_stack_t *mp_stack_get(uint32_t id)
 
 uint32_t mp_stack_count(void) { return __atomic_load_n(&count_pub, __ATOMIC_ACQUIRE); }
 
-static bool same(const mp_stack_t *s, uint64_t h, const uintptr_t *pcs, int depth, uint16_t label)
+static bool same(const mp_stack_t *s, uint64_t h, const uintptr_t *pcs, int depth, uint32_t label)
 {
     return s->hash == h && s->depth == depth && s->label == label &&
            memcmp(s->pcs, pcs, (size_t)depth * sizeof *pcs) == 0;
 }
 
-static uint32_t probe(const slots_t *t, uint64_t h, const uintptr_t *pcs, int depth, uint16_t label)
+static uint32_t probe(const slots_t *t, uint64_t h, const uintptr_t *pcs, int depth, uint32_t label)
 {
     if (!t) return 0;
     for (uint32_t i = (uint32_t)h & t->mask;; i = (i + 1) & t->mask) {
@@ -84,7 +84,7 @@ static slots_t *grow(slots_t *old)
     return t;
 }
 
-uint32_t mp_stack_intern(const uintptr_t *pcs, int depth, uint16_t label)
+uint32_t mp_stack_intern(const uintptr_t *pcs, int depth, uint32_t label)
 {
     uint64_t h = hash_stack(pcs, depth, label);
     uint32_t id = probe(__atomic_load_n(&table, __ATOMIC_ACQUIRE), h, pcs, depth, label);

@@ -18,13 +18,13 @@ typedef struct mp_stack {
     uint64_t hash;              /* of pcs and label */
     uint32_t id;                /* dense id, 1..N */
     uint16_t depth;             /* number of pcs */
-    uint16_t label;             /* map label (0: none), owned by the maps module */
+    uint32_t label;             /* map label (0: none), owned by the maps module */
     int64_t c[MP_C_COUNT];      /* counters, updated atomically */
     uintptr_t pcs[];            /* return addresses, leaf first */
 } mp_stack_t;
 
 /* The id of (pcs, label), interning it on first sight; 0 when out of memory. */
-uint32_t mp_stack_intern(const uintptr_t *pcs, int depth, uint16_t label);
+uint32_t mp_stack_intern(const uintptr_t *pcs, int depth, uint32_t label);
 /* The stack with this id (1..mp_stack_count()), or NULL. */
 mp_stack_t *mp_stack_get(uint32_t id);
 uint32_t mp_stack_count(void);

@@ -53,7 +53,7 @@ static void test_intern_concurrent(void)
 static void test_live_basic(void)
 {
     static _Alignas(16) char blocks[64][32];
-    mp_block_t b = { (uintptr_t)blocks[3], 32, 5, 1 }, out, stale;
+    mp_block_t b = { .addr = (uintptr_t)blocks[3], .size = 32, .stack = 5, .time = 1 }, out, stale;
     bool ok;
     CHECK(!mp_maybe_tracked(blocks[3]));
     CHECK(!mp_live_insert(&b, &stale, &ok) && ok);
@@ -72,7 +72,7 @@ static void test_live_many(void)
     char *mem = malloc((size_t)N * 16);
     size_t before = mp_live_count();
     for (int i = 0; i < N; i++) {
-        mp_block_t b = { (uintptr_t)(mem + (size_t)i * 16), (uint64_t)i, (uint32_t)i, 0 }, s;
+        mp_block_t b = { .addr = (uintptr_t)(mem + (size_t)i * 16), .size = (uint64_t)i, .stack = (uint32_t)i }, s;
         bool ok;
         mp_live_insert(&b, &s, &ok);
         if (!ok) { CHECK(ok); break; }
@@ -100,7 +100,7 @@ static void test_live_unaligned_granule(void)
 {
     /* Two 8-byte blocks sharing a 16-byte granule (allocators that return 8-aligned blocks). */
     static _Alignas(16) char g[16];
-    mp_block_t a = { (uintptr_t)g, 8, 1, 0 }, b = { (uintptr_t)g + 8, 8, 2, 0 }, s, o;
+    mp_block_t a = { .addr = (uintptr_t)g, .size = 8, .stack = 1 }, b = { .addr = (uintptr_t)g + 8, .size = 8, .stack = 2 }, s, o;
     bool ok;
     mp_live_insert(&a, &s, &ok);
     mp_live_insert(&b, &s, &ok);
@@ -116,7 +116,7 @@ static void *live_worker(void *arg)
     long bad = 0;
     for (int round = 0; round < 20; round++) {
         for (int i = 0; i < 10000; i++) {
-            mp_block_t b = { (uintptr_t)(mem + (size_t)i * 16), 16, 1, 0 }, s;
+            mp_block_t b = { .addr = (uintptr_t)(mem + (size_t)i * 16), .size = 16, .stack = 1 }, s;
             bool ok;
             mp_live_insert(&b, &s, &ok);
             bad += !ok;

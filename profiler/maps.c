@@ -1,0 +1,272 @@
+/* profiler/maps.c - the map registry (see maps.h).
+ *
+ * Maps live in slots (a two-level directory of arena chunks, slots recycled through a free
+ * list); two idtabs find a slot by object address and by id. Labels intern (map id, role)
+ * pairs for the stack table; a label outlives its map (samples keep naming it). One spinlock
+ * guards everything here. */
+#include "profiler/maps.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "profiler/arena.h"
+#include "profiler/idtab.h"
+#include "profiler/spin.h"
+
+#define DIR_BITS 12
+#define DIR_SIZE (1u << DIR_BITS)
+
+typedef struct map_slot {
+    mp_map_stats_t s;       /* the figures; s.id == 0 marks a free slot */
+    uint32_t next_free;     /* free-list link (slot index) */
+} map_slot_t;
+
+typedef struct label {
+    uint32_t map_id;
+    uint8_t kind, role;
+} label_t;
+
+static mp_spin_t lock;
+static map_slot_t *slot_dir[DIR_SIZE];
+static uint32_t nslots = 1;         /* slot 0 unused */
+static uint32_t free_head;          /* 0 = none */
+static uint32_t next_id = 1;
+static uint32_t live_maps;
+static mp_idtab_t by_obj, by_id, by_label;
+static label_t *label_dir[DIR_SIZE];
+static uint32_t nlabels = 1;        /* label 0 = none */
+
+static map_slot_t *slot_at(uint32_t i)
+{
+    map_slot_t *c = slot_dir[i >> DIR_BITS];
+    return c ? &c[i & (DIR_SIZE - 1)] : NULL;
+}
+
+static uint32_t slot_new(void)
+{
+    if (free_head) {
+        uint32_t i = free_head;
+        free_head = slot_at(i)->next_free;
+        return i;
+    }
+    uint32_t i = nslots;
+    if ((i >> DIR_BITS) >= DIR_SIZE) return 0;
+    if (!slot_dir[i >> DIR_BITS]) {
+        slot_dir[i >> DIR_BITS] = mp_arena_alloc(DIR_SIZE * sizeof(map_slot_t));
+        if (!slot_dir[i >> DIR_BITS]) return 0;
+    }
+    nslots++;
+    return i;
+}
+
+static void destroy_locked(uint32_t slot)
+{
+    map_slot_t *m = slot_at(slot);
+    mp_idtab_del(&by_obj, m->s.obj);
+    mp_idtab_del(&by_id, m->s.id);
+    memset(&m->s, 0, sizeof m->s);
+    m->next_free = free_head;
+    free_head = slot;
+    live_maps--;
+}
+
+uint32_t mp_map_create(const void *obj, const mp_map_desc_t *d, uint32_t created_stack)
+{
+    uint32_t id = 0;
+    mp_spin_lock(&lock);
+    uint32_t old = mp_idtab_get(&by_obj, (uintptr_t)obj);
+    if (old) destroy_locked(old);
+    uint32_t slot = slot_new();
+    if (!slot) goto out;
+    map_slot_t *m = slot_at(slot);
+    if (!m) goto out;
+    memset(&m->s, 0, sizeof m->s);
+    m->s.id = next_id;
+    m->s.kind = d->kind;
+    m->s.obj = (uintptr_t)obj;
+    m->s.created_stack = created_stack;
+    m->s.key_size = d->key_size;
+    m->s.value_size = d->value_size;
+    m->s.slots_per_bucket = d->slots_per_bucket ? d->slots_per_bucket : 1;
+    m->s.bucket_size = d->bucket_bytes;
+    m->s.max_load = d->max_load > 0 ? d->max_load : 1.0;
+    if (!mp_idtab_put(&by_obj, (uintptr_t)obj, slot) || !mp_idtab_put(&by_id, next_id, slot)) {
+        mp_idtab_del(&by_obj, (uintptr_t)obj);
+        m->next_free = free_head;
+        free_head = slot;
+        m->s.id = 0;
+        goto out;
+    }
+    id = next_id++;
+    live_maps++;
+out:
+    mp_spin_unlock(&lock);
+    return id;
+}
+
+uint32_t mp_map_find(const void *obj)
+{
+    mp_spin_lock(&lock);
+    uint32_t slot = mp_idtab_get(&by_obj, (uintptr_t)obj);
+    uint32_t id = slot ? slot_at(slot)->s.id : 0;
+    mp_spin_unlock(&lock);
+    return id;
+}
+
+void mp_map_destroy(const void *obj)
+{
+    mp_spin_lock(&lock);
+    uint32_t slot = mp_idtab_get(&by_obj, (uintptr_t)obj);
+    if (slot) destroy_locked(slot);
+    mp_spin_unlock(&lock);
+}
+
+/* The live map with this id, under the lock; NULL once destroyed. */
+static mp_map_stats_t *by_id_locked(uint32_t id)
+{
+    uint32_t slot = id ? mp_idtab_get(&by_id, id) : 0;
+    return slot ? &slot_at(slot)->s : NULL;
+}
+
+void mp_map_mem(uint32_t id, mp_map_role_t role, int64_t bytes, int64_t blocks)
+{
+    mp_spin_lock(&lock);
+    mp_map_stats_t *m = by_id_locked(id);
+    if (m) {
+        switch (role) {
+        case MP_ROLE_BUCKET_ARRAY: m->bucket_bytes += bytes; break;
+        case MP_ROLE_OVERFLOW: m->bucket_bytes += bytes; m->overflow_buckets += blocks; break;
+        default: m->node_bytes += bytes; break;
+        }
+    }
+    mp_spin_unlock(&lock);
+}
+
+void mp_map_set(uint32_t id, int64_t entries, int64_t buckets, int64_t overflow, int64_t padding)
+{
+    mp_spin_lock(&lock);
+    mp_map_stats_t *m = by_id_locked(id);
+    if (m) {
+        if (entries >= 0) {
+            m->entries = entries;
+            if (entries > m->peak_entries) m->peak_entries = entries;
+        }
+        if (buckets >= 0) m->buckets = buckets;
+        if (overflow >= 0) m->overflow_buckets = overflow;
+        if (padding >= 0) m->padding_bytes = padding;
+    }
+    mp_spin_unlock(&lock);
+}
+
+void mp_map_set_retained(uint32_t id, int64_t retained)
+{
+    mp_spin_lock(&lock);
+    mp_map_stats_t *m = by_id_locked(id);
+    if (m) {
+        m->retained_bytes = retained;
+        m->retained_exact = true;
+    }
+    mp_spin_unlock(&lock);
+}
+
+void mp_map_count_ops(uint32_t id, int64_t inserts, int64_t removes)
+{
+    mp_spin_lock(&lock);
+    mp_map_stats_t *m = by_id_locked(id);
+    if (m) {
+        m->inserts += inserts;
+        m->removes += removes;
+    }
+    mp_spin_unlock(&lock);
+}
+
+uint32_t mp_map_label(uint32_t id, mp_map_role_t role)
+{
+    if (!id) return 0;
+    uint64_t key = ((uint64_t)id << 8) | (uint64_t)role;
+    mp_spin_lock(&lock);
+    uint32_t l = mp_idtab_get(&by_label, key);
+    if (!l) {
+        mp_map_stats_t *m = by_id_locked(id);
+        uint32_t i = nlabels;
+        if (m && (i >> DIR_BITS) < DIR_SIZE) {
+            if (!label_dir[i >> DIR_BITS])
+                label_dir[i >> DIR_BITS] = mp_arena_alloc(DIR_SIZE * sizeof(label_t));
+            if (label_dir[i >> DIR_BITS] && mp_idtab_put(&by_label, key, i)) {
+                label_t *lb = &label_dir[i >> DIR_BITS][i & (DIR_SIZE - 1)];
+                lb->map_id = id;
+                lb->kind = (uint8_t)m->kind;
+                lb->role = (uint8_t)role;
+                __atomic_store_n(&nlabels, i + 1, __ATOMIC_RELEASE);
+                l = i;
+            }
+        }
+    }
+    mp_spin_unlock(&lock);
+    return l;
+}
+
+bool mp_map_label_get(uint32_t label, uint32_t *id, mp_map_kind_t *kind, mp_map_role_t *role)
+{
+    if (!label || label >= __atomic_load_n(&nlabels, __ATOMIC_ACQUIRE)) return false;
+    const label_t *lb = &label_dir[label >> DIR_BITS][label & (DIR_SIZE - 1)];
+    *id = lb->map_id;
+    *kind = (mp_map_kind_t)lb->kind;
+    *role = (mp_map_role_t)lb->role;
+    return true;
+}
+
+/* Bytes of buckets the entries would need at the map's own maximum load after a shrink to the
+ * smallest bucket count that holds them (a power of two for Go-style and GLib maps). */
+static int64_t needed_bucket_bytes(const mp_map_stats_t *m)
+{
+    if (!m->buckets || m->bucket_bytes <= 0) return 0;
+    double per_bucket = (double)m->bucket_bytes / (double)m->buckets;
+    double want = ceil((double)m->entries / m->max_load);
+    if (want < 1) want = 1;
+    if (m->kind == MP_KIND_MPHASH || m->kind == MP_KIND_GHASH) {
+        double p = 1;
+        while (p < want) p *= 2;
+        want = p;
+    }
+    int64_t need = (int64_t)(want * per_bucket);
+    return need < m->bucket_bytes ? need : m->bucket_bytes;
+}
+
+size_t mp_map_snapshot(mp_map_stats_t **out)
+{
+    mp_spin_lock(&lock);
+    size_t n = 0, cap = live_maps;
+    /* malloc under our spinlock is safe: the caller holds the reentrancy guard, so this
+     * allocation goes straight to the real allocator and never back into this module. */
+    mp_map_stats_t *a = malloc((cap ? cap : 1) * sizeof *a);
+    if (a) {
+        for (uint32_t i = 1; i < nslots && n < cap; i++) {
+            map_slot_t *m = slot_at(i);
+            if (!m || !m->s.id) continue;
+            a[n] = m->s;
+            if (!a[n].retained_exact) a[n].retained_bytes = a[n].bucket_bytes - needed_bucket_bytes(&a[n]);
+            n++;
+        }
+    }
+    mp_spin_unlock(&lock);
+    *out = a;
+    return a ? n : 0;
+}
+
+const char *mp_map_kind_name(mp_map_kind_t k)
+{
+    static const char *names[MP_KIND_COUNT] = { "none", "mphash", "ghash", "std_unordered", "annotated" };
+    return (unsigned)k < MP_KIND_COUNT ? names[k] : "unknown";
+}
+
+const char *mp_map_role_name(mp_map_role_t r)
+{
+    static const char *names[MP_ROLE_COUNT] = { "none", "bucket_array", "overflow", "node", "key", "value" };
+    return (unsigned)r < MP_ROLE_COUNT ? names[r] : "unknown";
+}
+
+void mp_map_lock(void) { mp_spin_lock(&lock); }
+void mp_map_unlock(void) { mp_spin_unlock(&lock); }
+void mp_map_reset_lock(void) { mp_spin_init(&lock); }

@@ -1,0 +1,86 @@
+/* profiler/maps.h - the registry of live maps, fed by map events from every source (hashmap/
+ * hooks, GHashTable wrappers, annotations, C++ classification).
+ *
+ * A map is known by its object address while it lives and by a 32-bit id that is never reused.
+ * Memory a map owns (bucket arrays, overflow buckets, nodes, keys, values) is attributed either
+ * by explicit events (hashmap/, annotations) or by the per-thread map context: while a hooked map
+ * operation runs, every allocation it makes belongs to that map (mp_map_ctx_enter/leave). Such
+ * blocks are tracked whether or not they were sampled, so the map's figures are exact at any
+ * sampling rate. Events take one spinlock; none allocates through malloc. */
+#ifndef MAPPROF_PROFILER_MAPS_H
+#define MAPPROF_PROFILER_MAPS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef enum {
+    MP_KIND_NONE, MP_KIND_MPHASH, MP_KIND_GHASH, MP_KIND_STD_UNORDERED, MP_KIND_ANNOTATED,
+    MP_KIND_COUNT
+} mp_map_kind_t;
+
+typedef enum {
+    MP_ROLE_NONE, MP_ROLE_BUCKET_ARRAY, MP_ROLE_OVERFLOW, MP_ROLE_NODE, MP_ROLE_KEY,
+    MP_ROLE_VALUE, MP_ROLE_COUNT
+} mp_map_role_t;
+
+/* What a source tells about a map when it is created. */
+typedef struct mp_map_desc {
+    mp_map_kind_t kind;
+    uint32_t key_size;          /* bytes per key as stored (0 unknown) */
+    uint32_t value_size;        /* bytes per value as stored (0 unknown) */
+    uint32_t slots_per_bucket;  /* entries a bucket holds (8 for hashmap/, 1 for chains) */
+    double max_load;            /* entries per bucket at which the map grows */
+    uint32_t bucket_bytes;      /* bytes of one bucket (for retained bytes); 0 unknown */
+} mp_map_desc_t;
+
+/* Per-map figures, as a snapshot copies them. */
+typedef struct mp_map_stats {
+    uint32_t id;                /* unique for the process's life */
+    mp_map_kind_t kind;
+    uintptr_t obj;              /* the map object's address */
+    uint32_t created_stack;     /* stack id where it was created (0 unknown) */
+    uint32_t key_size, value_size, slots_per_bucket, bucket_size;
+    double max_load;
+    int64_t entries, peak_entries;
+    int64_t buckets;            /* bucket count (capacity in buckets) */
+    int64_t bucket_bytes;       /* bucket arrays + overflow buckets */
+    int64_t overflow_buckets;
+    int64_t node_bytes;         /* nodes, keys and values the map allocated */
+    int64_t padding_bytes;      /* as the source reports it (hashmap/ stats) */
+    int64_t inserts, removes;
+    int64_t retained_bytes;     /* bucket bytes beyond what the entries need */
+    bool retained_exact;        /* retained_bytes from the source itself */
+} mp_map_stats_t;
+
+/* Register obj as a map; returns its id (0 when the registry is out of memory). A second create
+ * of a live obj first destroys the old map (its destroy was not seen). */
+uint32_t mp_map_create(const void *obj, const mp_map_desc_t *d, uint32_t created_stack);
+/* The id of the live map at obj, or 0. */
+uint32_t mp_map_find(const void *obj);
+void mp_map_destroy(const void *obj);
+/* Memory owned by map id changed: bytes and blocks of a role (negative when freed). */
+void mp_map_mem(uint32_t id, mp_map_role_t role, int64_t bytes, int64_t blocks);
+/* Entry count, bucket count, overflow buckets, padding as the source knows them (-1: unchanged). */
+void mp_map_set(uint32_t id, int64_t entries, int64_t buckets, int64_t overflow, int64_t padding);
+/* Source-computed retained bytes (replaces the registry's own estimate). */
+void mp_map_set_retained(uint32_t id, int64_t retained);
+void mp_map_count_ops(uint32_t id, int64_t inserts, int64_t removes);
+
+/* The label id of (map id, role), for the stack table: 0 for no map. */
+uint32_t mp_map_label(uint32_t id, mp_map_role_t role);
+/* What a label stands for; false for 0 or unknown. */
+bool mp_map_label_get(uint32_t label, uint32_t *id, mp_map_kind_t *kind, mp_map_role_t *role);
+
+/* Copy every live map's figures into a malloc'd array (caller frees); returns the count. */
+size_t mp_map_snapshot(mp_map_stats_t **out);
+
+const char *mp_map_kind_name(mp_map_kind_t k);
+const char *mp_map_role_name(mp_map_role_t r);
+
+/* For fork. */
+void mp_map_lock(void);
+void mp_map_unlock(void);
+void mp_map_reset_lock(void);
+
+#endif
