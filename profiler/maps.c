@@ -129,8 +129,9 @@ static mp_map_stats_t *by_id_locked(uint32_t id)
     return slot ? &slot_at(slot)->s : NULL;
 }
 
-void mp_map_mem(uint32_t id, mp_map_role_t role, int64_t bytes, int64_t blocks)
+int64_t mp_map_mem(uint32_t id, mp_map_role_t role, int64_t bytes, int64_t blocks)
 {
+    int64_t left = -1;
     mp_spin_lock(&lock);
     mp_map_stats_t *m = by_id_locked(id);
     if (m) {
@@ -139,8 +140,44 @@ void mp_map_mem(uint32_t id, mp_map_role_t role, int64_t bytes, int64_t blocks)
         case MP_ROLE_OVERFLOW: m->bucket_bytes += bytes; m->overflow_buckets += blocks; break;
         default: m->node_bytes += bytes; break;
         }
+        left = m->bucket_bytes;
     }
     mp_spin_unlock(&lock);
+    return left;
+}
+
+void mp_map_rekey(const void *obj, const void *new_obj)
+{
+    mp_spin_lock(&lock);
+    uint32_t slot = mp_idtab_del(&by_obj, (uintptr_t)obj);
+    if (slot) {
+        uint32_t old = mp_idtab_get(&by_obj, (uintptr_t)new_obj);
+        if (old) destroy_locked(old);
+        slot_at(slot)->s.obj = (uintptr_t)new_obj;
+        if (!mp_idtab_put(&by_obj, (uintptr_t)new_obj, slot)) {
+            /* keep the registry consistent: a map nobody can find by object is dropped */
+            mp_idtab_put(&by_obj, (uintptr_t)obj, slot);
+            destroy_locked(slot);
+        }
+    }
+    mp_spin_unlock(&lock);
+}
+
+void mp_map_destroy_id(uint32_t id)
+{
+    mp_spin_lock(&lock);
+    uint32_t slot = id ? mp_idtab_get(&by_id, id) : 0;
+    if (slot) destroy_locked(slot);
+    mp_spin_unlock(&lock);
+}
+
+mp_map_kind_t mp_map_kind(uint32_t id)
+{
+    mp_spin_lock(&lock);
+    mp_map_stats_t *m = by_id_locked(id);
+    mp_map_kind_t k = m ? m->kind : MP_KIND_NONE;
+    mp_spin_unlock(&lock);
+    return k;
 }
 
 void mp_map_set(uint32_t id, int64_t entries, int64_t buckets, int64_t overflow, int64_t padding)

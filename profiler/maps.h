@@ -59,8 +59,15 @@ uint32_t mp_map_create(const void *obj, const mp_map_desc_t *d, uint32_t created
 /* The id of the live map at obj, or 0. */
 uint32_t mp_map_find(const void *obj);
 void mp_map_destroy(const void *obj);
-/* Memory owned by map id changed: bytes and blocks of a role (negative when freed). */
-void mp_map_mem(uint32_t id, mp_map_role_t role, int64_t bytes, int64_t blocks);
+/* Memory owned by map id changed: bytes and blocks of a role (negative when freed). Returns
+ * the map's bucket bytes after the change (-1 when the map is gone). */
+int64_t mp_map_mem(uint32_t id, mp_map_role_t role, int64_t bytes, int64_t blocks);
+/* The map registered at obj is now known at new_obj (created under a placeholder). */
+void mp_map_rekey(const void *obj, const void *new_obj);
+/* Destroy map id if it still exists. */
+void mp_map_destroy_id(uint32_t id);
+/* Kind of live map id (MP_KIND_NONE when gone). */
+mp_map_kind_t mp_map_kind(uint32_t id);
 /* Entry count, bucket count, overflow buckets, padding as the source knows them (-1: unchanged). */
 void mp_map_set(uint32_t id, int64_t entries, int64_t buckets, int64_t overflow, int64_t padding);
 /* Source-computed retained bytes (replaces the registry's own estimate). */

@@ -82,7 +82,13 @@ static void account(const mp_block_t *b, int sign, bool alloc)
 static void forget(const mp_block_t *b)
 {
     if (b->stack) account(b, -1, false);
-    if (b->map) mp_map_mem(b->map, (mp_map_role_t)b->role, -(int64_t)b->size, -1);
+    if (b->map) {
+        int64_t left = mp_map_mem(b->map, (mp_map_role_t)b->role, -(int64_t)b->size, -1);
+        /* A GHashTable's arrays freed outside any operation we saw (an unref inside GLib
+         * itself): the table is gone. */
+        if (left == 0 && mp_tls.map_id != b->map && mp_map_kind(b->map) == MP_KIND_GHASH)
+            mp_map_destroy_id(b->map);
+    }
 }
 
 /* The sampled path outside any map operation. */
@@ -150,6 +156,25 @@ void mp_free_slow(void *p)
     mp_block_t b;
     mp_tls.busy++;
     if (mp_live_remove((uintptr_t)p, &b)) forget(&b);
+    mp_tls.busy--;
+}
+
+void mp_attribute_block(const void *p, size_t n, uint32_t map, mp_map_role_t role)
+{
+    if (!mp_enabled()) return;
+    mp_tls.busy++;
+    mp_block_t b = { (uintptr_t)p, n, 0, mp_now_ms(), map, role }, old;
+    /* A block already tracked (sampled) keeps its stack and counters; it gains the map. */
+    if (mp_live_remove((uintptr_t)p, &old)) {
+        if (old.map) mp_map_mem(old.map, (mp_map_role_t)old.role, -(int64_t)old.size, -1);
+        b.stack = old.stack;
+        b.size = old.size;
+        b.time = old.time;
+    }
+    bool ok;
+    if (mp_live_insert(&b, &old, &ok)) forget(&old);
+    if (ok) mp_map_mem(map, role, (int64_t)b.size, 1);
+    else if (b.stack) account(&b, -1, false);
     mp_tls.busy--;
 }
 

@@ -1,0 +1,241 @@
+/* interpose/ghash.c - GLib's GHashTable, interposed.
+ *
+ * Each wrapper finds GLib's own function lazily (dlsym RTLD_NEXT: GLib may be loaded at start
+ * or dlopen'd later), runs it inside the map's operation context (profiler.h) so the arrays it
+ * allocates or frees are the map's, then tells the profiler the entry count. GLib's headers are
+ * not needed: a GHashTable is an opaque pointer here, and the wrappers keep GLib's ABI (gboolean
+ * is int, guint is unsigned int, function pointers are pointers).
+ *
+ * One fact is read from the table itself: its slot count, GHashTable's first field (gsize size,
+ * its layout since GLib 2.36), used only when it agrees with the bytes of arrays we saw. */
+#define _GNU_SOURCE
+#include <stddef.h>
+#include <stdint.h>
+
+#include "interpose/real.h"
+#include "profiler/maps.h"
+#include "profiler/profiler.h"
+
+#define HOOK __attribute__((visibility("default")))
+
+typedef void *ht_t;
+typedef void *fnp;
+
+static void *lookup(void **slot, const char *name)
+{
+    void *f = __atomic_load_n(slot, __ATOMIC_ACQUIRE);
+    if (!f) {
+        f = mp_real_lookup(name);
+        __atomic_store_n(slot, f, __ATOMIC_RELEASE);
+    }
+    return f;
+}
+#define REAL(type, name) ({ static void *slot_; (type)lookup(&slot_, #name); })
+
+/* GLib grows a table when its occupied slots pass 16/17 of its size (ghash.c). */
+static const mp_map_desc_t ghash_desc = { MP_KIND_GHASH, sizeof(void *), sizeof(void *), 1, 16.0 / 17.0, 0 };
+
+static unsigned table_size(ht_t ht)
+{
+    unsigned (*size)(ht_t) = REAL(unsigned (*)(ht_t), g_hash_table_size);
+    return size ? size(ht) : 0;
+}
+
+/* Entry count and slot count after an operation. */
+static void refresh(uint32_t id, ht_t ht)
+{
+    if (!id) return;
+    mp_tls.busy++;
+    int64_t entries = table_size(ht);
+    size_t slots = *(const size_t *)ht;     /* see the file comment */
+    mp_map_set(id, entries, -1, -1, -1);
+    if (slots >= 8 && (slots & (slots - 1)) == 0 && slots < ((size_t)1 << 40)) mp_map_set(id, -1, (int64_t)slots, -1, -1);
+    mp_tls.busy--;
+}
+
+/* Creation: the arrays are allocated inside GLib's constructor, before we know the table's
+ * address, so the map is registered under a placeholder and re-keyed afterwards. */
+static MP_TLS char placeholder;
+
+static uint32_t begin_create(void)
+{
+    if (mp_tls.busy) return 0;
+    uint32_t stack = mp_capture_stack_id(0);
+    return mp_map_create(&placeholder, &ghash_desc, stack);
+}
+
+static ht_t end_create(uint32_t id, ht_t ht)
+{
+    if (!id) return ht;
+    if (ht) {
+        mp_map_rekey(&placeholder, ht);
+        refresh(id, ht);
+    } else {
+        mp_map_destroy(&placeholder);
+    }
+    return ht;
+}
+
+HOOK ht_t g_hash_table_new_full(fnp hash, fnp eq, fnp kd, fnp vd)
+{
+    ht_t (*f)(fnp, fnp, fnp, fnp) = REAL(ht_t (*)(fnp, fnp, fnp, fnp), g_hash_table_new_full);
+    if (!f) return NULL;
+    uint32_t id = begin_create();
+    mp_map_ctx_t c = mp_map_ctx_enter(id, MP_ROLE_BUCKET_ARRAY);
+    ht_t ht = f(hash, eq, kd, vd);
+    mp_map_ctx_leave(c);
+    return end_create(id, ht);
+}
+
+HOOK ht_t g_hash_table_new(fnp hash, fnp eq)
+{
+    /* GLib's g_hash_table_new calls g_hash_table_new_full internally, not through the PLT:
+     * forward to our new_full so the table is seen either way. */
+    return g_hash_table_new_full(hash, eq, NULL, NULL);
+}
+
+HOOK ht_t g_hash_table_new_similar(ht_t other)
+{
+    ht_t (*f)(ht_t) = REAL(ht_t (*)(ht_t), g_hash_table_new_similar);
+    if (!f) return NULL;
+    uint32_t id = begin_create();
+    mp_map_ctx_t c = mp_map_ctx_enter(id, MP_ROLE_BUCKET_ARRAY);
+    ht_t ht = f(other);
+    mp_map_ctx_leave(c);
+    return end_create(id, ht);
+}
+
+/* An operation on an existing table: context, call, refresh. ins/rem count inserts/removes
+ * when the call reports success. */
+#define OP_BODY(call, ins, rem)                                                              \
+    uint32_t id = (ht && !mp_tls.busy) ? mp_map_find(ht) : 0;                                  \
+    mp_map_ctx_t c = mp_map_ctx_enter(id, MP_ROLE_BUCKET_ARRAY);                               \
+    r = call;                                                                                  \
+    mp_map_ctx_leave(c);                                                                       \
+    if (id) {                                                                                  \
+        if ((ins) || (rem)) mp_map_count_ops(id, (ins), (rem));                                \
+        refresh(id, ht);                                                                       \
+    }
+
+HOOK int g_hash_table_insert(ht_t ht, void *key, void *value)
+{
+    int (*f)(ht_t, void *, void *) = REAL(int (*)(ht_t, void *, void *), g_hash_table_insert);
+    int r = 0;
+    if (!f) return 0;
+    OP_BODY(f(ht, key, value), 1, 0)
+    return r;
+}
+
+HOOK int g_hash_table_replace(ht_t ht, void *key, void *value)
+{
+    int (*f)(ht_t, void *, void *) = REAL(int (*)(ht_t, void *, void *), g_hash_table_replace);
+    int r = 0;
+    if (!f) return 0;
+    OP_BODY(f(ht, key, value), 1, 0)
+    return r;
+}
+
+HOOK int g_hash_table_add(ht_t ht, void *key)
+{
+    int (*f)(ht_t, void *) = REAL(int (*)(ht_t, void *), g_hash_table_add);
+    int r = 0;
+    if (!f) return 0;
+    OP_BODY(f(ht, key), 1, 0)
+    return r;
+}
+
+HOOK int g_hash_table_remove(ht_t ht, const void *key)
+{
+    int (*f)(ht_t, const void *) = REAL(int (*)(ht_t, const void *), g_hash_table_remove);
+    int r = 0;
+    if (!f) return 0;
+    OP_BODY(f(ht, key), 0, r != 0)
+    return r;
+}
+
+HOOK int g_hash_table_steal(ht_t ht, const void *key)
+{
+    int (*f)(ht_t, const void *) = REAL(int (*)(ht_t, const void *), g_hash_table_steal);
+    int r = 0;
+    if (!f) return 0;
+    OP_BODY(f(ht, key), 0, r != 0)
+    return r;
+}
+
+HOOK int g_hash_table_steal_extended(ht_t ht, const void *key, void **sk, void **sv)
+{
+    int (*f)(ht_t, const void *, void **, void **) =
+        REAL(int (*)(ht_t, const void *, void **, void **), g_hash_table_steal_extended);
+    int r = 0;
+    if (!f) return 0;
+    OP_BODY(f(ht, key, sk, sv), 0, r != 0)
+    return r;
+}
+
+HOOK unsigned g_hash_table_foreach_remove(ht_t ht, fnp fn, void *data)
+{
+    unsigned (*f)(ht_t, fnp, void *) = REAL(unsigned (*)(ht_t, fnp, void *), g_hash_table_foreach_remove);
+    unsigned r = 0;
+    if (!f) return 0;
+    OP_BODY(f(ht, fn, data), 0, (int64_t)r)
+    return r;
+}
+
+HOOK unsigned g_hash_table_foreach_steal(ht_t ht, fnp fn, void *data)
+{
+    unsigned (*f)(ht_t, fnp, void *) = REAL(unsigned (*)(ht_t, fnp, void *), g_hash_table_foreach_steal);
+    unsigned r = 0;
+    if (!f) return 0;
+    OP_BODY(f(ht, fn, data), 0, (int64_t)r)
+    return r;
+}
+
+/* remove_all / steal_all: count what went. */
+static void clear_op(ht_t ht, void (*f)(ht_t))
+{
+    uint32_t id = (ht && !mp_tls.busy) ? mp_map_find(ht) : 0;
+    int64_t before = id ? table_size(ht) : 0;
+    mp_map_ctx_t c = mp_map_ctx_enter(id, MP_ROLE_BUCKET_ARRAY);
+    f(ht);
+    mp_map_ctx_leave(c);
+    if (id) {
+        mp_map_count_ops(id, 0, before);
+        refresh(id, ht);
+    }
+}
+
+HOOK void g_hash_table_remove_all(ht_t ht)
+{
+    void (*f)(ht_t) = REAL(void (*)(ht_t), g_hash_table_remove_all);
+    if (f) clear_op(ht, f);
+}
+
+HOOK void g_hash_table_steal_all(ht_t ht)
+{
+    void (*f)(ht_t) = REAL(void (*)(ht_t), g_hash_table_steal_all);
+    if (f) clear_op(ht, f);
+}
+
+/* unref and destroy: the table may or may not be finalized (other references). If the arrays
+ * we attributed to it are all gone afterwards, it was. */
+static void drop_op(ht_t ht, void (*f)(ht_t))
+{
+    uint32_t id = (ht && !mp_tls.busy) ? mp_map_find(ht) : 0;
+    mp_map_ctx_t c = mp_map_ctx_enter(id, MP_ROLE_BUCKET_ARRAY);
+    f(ht);
+    mp_map_ctx_leave(c);
+    if (id && mp_map_mem(id, MP_ROLE_BUCKET_ARRAY, 0, 0) <= 0) mp_map_destroy_id(id);
+    else if (id) refresh(id, ht);
+}
+
+HOOK void g_hash_table_unref(ht_t ht)
+{
+    void (*f)(ht_t) = REAL(void (*)(ht_t), g_hash_table_unref);
+    if (f) drop_op(ht, f);
+}
+
+HOOK void g_hash_table_destroy(ht_t ht)
+{
+    void (*f)(ht_t) = REAL(void (*)(ht_t), g_hash_table_destroy);
+    if (f) drop_op(ht, f);
+}
