@@ -262,6 +262,7 @@ static int64_t needed_bucket_bytes(const mp_map_stats_t *m)
     double per_bucket = (double)m->bucket_bytes / (double)m->buckets;
     double want = ceil((double)m->entries / m->max_load);
     if (want < 1) want = 1;
+    if (m->kind == MP_KIND_GHASH && want < 8) want = 8;  /* GLib's smallest table */
     if (m->kind == MP_KIND_MPHASH || m->kind == MP_KIND_GHASH) {
         double p = 1;
         while (p < want) p *= 2;

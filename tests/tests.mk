@@ -30,3 +30,6 @@ $(BUILD)/tests/bench/%: tests/bench/%.c
 	$(CC) $(TP_CFLAGS) $< -o $@ -lm -lpthread
 BENCH_PROGS += $(BUILD)/tests/bench/churn
 TEST_PROGS += $(BUILD)/tests/bench/churn
+$(TP)/ghash: tests/preload/ghash.c
+	@mkdir -p $(dir $@)
+	$(CC) $(TP_CFLAGS) $(GLIB_CFLAGS) $< -o $@ $(GLIB_LIBS)
