@@ -1,0 +1,125 @@
+/* profiler/leaks.c - mark from roots, then from map memory, then cliques of the unreachable. */
+#include "profiler/leaks.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+long mp_leak_find(const mp_leak_block_t *b, size_t n, uintptr_t p)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {           /* first block with addr > p */
+        size_t mid = lo + (hi - lo) / 2;
+        if (b[mid].addr <= p) lo = mid + 1;
+        else hi = mid;
+    }
+    if (lo == 0) return -1;
+    const mp_leak_block_t *c = &b[lo - 1];
+    if (p < c->addr + (c->size ? c->size : 1)) return (long)(lo - 1);
+    return -1;
+}
+
+typedef struct work {
+    size_t *v;
+    size_t n, cap;
+} work_t;
+
+static int push(work_t *w, size_t i)
+{
+    if (w->n == w->cap) {
+        size_t cap = w->cap ? w->cap * 2 : 1024;
+        size_t *v = realloc(w->v, cap * sizeof *v);
+        if (!v) return ENOMEM;
+        w->v = v;
+        w->cap = cap;
+    }
+    w->v[w->n++] = i;
+    return 0;
+}
+
+/* Scan [lo, hi) for pointers into blocks whose class is `from`; give them class `to` (and the
+ * via/leader tags), and queue them. */
+typedef struct pass {
+    mp_leak_block_t *b;
+    size_t n;
+    work_t *w;
+    unsigned from;          /* bit mask of the classes a pointer may claim (1 << cls) */
+    uint8_t to;
+    uint32_t via_map, leader;
+    long self;          /* block being scanned (a block pointing to itself does not count) */
+    long keep;          /* a block never re-tagged (the current clique's leader), or -1 */
+    int err;
+} pass_t;
+
+static void scan(pass_t *p, uintptr_t lo, uintptr_t hi)
+{
+    lo = (lo + sizeof(uintptr_t) - 1) & ~(uintptr_t)(sizeof(uintptr_t) - 1);
+    for (uintptr_t a = lo; a + sizeof(uintptr_t) <= hi; a += sizeof(uintptr_t)) {
+        uintptr_t v;
+        memcpy(&v, (const void *)a, sizeof v);
+        if (v < p->b[0].addr) continue;
+        long i = mp_leak_find(p->b, p->n, v);
+        if (i < 0 || i == p->self || i == p->keep || !(p->from & (1u << p->b[i].cls))) continue;
+        p->b[i].cls = p->to;
+        p->b[i].via_map = p->via_map;
+        p->b[i].leader = p->leader;
+        if (push(p->w, (size_t)i)) p->err = ENOMEM;
+    }
+}
+
+/* Drain the work list: scan each queued block with the same pass. Blocks a map owns are not
+ * scanned in the first pass (map memory is scanned in its own pass). */
+static void drain(pass_t *p, int skip_map_memory)
+{
+    while (p->w->n && !p->err) {
+        size_t i = p->w->v[--p->w->n];
+        if (skip_map_memory && p->b[i].map) continue;
+        long saved = p->self;
+        p->self = (long)i;
+        scan(p, p->b[i].addr, p->b[i].addr + p->b[i].size);
+        p->self = saved;
+    }
+}
+
+int mp_leak_classify(mp_leak_block_t *b, size_t n, const mp_range_t *roots, size_t nroots)
+{
+    if (!n) return 0;
+    work_t w = { 0 };
+    for (size_t i = 0; i < n; i++) { b[i].cls = MP_LEAK_UNKNOWN; b[i].via_map = 0; b[i].leader = 0; }
+
+    /* 1. reachable from the roots without passing through map memory */
+    pass_t p = { b, n, &w, 1u << MP_LEAK_UNKNOWN, MP_LEAK_REACHABLE, 0, 0, -1, -1, 0 };
+    for (size_t r = 0; r < nroots && !p.err; r++) {
+        scan(&p, roots[r].lo, roots[r].hi);
+        drain(&p, 1);
+    }
+    /* 2. what reachable map memory keeps alive: map_retained, tagged with that map */
+    p.to = MP_LEAK_MAP_RETAINED;
+    for (size_t i = 0; i < n && !p.err; i++) {
+        if (!b[i].map || (b[i].cls != MP_LEAK_REACHABLE && b[i].cls != MP_LEAK_MAP_RETAINED)) continue;
+        p.via_map = b[i].map;
+        p.self = (long)i;
+        scan(&p, b[i].addr, b[i].addr + b[i].size);
+        p.self = -1;
+        drain(&p, 0);
+    }
+    /* 3. the unreachable: each block not yet claimed becomes a leader (definite) and floods
+     * what it reaches as indirect, former leaders included (their clique joins this one). */
+    p.from = (1u << MP_LEAK_UNKNOWN) | (1u << MP_LEAK_DEFINITE);
+    p.to = MP_LEAK_INDIRECT;
+    p.via_map = 0;
+    for (size_t i = 0; i < n && !p.err; i++) {
+        if (b[i].cls != MP_LEAK_UNKNOWN) continue;
+        b[i].cls = MP_LEAK_DEFINITE;
+        p.leader = (uint32_t)i + 1;
+        p.keep = (long)i;
+        p.self = (long)i;
+        scan(&p, b[i].addr, b[i].addr + b[i].size);
+        p.self = -1;
+        drain(&p, 0);
+    }
+    /* Blocks of a clique that joined a later one keep their first leader's tag; the later
+     * leader's index is what reports group by when they follow `leader` transitively. */
+    free(w.v);
+    return p.err;
+}
