@@ -5,6 +5,8 @@
 #include <stdint.h>
 #include <sys/mman.h>
 
+#include "profiler/spin.h"
+
 #define CHUNK ((size_t)1 << 20)
 
 typedef struct chunk_state {
@@ -15,17 +17,53 @@ typedef struct chunk_state {
 static chunk_state_t *_Atomic cur;     /* published (base, used) pairs live in the chunk head */
 static size_t mapped;
 
-void *mp_pages_alloc(size_t size)
+/* Every mapping the profiler holds, so the leak check can leave its own tables (which hold
+ * every block's address) out of the roots. */
+#define OWN_MAX 4096
+static mp_range_own_t own[OWN_MAX];
+static size_t nown;
+static mp_spin_t own_lock;
+
+static void own_add(void *p, size_t size)
 {
-    void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    mp_spin_lock(&own_lock);
+    if (nown < OWN_MAX) own[nown++] = (mp_range_own_t){ (uintptr_t)p, (uintptr_t)p + size };
+    mp_spin_unlock(&own_lock);
+}
+
+static void own_del(void *p)
+{
+    mp_spin_lock(&own_lock);
+    for (size_t i = 0; i < nown; i++)
+        if (own[i].lo == (uintptr_t)p) { own[i] = own[--nown]; break; }
+    mp_spin_unlock(&own_lock);
+}
+
+size_t mp_own_ranges(mp_range_own_t *out, size_t max)
+{
+    mp_spin_lock(&own_lock);
+    size_t n = nown < max ? nown : max;
+    for (size_t i = 0; i < n; i++) out[i] = own[i];
+    mp_spin_unlock(&own_lock);
+    return n;
+}
+
+static void *map_pages(size_t size, int extra)
+{
+    void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | extra, -1, 0);
     if (p == MAP_FAILED) return NULL;
     __atomic_fetch_add(&mapped, size, __ATOMIC_RELAXED);
+    own_add(p, size);
     return p;
 }
+
+void *mp_pages_alloc(size_t size) { return map_pages(size, 0); }
+void *mp_pages_reserve(size_t size) { return map_pages(size, MAP_NORESERVE); }
 
 void mp_pages_free(void *p, size_t size)
 {
     if (!p) return;
+    own_del(p);
     munmap(p, size);
     __atomic_fetch_sub(&mapped, size, __ATOMIC_RELAXED);
 }

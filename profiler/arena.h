@@ -8,12 +8,18 @@
 #define MAPPROF_PROFILER_ARENA_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 /* size bytes aligned to 16, zeroed; NULL when the system refuses memory. */
 void *mp_arena_alloc(size_t size);
 /* Zeroed anonymous pages (size rounded up to a page); NULL on failure. */
 void *mp_pages_alloc(size_t size);
 void mp_pages_free(void *p, size_t size);
+/* Like mp_pages_alloc, but only touched pages cost memory (MAP_NORESERVE). */
+void *mp_pages_reserve(size_t size);
+/* The address ranges of every mapping the profiler holds (for the leak check). */
+typedef struct mp_range_own { uintptr_t lo, hi; } mp_range_own_t;
+size_t mp_own_ranges(mp_range_own_t *out, size_t max);
 /* Bytes the arena has mapped (for the profiler's own overhead figures). */
 size_t mp_arena_mapped(void);
 

@@ -2,7 +2,6 @@
 #include "profiler/livetab.h"
 
 #include <string.h>
-#include <sys/mman.h>
 
 #include "profiler/arena.h"
 #include "profiler/profiler.h"
@@ -50,16 +49,15 @@ static uint64_t *leaf_for(uintptr_t a, bool create)
     uint64_t *leaf = __atomic_load_n(slot, __ATOMIC_ACQUIRE);
     if (leaf || !create) return leaf;
     /* 32 MiB of address space, of which only touched pages cost memory. */
-    void *m = mmap(NULL, LEAF_BYTES, PROT_READ | PROT_WRITE,
-                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    if (m == MAP_FAILED) return NULL;
+    void *m = mp_pages_reserve(LEAF_BYTES);
+    if (!m) return NULL;
     uint64_t *expect = NULL;
     if (__atomic_compare_exchange_n(slot, &expect, (uint64_t *)m, false, __ATOMIC_ACQ_REL,
                                     __ATOMIC_ACQUIRE)) {
         __atomic_fetch_add(&leaves_mapped, 1, __ATOMIC_RELAXED);
         return m;
     }
-    munmap(m, LEAF_BYTES);
+    mp_pages_free(m, LEAF_BYTES);
     return expect;
 }
 

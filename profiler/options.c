@@ -33,6 +33,8 @@ static const opt_desc_t opts[] = {
     { "quiet",      K_BOOL,    F(quiet),      0, 0 },
     { "seed",       K_U64,     F(seed),       0, UINT64_MAX },
     { "at_exit",    K_BOOL,    F(at_exit),    0, 0 },
+    { "leak_check", K_BOOL,    F(leak_check), 0, 0 },
+    { "leak_report", K_STR,    F(leak_report), 0, 0 },
 };
 #undef F
 
@@ -139,7 +141,7 @@ static bool parse_value(const opt_desc_t *d, mp_options_t *o, const char *v, siz
             return false;
         return true;
     case K_STR:
-        if (len == 0 || len >= sizeof o->output) return false;
+        if (len == 0 || len >= sizeof o->output || len >= sizeof o->leak_report) return false;
         memcpy(field, v, len);
         field[len] = 0;
         return true;
@@ -182,5 +184,6 @@ int mp_options_parse(mp_options_t *o, const char *str)
         if (!end) break;
         p = end + 1;
     }
+    if (o->leak_check) o->rate = 1;     /* the check needs every block */
     return problems;
 }

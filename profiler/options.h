@@ -25,6 +25,8 @@ typedef struct mp_options {
     bool quiet;             /* no warnings */
     uint64_t seed;          /* sampler seed; 0 = random */
     bool at_exit;           /* dump at exit */
+    bool leak_check;        /* full tracking and a reachability check at exit */
+    char leak_report[512];  /* where the leak check writes its JSON report ("" = none) */
 } mp_options_t;
 
 /* Parse str (may be NULL) over the defaults into *o. Returns the number of problems warned. */

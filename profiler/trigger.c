@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "export/export.h"
+#include "profiler/leakcheck.h"
 #include "profiler/log.h"
 #include "profiler/profiler.h"
 #include "profiler/record.h"
@@ -208,9 +209,34 @@ void mp_trigger_after_fork_child(void)
     __atomic_store_n(&helper_running, 0, __ATOMIC_RELEASE);
 }
 
+static void leak_check_at_exit(void)
+{
+    mp_leak_result_t r;
+    int e = mp_leak_check(&r);
+    if (e) {
+        mp_warn("leak check failed: %s", strerror(e));
+        return;
+    }
+    mp_leak_totals_t t;
+    mp_leak_totals(&r, &t);
+    mp_warn("leak check: definite %llu bytes in %llu blocks; indirect %llu bytes in %llu blocks; "
+            "map-retained %llu bytes in %llu blocks; reachable %llu bytes in %llu blocks",
+            (unsigned long long)t.bytes[MP_LEAK_DEFINITE], (unsigned long long)t.blocks[MP_LEAK_DEFINITE],
+            (unsigned long long)t.bytes[MP_LEAK_INDIRECT], (unsigned long long)t.blocks[MP_LEAK_INDIRECT],
+            (unsigned long long)t.bytes[MP_LEAK_MAP_RETAINED], (unsigned long long)t.blocks[MP_LEAK_MAP_RETAINED],
+            (unsigned long long)t.bytes[MP_LEAK_REACHABLE], (unsigned long long)t.blocks[MP_LEAK_REACHABLE]);
+    mp_leak_result_free(&r);
+}
+
 __attribute__((destructor)) static void at_exit_dump(void)
 {
-    if (!mp_enabled() || !mp_opts()->at_exit) return;
+    if (!mp_enabled()) return;
+    if (mp_opts()->leak_check) {
+        mp_tls.busy++;
+        leak_check_at_exit();
+        mp_tls.busy--;
+    }
+    if (!mp_opts()->at_exit) return;
     mp_dump("exit");
     pthread_mutex_lock(&dump_lock);
     exited = 1;

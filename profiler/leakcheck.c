@@ -1,0 +1,175 @@
+/* profiler/leakcheck.c - gather blocks and roots, then classify (leaks.c). */
+#define _GNU_SOURCE
+#include "profiler/leakcheck.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "profiler/arena.h"
+#include "profiler/livetab.h"
+#include "profiler/profiler.h"
+
+/* Working memory comes from the profiler's own mappings, which the scan leaves out: a large
+ * malloc'd array of block addresses would otherwise be an mmap'd region with no tracked block
+ * in it, that is, a root that keeps every block reachable. */
+static void *grow_pages(void *old, size_t old_bytes, size_t new_bytes)
+{
+    void *p = mp_pages_alloc(new_bytes);
+    if (p && old) memcpy(p, old, old_bytes);
+    if (p || !new_bytes) mp_pages_free(old, old_bytes);
+    return p;
+}
+
+typedef struct collect {
+    mp_leak_block_t *b;
+    size_t n, cap;
+    int err;
+} collect_t;
+
+static void add_block(const mp_block_t *blk, void *ctx)
+{
+    collect_t *c = ctx;
+    if (c->err) return;
+    if (c->n == c->cap) {
+        size_t cap = c->cap ? c->cap * 2 : 4096;
+        mp_leak_block_t *nb = grow_pages(c->b, c->cap * sizeof *nb, cap * sizeof *nb);
+        if (!nb) { c->err = ENOMEM; return; }
+        c->b = nb;
+        c->cap = cap;
+    }
+    c->b[c->n++] = (mp_leak_block_t){ .addr = blk->addr, .size = blk->size, .stack = blk->stack,
+                                       .map = blk->map, .role = blk->role };
+}
+
+static int by_addr(const void *a, const void *b)
+{
+    uintptr_t x = ((const mp_leak_block_t *)a)->addr, y = ((const mp_leak_block_t *)b)->addr;
+    return x < y ? -1 : x > y;
+}
+
+/* Read /proc/self/maps whole (it changes as we read; one pass into a growing buffer). */
+static char *read_maps(size_t *bytes)
+{
+    int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return NULL;
+    size_t cap = 1 << 16, len = 0;
+    char *buf = mp_pages_alloc(cap);
+    while (buf) {
+        if (len + 4096 > cap) {
+            buf = grow_pages(buf, cap, cap * 2);
+            cap *= 2;
+            if (!buf) break;
+        }
+        ssize_t r = read(fd, buf + len, cap - len - 1);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) break;
+        len += (size_t)r;
+    }
+    close(fd);
+    if (buf) buf[len] = 0;
+    *bytes = cap;
+    return buf;
+}
+
+static bool has_block(const mp_leak_block_t *b, size_t n, uintptr_t lo, uintptr_t hi)
+{
+    size_t l = 0, h = n;        /* first block with addr >= lo */
+    while (l < h) {
+        size_t m = l + (h - l) / 2;
+        if (b[m].addr < lo) l = m + 1;
+        else h = m;
+    }
+    return l < n && b[l].addr < hi;
+}
+
+static bool overlaps_own(const mp_range_own_t *own, size_t nown, uintptr_t lo, uintptr_t hi)
+{
+    for (size_t i = 0; i < nown; i++)
+        if (own[i].lo < hi && lo < own[i].hi) return true;
+    return false;
+}
+
+__attribute__((noinline)) static int check_with_regs(mp_leak_result_t *out, uintptr_t sp)
+{
+    collect_t c = { 0 };
+    mp_live_foreach(add_block, &c);
+    if (c.err) { mp_pages_free(c.b, c.cap * sizeof *c.b); return c.err; }
+    qsort(c.b, c.n, sizeof *c.b, by_addr);
+
+    size_t maps_bytes = 0;
+    char *maps = read_maps(&maps_bytes);
+    if (!maps) { mp_pages_free(c.b, c.cap * sizeof *c.b); return errno ? errno : EIO; }
+    static mp_range_own_t own[4096];
+    size_t nown = mp_own_ranges(own, 4096);
+    size_t cap = 256, nroots = 0, root_bytes = 0;
+    mp_range_t *roots = mp_pages_alloc(cap * sizeof *roots);
+    for (char *line = maps; roots && line && *line;) {
+        char *next = strchr(line, '\n');
+        if (next) *next++ = 0;
+        unsigned long lo, hi;
+        char perms[8] = "";
+        if (sscanf(line, "%lx-%lx %7s", &lo, &hi, perms) == 3 && perms[0] == 'r' && perms[1] == 'w' &&
+            !strstr(line, "[vvar]") && !strstr(line, "[vsyscall]") &&
+            !has_block(c.b, c.n, lo, hi) && !overlaps_own(own, nown, lo, hi)) {
+            if (sp >= lo && sp < hi) lo = sp & ~(uintptr_t)7;   /* our stack: live part only */
+            if (nroots == cap) {
+                roots = grow_pages(roots, cap * sizeof *roots, cap * 2 * sizeof *roots);
+                cap *= 2;
+                if (!roots) break;
+            }
+            roots[nroots++] = (mp_range_t){ lo, hi };
+            root_bytes += hi - lo;
+        }
+        line = next;
+    }
+    mp_pages_free(maps, maps_bytes);
+    if (!roots) { mp_pages_free(c.b, c.cap * sizeof *c.b); return ENOMEM; }
+    int e = mp_leak_classify(c.b, c.n, roots, nroots);
+    mp_pages_free(roots, cap * sizeof *roots);
+    if (e) { mp_pages_free(c.b, c.cap * sizeof *c.b); return e; }
+    out->blocks = c.b;
+    out->n = c.n;
+    out->cap = c.cap;
+    out->nroots = nroots;
+    out->root_bytes = root_bytes;
+    return 0;
+}
+
+int mp_leak_check(mp_leak_result_t *out)
+{
+    memset(out, 0, sizeof *out);
+    mp_tls.busy++;
+    /* Spill the callee-saved registers into this frame, which lies above the stack pointer
+     * the scan starts from. */
+    jmp_buf regs;
+    setjmp(regs);
+    __asm__ volatile("" : : "r"(&regs) : "memory");
+    uintptr_t sp = (uintptr_t)&regs;
+    int e = check_with_regs(out, sp);
+    mp_tls.busy--;
+    return e;
+}
+
+void mp_leak_result_free(mp_leak_result_t *r)
+{
+    mp_pages_free(r->blocks, r->cap * sizeof *r->blocks);
+    r->blocks = NULL;
+    r->n = 0;
+}
+
+void mp_leak_totals(const mp_leak_result_t *r, mp_leak_totals_t *t)
+{
+    memset(t, 0, sizeof *t);
+    for (size_t i = 0; i < r->n; i++) {
+        unsigned c = r->blocks[i].cls;
+        if (c <= MP_LEAK_DEFINITE) {
+            t->bytes[c] += r->blocks[i].size;
+            t->blocks[c]++;
+        }
+    }
+}

@@ -1,0 +1,61 @@
+# Integration: a program with known allocations at rate=1. go tool pprof must show exactly the
+# program's own numbers per function, the right lines, the inlined frame, with no binary
+# needed; google-pprof on the legacy file must agree.
+. "$(dirname "$0")/../lib.sh"
+
+out="$TMP/known"
+MAPPROF_OPTIONS="rate=1:output=$out:formats=pb,legacy" LD_PRELOAD="$LIB" "$TP/known" >"$TMP/truth" 2>"$TMP/stderr"
+rc=$?
+pb=$(ls "$out".*.pb.gz 2>/dev/null | head -1)
+heap=$(ls "$out".*.heap 2>/dev/null | head -1)
+
+t_begin known_runs
+t_eq "$rc" 0 "exit status"
+[ -s "$pb" ] || t_fail "no pprof file"
+[ -s "$heap" ] || t_fail "no legacy file"
+[ -s "$TMP/stderr" ] && t_fail "unexpected stderr: $(head -3 "$TMP/stderr")"
+t_end
+
+for si in inuse_space inuse_objects alloc_space alloc_objects; do
+  pprof_flat "$pb" "$si" >"$TMP/top.$si"
+done
+t_begin pprof_values_per_function
+while read -r _ fn _ ib io ab ao; do
+  t_eq "$(flat_of "$fn" <"$TMP/top.inuse_space")" "$ib" "$fn inuse_space"
+  t_eq "$(flat_of "$fn" <"$TMP/top.inuse_objects")" "$io" "$fn inuse_objects"
+  t_eq "$(flat_of "$fn" <"$TMP/top.alloc_space")" "$ab" "$fn alloc_space"
+  t_eq "$(flat_of "$fn" <"$TMP/top.alloc_objects")" "$ao" "$fn alloc_objects"
+done < <(grep '^site ' "$TMP/truth")
+t_end
+
+t_begin pprof_needs_no_binary
+grep -qi 'not available\|no such file\|could not' "$TMP/pprof.err" && t_fail "pprof: $(head -2 "$TMP/pprof.err")"
+"${GO_PPROF[@]}" -raw "$pb" >"$TMP/raw" 2>"$TMP/raw.err" || t_fail "pprof -raw failed"
+grep -q '\[FN\]\[FL\]\[LN\]\[IN\]' "$TMP/raw" || t_fail "main mapping not self-contained: $(grep -A3 '^Mappings' "$TMP/raw" | head -4)"
+t_end
+
+t_begin pprof_lines
+pprof_flat "$pb" inuse_space -lines >"$TMP/lines"
+while read -r _ fn fileline ib _; do
+  line=${fileline##*:}
+  got=$(awk -F'\t' -v f="$fn" -v l=":$line" 'index($1, f " ") == 1 && substr($1, length($1) - length(l) + 1) == l { print $2 }' "$TMP/lines")
+  t_eq "$got" "$ib" "$fn at line $line"
+done < <(grep '^site ' "$TMP/truth" | grep -v grow_e)
+t_end
+
+t_begin pprof_inline_frame
+read -r _ inner outer fileline < <(grep '^inline ' "$TMP/truth")
+"${GO_PPROF[@]}" -traces -sample_index=inuse_space "$pb" >"$TMP/traces" 2>/dev/null
+awk -v i="$inner" -v o="$outer" '$0 ~ i" \\(inline\\)" || ($1 == i && /inline/) { want = 1; next } want && $1 == o { ok = 1 } { want = 0 } END { exit !ok }' "$TMP/traces" \
+  || t_fail "no '$inner (inline)' directly above '$outer' in -traces"
+t_end
+
+t_begin google_pprof_legacy_agrees
+google-pprof --text --show_bytes --inuse_space "$TP/known" "$heap" >"$TMP/gp" 2>"$TMP/gp.err" || t_fail "google-pprof failed: $(tail -2 "$TMP/gp.err")"
+while read -r _ fn _ ib _; do
+  got=$(awk -v f="$fn" '$6 == f { print $1 }' "$TMP/gp")
+  t_near "${got:-0}" "$ib" 1 "google-pprof $fn inuse"
+done < <(grep '^site ' "$TMP/truth" | grep -v inlined_c)
+t_end
+
+t_done

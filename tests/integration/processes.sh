@@ -1,0 +1,77 @@
+# Integration: threads, fork, exec, dlopen/dlclose and C++ new/delete under the preload
+# library: no crash, no deadlock, a valid profile from every process, right numbers.
+. "$(dirname "$0")/../lib.sh"
+
+valid() { "${GO_PPROF[@]}" -raw "$1" >/dev/null 2>&1; }
+
+t_begin threads_4x1M
+out="$TMP/th"
+truth=$(MAPPROF_OPTIONS="rate=4096:output=$out" LD_PRELOAD="$LIB" timeout 120 "$TP/threads" 4 1000000)
+rc=$?
+t_eq "$rc" 0 "exit status"
+read -r _ alloc inuse <<<"$truth"
+pb=$(ls "$out".*.pb.gz 2>/dev/null | head -1)
+valid "$pb" || t_fail "invalid profile"
+ea=$(pprof_flat "$pb" alloc_space | flat_of thread_work)
+awk -v e="$ea" -v t="$alloc" 'BEGIN { exit !((e - t) / t < 0.02 && (t - e) / t < 0.02) }' \
+  || t_fail "alloc_space $ea vs truth $alloc"
+t_end
+
+t_begin threads_rate1_exact
+out="$TMP/th1"
+truth=$(MAPPROF_OPTIONS="rate=1:unwind=fp:output=$out" LD_PRELOAD="$LIB" timeout 120 "$TP/threads" 4 200000)
+read -r _ alloc inuse <<<"$truth"
+pb=$(ls "$out".*.pb.gz 2>/dev/null | head -1)
+t_eq "$(pprof_flat "$pb" alloc_space | flat_of thread_work)" "$alloc" "alloc_space"
+t_eq "$(pprof_flat "$pb" inuse_space | flat_of thread_work)" "$inuse" "inuse_space"
+t_eq "$(pprof_flat "$pb" alloc_objects | flat_of thread_work)" 800000 "alloc_objects"
+t_end
+
+t_begin fork_and_exec
+out="$TMP/fk"
+MAPPROF_OPTIONS="rate=1:output=$out" LD_PRELOAD="$LIB" timeout 60 "$TP/forker" >"$TMP/pids"
+t_eq "$?" 0 "exit status"
+for role in parent fork-child exec-child; do
+  pid=$(awk -v r="$role" '$2 == r { print $3 }' "$TMP/pids")
+  f=$(ls "$out.$pid".*.pb.gz 2>/dev/null | head -1)
+  if [ -z "$pid" ] || [ ! -s "$f" ]; then t_fail "$role: no profile"; continue; fi
+  valid "$f" || t_fail "$role: invalid profile"
+  # each process allocated 100 x 1000 B in role_alloc and freed half
+  t_eq "$(pprof_flat "$f" inuse_space | flat_of role_alloc)" 50000 "$role inuse in role_alloc"
+done
+t_end
+
+t_begin dlopen_dlclose
+out="$TMP/dl"
+MAPPROF_OPTIONS="rate=1:output=$out" LD_PRELOAD="$LIB" timeout 60 "$TP/dlopener" "$TP/plugin.so" >"$TMP/dl.out"
+t_eq "$?" 0 "exit status"
+grep -q '^dump 0$' "$TMP/dl.out" || t_fail "mapprof_dump did not return 0: $(cat "$TMP/dl.out")"
+n=$(ls "$out".*.pb.gz 2>/dev/null | wc -l)
+t_eq "$n" 2 "profiles (dump + exit)"
+first=$(ls "$out".*.0.pb.gz 2>/dev/null)
+t_eq "$(pprof_flat "$first" inuse_space | flat_of plugin_alloc)" 10000 "plugin_alloc inuse, named"
+last=$(ls "$out".*.1.pb.gz 2>/dev/null)
+valid "$last" || t_fail "exit profile after dlclose invalid"
+t_end
+
+t_begin dump_api_without_preload
+"$TP/dlopener" "$TP/plugin.so" >"$TMP/dl2.out" 2>&1
+grep -q '^dump -1$' "$TMP/dl2.out" || t_fail "mapprof_dump without mapprof: $(cat "$TMP/dl2.out")"
+t_end
+
+t_begin cxx_new_delete
+out="$TMP/cx"
+MAPPROF_OPTIONS="rate=1:output=$out" LD_PRELOAD="$LIB" timeout 60 "$TP/cxx_new" >"$TMP/cx.out"
+t_eq "$?" 0 "exit status"
+pb=$(ls "$out".*.pb.gz 2>/dev/null | head -1)
+pprof_flat "$pb" inuse_space >"$TMP/cx.top"
+pprof_flat "$pb" inuse_objects >"$TMP/cx.obj"
+while read -r _ fn ib io; do
+  t_eq "$(flat_of "$fn" <"$TMP/cx.top")" "$ib" "$fn inuse_space"
+  t_eq "$(flat_of "$fn" <"$TMP/cx.obj")" "$io" "$fn inuse_objects"
+done < <(grep '^site ' "$TMP/cx.out")
+# sized_delete allocated 10 x 1000 + 512 and freed all
+t_eq "$(pprof_flat "$pb" alloc_space | flat_of sized_delete)" 10512 "sized_delete alloc_space"
+t_end
+
+t_done

@@ -1,0 +1,50 @@
+# Integration: the host program always finishes with its own exit status. Bad options and an
+# unwritable output directory get a warning on stderr and no partial files; SIGUSR2 arriving
+# during heavy allocation writes valid profiles and leaves no temporary files behind.
+. "$(dirname "$0")/../lib.sh"
+
+t_begin bad_options
+MAPPROF_OPTIONS="rate=banana:nosuch=1:output=$TMP/bad" LD_PRELOAD="$LIB" "$TP/robust" 0 2>"$TMP/err"
+t_eq "$?" 7 "exit status"
+grep -q "mapprof: .*'rate'" "$TMP/err" || t_fail "no warning naming rate: $(cat "$TMP/err")"
+grep -q "mapprof: .*'nosuch'" "$TMP/err" || t_fail "no warning naming nosuch"
+ls "$TMP"/bad.*.pb.gz >/dev/null 2>&1 || t_fail "defaults kept: a profile is still written"
+t_end
+
+t_begin unwritable_output
+mkdir -p "$TMP/ro" && chmod 555 "$TMP/ro"
+# root writes anywhere: there, aim below a regular file instead (ENOTDIR)
+if [ "$(id -u)" = 0 ]; then : >"$TMP/notadir"; target="$TMP/notadir/p"; else target="$TMP/ro/p"; fi
+MAPPROF_OPTIONS="output=$target" LD_PRELOAD="$LIB" "$TP/robust" 0 2>"$TMP/err"
+t_eq "$?" 7 "exit status"
+t_eq "$(grep -c 'mapprof: cannot write' "$TMP/err")" 1 "one warning"
+t_eq "$(ls -A "$TMP/ro" | wc -l)" 0 "files left in the unwritable directory"
+t_end
+
+t_begin sigusr2_during_allocation
+out="$TMP/sig/p"
+mkdir -p "$TMP/sig"
+MAPPROF_OPTIONS="rate=4096:output=$out" LD_PRELOAD="$LIB" timeout 120 "$TP/robust" 20 2>"$TMP/err"
+t_eq "$?" 7 "exit status"
+n=$(ls "$TMP/sig" | grep -c '\.pb\.gz$')
+[ "$n" -ge 2 ] || t_fail "expected several profiles (signals + exit), got $n"
+others=$(ls -A "$TMP/sig" | grep -vc '\.pb\.gz$')
+t_eq "$others" 0 "temporary or partial files"
+for f in "$TMP"/sig/*.pb.gz; do
+  "${GO_PPROF[@]}" -raw "$f" >/dev/null 2>&1 || t_fail "invalid profile $f"
+done
+t_end
+
+t_begin symlink_not_followed
+mkdir -p "$TMP/ln"
+echo precious >"$TMP/precious"
+# the first file name the program will pick is <prefix>.<pid>.0.pb.gz: the pid is unknown in
+# advance, so plant links for a range after ours; pids are assigned increasingly.
+base=$(sh -c 'echo $$')
+for p in $(seq $((base + 1)) $((base + 40))); do ln -s "$TMP/precious" "$TMP/ln/p.$p.0.pb.gz"; done
+MAPPROF_OPTIONS="output=$TMP/ln/p" LD_PRELOAD="$LIB" "$TP/robust" 0 2>"$TMP/err"
+t_eq "$?" 7 "exit status"
+t_eq "$(cat "$TMP/precious")" precious "symlink target untouched"
+t_end
+
+t_done
