@@ -128,7 +128,32 @@ static void track_for_map(void *p, size_t n)
     if (b.stack) account(&b, 1, true);
 }
 
+/* Under the leak check, the stack below the hooks must not keep stale copies of block
+ * addresses (our records, unwind buffers): they would look like pointers to blocks the program
+ * has lost. Wipe the area our slow paths used once they return. */
+__attribute__((noinline)) static void scrub_stack(void)
+{
+    volatile char area[6144];
+    memset((char *)area, 0, sizeof area);
+    __asm__ volatile("" : : "r"(area) : "memory");
+}
+
+static void alloc_slow(void *p, size_t n);
+static void free_slow(void *p);
+
 void mp_alloc_slow(void *p, size_t n)
+{
+    alloc_slow(p, n);
+    if (MP_UNLIKELY(opts.leak_check)) scrub_stack();
+}
+
+void mp_free_slow(void *p)
+{
+    free_slow(p);
+    if (MP_UNLIKELY(opts.leak_check)) scrub_stack();
+}
+
+__attribute__((noinline)) static void alloc_slow(void *p, size_t n)
 {
     mp_tls.busy++;
     if (MP_UNLIKELY(!mp_tls.inited)) {
@@ -151,7 +176,7 @@ out:
     mp_tls.busy--;
 }
 
-void mp_free_slow(void *p)
+__attribute__((noinline)) static void free_slow(void *p)
 {
     mp_block_t b;
     mp_tls.busy++;
