@@ -60,18 +60,24 @@ static void account(const mp_block_t *b, int sign, bool alloc)
 {
     mp_stack_t *s = mp_stack_get(b->stack);
     if (!s) return;
-    int64_t w = mp_sample_weight_fix(b->size, opts.rate);
-    int64_t wb = (int64_t)((double)w * (double)b->size);
     if (alloc) {
         mp_stack_add(s, MP_C_ALLOC_OBJ, 1);
         mp_stack_add(s, MP_C_ALLOC_BYTES, (int64_t)b->size);
-        mp_stack_add(s, MP_C_EST_ALLOC_OBJ, w);
-        mp_stack_add(s, MP_C_EST_ALLOC_BYTES, wb);
     }
     mp_stack_add(s, MP_C_INUSE_OBJ, sign);
     mp_stack_add(s, MP_C_INUSE_BYTES, sign * (int64_t)b->size);
-    mp_stack_add(s, MP_C_EST_INUSE_OBJ, sign * w);
-    mp_stack_add(s, MP_C_EST_INUSE_BYTES, sign * wb);
+    /* At rate 1 every weight is 1: the estimates are the raw counts (snapshot.c). */
+    int64_t w = (int64_t)1 << MP_FIX_SHIFT, wb = (int64_t)b->size << MP_FIX_SHIFT;
+    if (opts.rate > 1) {
+        w = mp_sample_weight_fix(b->size, opts.rate);
+        wb = (int64_t)((double)w * (double)b->size);
+        if (alloc) {
+            mp_stack_add(s, MP_C_EST_ALLOC_OBJ, w);
+            mp_stack_add(s, MP_C_EST_ALLOC_BYTES, wb);
+        }
+        mp_stack_add(s, MP_C_EST_INUSE_OBJ, sign * w);
+        mp_stack_add(s, MP_C_EST_INUSE_BYTES, sign * wb);
+    }
     if (opts.inuse_step) {
         int64_t now = __atomic_add_fetch(&inuse_est_fix, sign * wb, __ATOMIC_RELAXED);
         if (sign > 0) mp_trigger_inuse(now >> MP_FIX_SHIFT);

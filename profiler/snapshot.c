@@ -71,10 +71,17 @@ mp_snapshot_t *mp_snapshot_take(const char *tag)
         o->raw_alloc_bytes = c[MP_C_ALLOC_BYTES];
         o->raw_inuse_objects = c[MP_C_INUSE_OBJ];
         o->raw_inuse_bytes = c[MP_C_INUSE_BYTES];
-        o->est_alloc_objects = unfix(c[MP_C_EST_ALLOC_OBJ]);
-        o->est_alloc_bytes = unfix(c[MP_C_EST_ALLOC_BYTES]);
-        o->est_inuse_objects = unfix(c[MP_C_EST_INUSE_OBJ]);
-        o->est_inuse_bytes = unfix(c[MP_C_EST_INUSE_BYTES]);
+        if (s->rate > 1) {
+            o->est_alloc_objects = unfix(c[MP_C_EST_ALLOC_OBJ]);
+            o->est_alloc_bytes = unfix(c[MP_C_EST_ALLOC_BYTES]);
+            o->est_inuse_objects = unfix(c[MP_C_EST_INUSE_OBJ]);
+            o->est_inuse_bytes = unfix(c[MP_C_EST_INUSE_BYTES]);
+        } else {    /* every block recorded with weight 1 (record.c keeps no estimates) */
+            o->est_alloc_objects = (double)c[MP_C_ALLOC_OBJ];
+            o->est_alloc_bytes = (double)c[MP_C_ALLOC_BYTES];
+            o->est_inuse_objects = (double)c[MP_C_INUSE_OBJ];
+            o->est_inuse_bytes = (double)c[MP_C_INUSE_BYTES];
+        }
         o->est_retained_bytes = retained;
         if (retained > 0) s->has_retained = 1;
         uint32_t map_id;
