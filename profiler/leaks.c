@@ -123,3 +123,27 @@ int mp_leak_classify(mp_leak_block_t *b, size_t n, const mp_range_t *roots, size
     free(w.v);
     return p.err;
 }
+
+int mp_leak_flood(const mp_leak_block_t *b, size_t n, size_t start, unsigned class_mask,
+                  uint32_t *tag, uint32_t value)
+{
+    work_t w = { 0 };
+    int err = 0;
+    if (tag[start]) return 0;
+    tag[start] = value;
+    if (push(&w, start)) return ENOMEM;
+    while (w.n && !err) {
+        size_t i = w.v[--w.n];
+        uintptr_t lo = (b[i].addr + sizeof(uintptr_t) - 1) & ~(uintptr_t)(sizeof(uintptr_t) - 1);
+        for (uintptr_t a = lo; a + sizeof(uintptr_t) <= b[i].addr + b[i].size; a += sizeof(uintptr_t)) {
+            uintptr_t v;
+            memcpy(&v, (const void *)a, sizeof v);
+            long j = mp_leak_find(b, n, v);
+            if (j < 0 || tag[j] || !(class_mask & (1u << b[j].cls))) continue;
+            tag[j] = value;
+            if (push(&w, (size_t)j)) err = ENOMEM;
+        }
+    }
+    free(w.v);
+    return err;
+}

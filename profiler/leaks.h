@@ -36,6 +36,10 @@ typedef struct mp_range {
 
 /* Classify blocks (sorted by addr, non-overlapping) from roots. Returns 0 or ENOMEM. */
 int mp_leak_classify(mp_leak_block_t *blocks, size_t n, const mp_range_t *roots, size_t nroots);
+/* Tag (tag[i] = value) every block reachable from blocks[start] through blocks whose class is
+ * in class_mask (bit 1 << cls) and whose tag is still 0. Returns 0 or ENOMEM. */
+int mp_leak_flood(const mp_leak_block_t *blocks, size_t n, size_t start, unsigned class_mask,
+                  uint32_t *tag, uint32_t value);
 /* Index of the block containing p (interior pointers count), or -1. */
 long mp_leak_find(const mp_leak_block_t *blocks, size_t n, uintptr_t p);
 
