@@ -77,3 +77,12 @@ uint32_t mp_idtab_del(mp_idtab_t *t, uint64_t key)
     t->count--;
     return v;
 }
+
+void mp_idtab_free(mp_idtab_t *t)
+{
+    if (t->key) {
+        mp_pages_free(t->key, (size_t)(t->mask + 1) * sizeof *t->key);
+        mp_pages_free(t->val, (size_t)(t->mask + 1) * sizeof *t->val);
+    }
+    *t = (mp_idtab_t){ 0 };
+}

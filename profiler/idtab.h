@@ -20,5 +20,7 @@ uint32_t mp_idtab_get(const mp_idtab_t *t, uint64_t key);
 bool mp_idtab_put(mp_idtab_t *t, uint64_t key, uint32_t val);
 /* Remove key; returns its value or 0. */
 uint32_t mp_idtab_del(mp_idtab_t *t, uint64_t key);
+/* Release the table's memory (it is empty and usable again afterwards). */
+void mp_idtab_free(mp_idtab_t *t);
 
 #endif

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "profiler/idtab.h"
 #include "profiler/stacktab.h"
 
 typedef struct gkey {
@@ -60,14 +61,26 @@ int mp_leak_report_build(const mp_leak_result_t *r, mp_leak_report_t *out)
 
     /* Whole maps: a lost map object (or, when the object is not a heap block, the lost
      * leader among the map's own blocks) and everything lost that it reaches. */
+    /* the lost leader among each map's own blocks, in one pass */
+    long *own_root = malloc((nmaps ? nmaps : 1) * sizeof *own_root);
+    mp_idtab_t index = { 0 };
+    if (!own_root) {
+        free(tag); free(maps); free(g); free(keys);
+        return ENOMEM;
+    }
+    for (size_t m = 0; m < nmaps; m++) {
+        own_root[m] = -1;
+        mp_idtab_put(&index, maps[m].id, (uint32_t)m + 1);
+    }
+    for (size_t i = 0; i < n; i++) {
+        uint32_t m = r->blocks[i].map ? mp_idtab_get(&index, r->blocks[i].map) : 0;
+        if (!m || !(lost & (1u << r->blocks[i].cls))) continue;
+        if (own_root[m - 1] < 0 || r->blocks[i].cls == MP_LEAK_DEFINITE) own_root[m - 1] = (long)i;
+    }
+    mp_idtab_free(&index);
     for (size_t m = 0; m < nmaps; m++) {
         long root = mp_leak_find(r->blocks, n, maps[m].obj);
-        if (root < 0 || !(lost & (1u << r->blocks[root].cls))) {
-            root = -1;
-            for (size_t i = 0; i < n; i++)
-                if (r->blocks[i].map == maps[m].id && (lost & (1u << r->blocks[i].cls)) &&
-                    (root < 0 || r->blocks[i].cls == MP_LEAK_DEFINITE)) root = (long)i;
-        }
+        if (root < 0 || !(lost & (1u << r->blocks[root].cls))) root = own_root[m];
         if (root < 0 || tag[root]) continue;
         mp_leak_group_t *f = &g[ng];
         if (mp_leak_flood(r->blocks, n, (size_t)root, lost, tag, (uint32_t)ng + 1)) break;
@@ -108,6 +121,7 @@ int mp_leak_report_build(const mp_leak_result_t *r, mp_leak_report_t *out)
             for (size_t m = 0; m < nmaps; m++)
                 if (maps[m].id == g[j].map_id) { g[j].map_kind = maps[m].kind; g[j].map_entries = maps[m].entries; }
     qsort(g, ng, sizeof *g, cmp_group);
+    free(own_root);
     free(tag);
     free(maps);
     free(keys);
