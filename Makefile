@@ -24,9 +24,10 @@ UNIT_TESTS :=
 TEST_PROGS :=
 BENCH_PROGS :=
 
+# Order matters: fragments use the object lists of the ones included before them.
 include hashmap/hashmap.mk
-include profiler/profiler.mk
 include export/export.mk
+include profiler/profiler.mk
 include interpose/interpose.mk
 include tests/tests.mk
 

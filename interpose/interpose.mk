@@ -5,7 +5,7 @@ IP_OBJS := $(IP_SRCS:%.c=$(BUILD)/%.o)
 $(BUILD)/interpose/%.o: MOD_CFLAGS := -fvisibility=hidden -fno-builtin
 $(BUILD)/interpose/cxx.o: MOD_CFLAGS := -fvisibility=hidden -fno-builtin -fexceptions
 
-$(BUILD)/libmapprof.so: $(IP_OBJS) $(PROF_OBJS) $(EXPORT_OBJS) interpose/exports.map
+$(BUILD)/libmapprof.so: $(IP_OBJS) $(PROF_OBJS) $(EXPORT_CORE) interpose/exports.map
 	$(CC) -shared -o $@ $(filter %.o,$^) -Wl,--version-script=interpose/exports.map \
 	    -Wl,-z,now $(EXPORT_LIBS) $(PROF_LIBS)
 ALL_TARGETS += $(BUILD)/libmapprof.so

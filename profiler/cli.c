@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "export/export.h"
+#include "profiler/cli.h"
 
 static const char *prog = "mapprof";
 
@@ -28,11 +29,13 @@ static void usage(FILE *f)
     fprintf(f,
             "usage: mapprof run [--rate N] [-o PREFIX] [--interval S] [--inuse-step BYTES]\n"
             "                   [--unwind fp|libunwind] [--seed N] [--legacy] -- CMD [ARGS...]\n"
-            "       mapprof report FILE [--top N] [--sample-index NAME]\n");
+            "       mapprof report FILE [--top N] [--sample-index NAME]\n"
+            "       mapprof check [--json F] [--junit F] [--sarif F] [--fail-on KINDS]\n"
+            "                     [--max-leak-bytes N] [--suppressions F] [--error-exitcode N]\n"
+            "                     [-o PREFIX] [--quiet] -- CMD [ARGS...]\n");
 }
 
-static int die(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int die(const char *fmt, ...)
+int cli_die(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -82,57 +85,34 @@ static int cmd_run(int argc, char **argv)
         if (!strcmp(a, "--")) { i++; break; }
         if (!strcmp(a, "--legacy")) { ADD(":formats=pb,legacy"); continue; }
         if (!strcmp(a, "--quiet")) { ADD(":quiet=1"); continue; }
-        if (!v) return die("option %s needs a value", a);
+        if (!v) return cli_die("option %s needs a value", a);
         if (!strcmp(a, "--rate") || !strcmp(a, "--interval") || !strcmp(a, "--seed") ||
             !strcmp(a, "--inuse-step")) {
-            if (!is_number(v)) return die("%s takes a number, not '%s'", a, v);
+            if (!is_number(v)) return cli_die("%s takes a number, not '%s'", a, v);
             const char *key = !strcmp(a, "--rate") ? "rate" : !strcmp(a, "--interval") ? "interval"
                             : !strcmp(a, "--seed") ? "seed" : "inuse_step";
             ADD(":%s=%s", key, v);
         } else if (!strcmp(a, "-o") || !strcmp(a, "--output")) {
-            if (strchr(v, ':')) return die("output prefix may not contain ':'");
+            if (strchr(v, ':')) return cli_die("output prefix may not contain ':'");
             prefix = v;
         } else if (!strcmp(a, "--unwind")) {
-            if (strcmp(v, "fp") && strcmp(v, "libunwind")) return die("--unwind takes fp or libunwind");
+            if (strcmp(v, "fp") && strcmp(v, "libunwind")) return cli_die("--unwind takes fp or libunwind");
             ADD(":unwind=%s", v);
         } else {
-            return die("unknown option '%s' (see mapprof --help)", a);
+            return cli_die("unknown option '%s' (see mapprof --help)", a);
         }
         i++;
     }
-    if (i >= argc) return die("run needs a command after --");
-    if (ol >= sizeof opts) return die("options too long");
+    if (i >= argc) return cli_die("run needs a command after --");
+    if (ol >= sizeof opts) return cli_die("options too long");
 
-    char lib[PATH_MAX];
-    if (find_library(lib, sizeof lib)) return die("cannot find libmapprof.so next to mapprof");
     char abs_prefix[PATH_MAX];
-    char cwd[PATH_MAX] = "";
-    if (prefix[0] != '/' && !getcwd(cwd, sizeof cwd)) return die("getcwd: %s", strerror(errno));
-    int w = snprintf(abs_prefix, sizeof abs_prefix, "%s%s%s", cwd, cwd[0] ? "/" : "", prefix);
-    if (w < 0 || (size_t)w >= sizeof abs_prefix) return die("output prefix too long");
-    char *env_opts = NULL, *env_pre = NULL;
-    const char *old_opts = getenv("MAPPROF_OPTIONS"), *old_pre = getenv("LD_PRELOAD");
-    if (asprintf(&env_opts, "%s%soutput=%s%s", old_opts ? old_opts : "", old_opts ? ":" : "",
-                 abs_prefix, opts) < 0 ||
-        asprintf(&env_pre, "%s%s%s", lib, old_pre ? ":" : "", old_pre ? old_pre : "") < 0)
-        return die("out of memory");
-
+    int e = cli_abs_prefix(prefix, abs_prefix, sizeof abs_prefix);
+    if (e) return e;
     time_t start = time(NULL);
-    pid_t pid = fork();
-    if (pid < 0) return die("fork: %s", strerror(errno));
-    if (pid == 0) {
-        setenv("MAPPROF_OPTIONS", env_opts, 1);
-        setenv("LD_PRELOAD", env_pre, 1);
-        execvp(argv[i], argv + i);
-        fprintf(stderr, "%s: cannot run %s: %s\n", prog, argv[i], strerror(errno));
-        _exit(127);
-    }
-    /* Like system(): the child takes the terminal's signals; we wait for it. */
-    signal(SIGINT, SIG_IGN);
-    signal(SIGQUIT, SIG_IGN);
     int st;
-    while (waitpid(pid, &st, 0) < 0)
-        if (errno != EINTR) return die("waitpid: %s", strerror(errno));
+    e = cli_run_preloaded(argv + i, opts[0] == ':' ? opts + 1 : opts, abs_prefix, &st);
+    if (e) return e;
 
     char pat[PATH_MAX + 16];
     snprintf(pat, sizeof pat, "%s.*", abs_prefix);
@@ -157,7 +137,48 @@ static int cmd_run(int argc, char **argv)
     return 1;
 }
 
-int cli_report(int argc, char **argv);   /* below, once export's reader lands */
+int cli_abs_prefix(const char *prefix, char *out, size_t len)
+{
+    char cwd[PATH_MAX] = "";
+    if (prefix[0] != '/' && !getcwd(cwd, sizeof cwd)) return cli_die("getcwd: %s", strerror(errno));
+    int w = snprintf(out, len, "%s%s%s", cwd, cwd[0] ? "/" : "", prefix);
+    if (w < 0 || (size_t)w >= len) return cli_die("output prefix too long");
+    return 0;
+}
+
+int cli_run_preloaded(char **argv, const char *opts, const char *prefix, int *status)
+{
+    char lib[PATH_MAX];
+    if (find_library(lib, sizeof lib)) return cli_die("cannot find libmapprof.so next to mapprof");
+    char abs_prefix[PATH_MAX] = "";
+    if (prefix) {
+        int e = cli_abs_prefix(prefix, abs_prefix, sizeof abs_prefix);
+        if (e) return e;
+    }
+    char *env_opts = NULL, *env_pre = NULL;
+    const char *old_opts = getenv("MAPPROF_OPTIONS"), *old_pre = getenv("LD_PRELOAD");
+    if (asprintf(&env_opts, "%s%s%s%s%s%s", old_opts ? old_opts : "", old_opts ? ":" : "",
+                 prefix ? "output=" : "", abs_prefix, prefix && opts[0] ? ":" : "", opts) < 0 ||
+        asprintf(&env_pre, "%s%s%s", lib, old_pre ? ":" : "", old_pre ? old_pre : "") < 0)
+        return cli_die("out of memory");
+    pid_t pid = fork();
+    if (pid < 0) return cli_die("fork: %s", strerror(errno));
+    if (pid == 0) {
+        setenv("MAPPROF_OPTIONS", env_opts, 1);
+        setenv("LD_PRELOAD", env_pre, 1);
+        execvp(argv[0], argv);
+        fprintf(stderr, "%s: cannot run %s: %s\n", prog, argv[0], strerror(errno));
+        _exit(127);
+    }
+    free(env_opts);
+    free(env_pre);
+    /* Like system(): the child takes the terminal's signals; we wait for it. */
+    signal(SIGINT, SIG_IGN);
+    signal(SIGQUIT, SIG_IGN);
+    while (waitpid(pid, status, 0) < 0)
+        if (errno != EINTR) return cli_die("waitpid: %s", strerror(errno));
+    return 0;
+}
 
 int main(int argc, char **argv)
 {
@@ -168,6 +189,7 @@ int main(int argc, char **argv)
     }
     if (!strcmp(argv[1], "run")) return cmd_run(argc - 2, argv + 2);
     if (!strcmp(argv[1], "report")) return cli_report(argc - 2, argv + 2);
-    return die("unknown command '%s' (run, report)", argv[1]);
+    if (!strcmp(argv[1], "check")) return cli_check(argc - 2, argv + 2);
+    return cli_die("unknown command '%s' (run, report, check)", argv[1]);
 }
 int cli_report(int argc, char **argv) { (void)argc; (void)argv; return 2; }

@@ -10,6 +10,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#define UNW_LOCAL_ONLY
+#include <dlfcn.h>
+#include <libunwind.h>
+
 #include "profiler/arena.h"
 #include "profiler/livetab.h"
 #include "profiler/profiler.h"
@@ -140,6 +144,28 @@ __attribute__((noinline)) static int check_with_regs(mp_leak_result_t *out, uint
     return 0;
 }
 
+/* When the check runs inside exit(), the frames below exit's caller belong to the C library's
+ * exit machinery and to us: they hold nothing the program still uses, only stale values from
+ * earlier calls (block addresses among them) that would hide leaks. Start the scan at the
+ * stack pointer of exit's caller when exit is on the stack; else at ours. */
+static uintptr_t live_stack_start(uintptr_t sp)
+{
+    static void *exit_fn;
+    if (!exit_fn) exit_fn = dlsym(RTLD_DEFAULT, "exit");
+    unw_context_t uc;
+    unw_cursor_t c;
+    if (!exit_fn || unw_getcontext(&uc) || unw_init_local(&c, &uc)) return sp;
+    bool in_exit = false;
+    for (int depth = 0; depth < 128 && unw_step(&c) > 0; depth++) {
+        unw_word_t ip, csp;
+        if (unw_get_reg(&c, UNW_REG_IP, &ip) || unw_get_reg(&c, UNW_REG_SP, &csp)) break;
+        if (in_exit) return (uintptr_t)csp > sp ? (uintptr_t)csp : sp;
+        Dl_info info;
+        if (dladdr((void *)(ip - 1), &info) && info.dli_saddr == exit_fn) in_exit = true;
+    }
+    return sp;
+}
+
 int mp_leak_check(mp_leak_result_t *out)
 {
     memset(out, 0, sizeof *out);
@@ -149,7 +175,7 @@ int mp_leak_check(mp_leak_result_t *out)
     jmp_buf regs;
     setjmp(regs);
     __asm__ volatile("" : : "r"(&regs) : "memory");
-    uintptr_t sp = (uintptr_t)&regs;
+    uintptr_t sp = live_stack_start((uintptr_t)&regs);
     int e = check_with_regs(out, sp);
     mp_tls.busy--;
     return e;

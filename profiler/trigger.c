@@ -17,7 +17,9 @@
 #include <unistd.h>
 
 #include "export/export.h"
+#include "export/leakfile.h"
 #include "profiler/leakcheck.h"
+#include "profiler/leakreport.h"
 #include "profiler/log.h"
 #include "profiler/profiler.h"
 #include "profiler/record.h"
@@ -209,12 +211,27 @@ void mp_trigger_after_fork_child(void)
     __atomic_store_n(&helper_running, 0, __ATOMIC_RELEASE);
 }
 
+/* The symbolizer the leak report uses (export's libdw symbolizer once it is wired in). */
+static mp_symbolize_fn mp_leak_symbolizer(void) { return NULL; }
+static void *mp_leak_symbolizer_ctx(void) { return NULL; }
+
 static void leak_check_at_exit(void)
 {
     mp_leak_result_t r;
     int e = mp_leak_check(&r);
     if (e) {
         mp_warn("leak check failed: %s", strerror(e));
+        return;
+    }
+    mp_leak_report_t rep;
+    const mp_options_t *o = mp_opts();
+    if (o->leak_report[0] && mp_leak_report_build(&r, &rep) == 0) {
+        char path[sizeof o->leak_report + 32];
+        snprintf(path, sizeof path, "%s.%d.leaks", o->leak_report, (int)getpid());
+        int e2 = mp_leakfile_write(path, &rep, (int)getpid(), mp_leak_symbolizer(), mp_leak_symbolizer_ctx());
+        if (e2) mp_warn("cannot write the leak report %s: %s", path, strerror(e2));
+        mp_leak_report_free(&rep);
+        mp_leak_result_free(&r);
         return;
     }
     mp_leak_totals_t t;

@@ -10,7 +10,7 @@ PKGS=(
   libprotobuf-c-dev protobuf-c-compiler zlib1g-dev
   libglib2.0-dev
   golang-go google-perftools heaptrack libjemalloc-dev
-  valgrind time
+  valgrind time python3
 )
 
 missing=()

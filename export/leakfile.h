@@ -1,0 +1,77 @@
+/* export/leakfile.h - the leak check's per-process findings file, and the CI reports made
+ * from it.
+ *
+ * A process under `mapprof check` (leak_check=1) writes PREFIX.PID.leaks: its leak findings
+ * with symbolized stacks, one record per line, tab-separated (tabs, newlines and backslashes
+ * in names escaped as \t \n \\). The CLI reads every process's file, applies suppressions
+ * and gates, and writes the JSON, JUnit XML and SARIF reports (functions below).
+ *
+ *   mapprof-leaks 1
+ *   pid <pid>
+ *   summary <definite_bytes> <definite_blocks> <indirect_bytes> <indirect_blocks>
+ *           <map_retained_bytes> <map_retained_blocks> <reachable_bytes> <reachable_blocks>
+ *   finding <kind> <bytes> <blocks> <whole_map 0|1> <map_kind> <map_id> <map_entries>
+ *   frame <function> <file> <line> <module>          (leaf first, after their finding)
+ *   end
+ */
+#ifndef MAPPROF_EXPORT_LEAKFILE_H
+#define MAPPROF_EXPORT_LEAKFILE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "profiler/leakreport.h"
+
+typedef struct mp_lframe {
+    char *function;         /* demangled name, or "module+0xoffset" / "0xaddr" */
+    char *file;             /* source file, or "" */
+    int line;               /* 0 when unknown */
+    char *module;           /* object file path, or "" */
+} mp_lframe_t;
+
+typedef struct mp_lfinding {
+    int pid;
+    char kind[16];          /* definite, indirect, map-retained, reachable */
+    uint64_t bytes, blocks;
+    bool whole_map;
+    char map_kind[24];      /* "" when no map */
+    uint32_t map_id;
+    int64_t map_entries;
+    mp_lframe_t *frames;    /* leaf first */
+    size_t nframes;
+    bool suppressed;        /* set by the reader's user */
+    bool failed;            /* set by the gates */
+} mp_lfinding_t;
+
+typedef struct mp_leakfile {
+    mp_lfinding_t *f;
+    size_t n, cap;
+    uint64_t sum_bytes[4], sum_blocks[4];   /* definite, indirect, map-retained, reachable */
+    size_t processes;
+} mp_leakfile_t;
+
+/* Symbolizes pc (a return address) into at most max frames (inline chain, innermost first);
+ * returns how many. Strings it returns must stay valid until the writer returns. */
+typedef int (*mp_symbolize_fn)(uintptr_t pc, mp_lframe_t *out, int max, void *ctx);
+
+/* Write a process's findings to path (atomically). Returns 0 or an errno value. */
+int mp_leakfile_write(const char *path, const mp_leak_report_t *rep, int pid,
+                      mp_symbolize_fn sym, void *ctx);
+/* Append the findings of the file at path to lf. Returns 0, or an errno value with a one-line
+ * reason in err. */
+int mp_leakfile_read(const char *path, mp_leakfile_t *lf, char *err, size_t errlen);
+void mp_leakfile_free(mp_leakfile_t *lf);
+
+/* Class index of a kind name (0 definite .. 3 reachable), -1 when unknown. */
+int mp_leak_kind_index(const char *kind);
+
+/* CI reports (atomic files). Return 0 or an errno value. */
+int mp_leakfile_json(const mp_leakfile_t *lf, const char *path);
+int mp_leakfile_junit(const mp_leakfile_t *lf, const char *path);
+int mp_leakfile_sarif(const mp_leakfile_t *lf, const char *path);
+/* Human-readable report of the unsuppressed findings of the given kinds mask. */
+void mp_leakfile_text(const mp_leakfile_t *lf, FILE *out, unsigned kinds_mask);
+
+#endif

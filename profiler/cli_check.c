@@ -1,0 +1,229 @@
+/* profiler/cli_check.c - `mapprof check -- CMD`: run CMD under full tracking with the leak check
+ * at exit, gather every process's findings, apply suppressions and gates, write the CI
+ * reports, and exit: the command's own status when it failed by itself, 23 (or
+ * --error-exitcode) when a gate failed, else 0. */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fnmatch.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "export/leakfile.h"
+#include "profiler/cli.h"
+
+/* Allocations the C runtime and the loader make for the life of the process. */
+static const char *const builtin_suppressions[] = {
+    "fun:_dl_*", "fun:_IO_file_doallocate", "fun:__libc_alloc_buffer_*", "fun:_nl_*",
+    "fun:__new_exitfn", "fun:__cxa_thread_atexit_impl", "fun:_GLOBAL__sub_I_eh_alloc.cc",
+    "fun:__gconv_*", "lib:*/ld-linux-x86-64.so*",
+};
+
+typedef struct rules {
+    char **pat;         /* "fun:GLOB", "file:GLOB", "lib:GLOB", or a bare GLOB (any of them) */
+    size_t n;
+} rules_t;
+
+static int add_rule(rules_t *r, const char *s)
+{
+    char **p = realloc(r->pat, (r->n + 1) * sizeof *p);
+    if (!p) return ENOMEM;
+    r->pat = p;
+    r->pat[r->n] = strdup(s);
+    return r->pat[r->n++] ? 0 : ENOMEM;
+}
+
+static int load_rules(rules_t *r, const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) return errno;
+    char line[1024];
+    while (fgets(line, sizeof line, f)) {
+        char *s = line;
+        while (*s == ' ' || *s == '\t') s++;
+        char *end = s + strlen(s);
+        while (end > s && (end[-1] == '\n' || end[-1] == '\r' || end[-1] == ' ' || end[-1] == '\t')) *--end = 0;
+        if (!*s || *s == '#') continue;
+        if (add_rule(r, s)) { fclose(f); return ENOMEM; }
+    }
+    fclose(f);
+    return 0;
+}
+
+static bool matches(const char *pat, const mp_lfinding_t *x)
+{
+    const char *glob = pat;
+    int what = 7;       /* 1 function, 2 file, 4 library */
+    if (!strncmp(pat, "fun:", 4)) { what = 1; glob = pat + 4; }
+    else if (!strncmp(pat, "file:", 5)) { what = 2; glob = pat + 5; }
+    else if (!strncmp(pat, "lib:", 4)) { what = 4; glob = pat + 4; }
+    for (size_t k = 0; k < x->nframes; k++) {
+        const mp_lframe_t *fr = &x->frames[k];
+        if ((what & 1) && !fnmatch(glob, fr->function, 0)) return true;
+        if ((what & 2) && fr->file[0] && (!fnmatch(glob, fr->file, 0) || !fnmatch(glob, basename(fr->file), 0))) return true;
+        if ((what & 4) && fr->module[0] && (!fnmatch(glob, fr->module, 0) || !fnmatch(glob, basename(fr->module), 0))) return true;
+    }
+    return false;
+}
+
+/* Built-in rules look at the allocating frame only (the leaf): the runtime's own lifetime
+ * allocations start there; a program's strdup'd string does not. */
+static bool matches_leaf(const char *pat, const mp_lfinding_t *x)
+{
+    if (!x->nframes) return false;
+    mp_lfinding_t leaf = *x;
+    leaf.nframes = 1;
+    return matches(pat, &leaf);
+}
+
+static unsigned parse_kinds(const char *list, bool *ok)
+{
+    unsigned mask = 0;
+    char *copy = strdup(list), *save = NULL;
+    *ok = copy != NULL;
+    for (char *t = copy ? strtok_r(copy, ",", &save) : NULL; t; t = strtok_r(NULL, ",", &save)) {
+        int k = !strcmp(t, "map_retained") ? 2 : mp_leak_kind_index(t);
+        if (k >= 0) mask |= 1u << k;
+        else if (!strcmp(t, "dangling") || !strcmp(t, "growth")) mask |= 0;   /* findings of snapshot diffs */
+        else if (!strcmp(t, "none")) mask |= 0;
+        else *ok = false;
+    }
+    free(copy);
+    return mask;
+}
+
+static void cleanup_dir(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (d) {
+        struct dirent *e;
+        char p[PATH_MAX];
+        while ((e = readdir(d)))
+            if (e->d_name[0] != '.' && snprintf(p, sizeof p, "%s/%s", dir, e->d_name) < (int)sizeof p) unlink(p);
+        closedir(d);
+    }
+    rmdir(dir);
+}
+
+int cli_check(int argc, char **argv)
+{
+    const char *json = NULL, *junit = NULL, *sarif = NULL, *supp = NULL, *prefix = NULL;
+    const char *fail_on = "definite,indirect";
+    unsigned long long max_bytes = 0;
+    int error_exit = 23, i;
+    bool quiet = false;
+    for (i = 0; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "--")) { i++; break; }
+        if (!strcmp(a, "--quiet")) { quiet = true; continue; }
+        if (!v) return cli_die("option %s needs a value", a);
+        if (!strcmp(a, "--json")) json = v;
+        else if (!strcmp(a, "--junit")) junit = v;
+        else if (!strcmp(a, "--sarif")) sarif = v;
+        else if (!strcmp(a, "--suppressions")) supp = v;
+        else if (!strcmp(a, "--fail-on")) fail_on = v;
+        else if (!strcmp(a, "-o") || !strcmp(a, "--output")) prefix = v;
+        else if (!strcmp(a, "--max-leak-bytes")) {
+            char *end;
+            errno = 0;
+            max_bytes = strtoull(v, &end, 10);
+            if (errno || *end || *v == '-') return cli_die("--max-leak-bytes takes a number, not '%s'", v);
+        } else if (!strcmp(a, "--error-exitcode")) {
+            char *end;
+            long n = strtol(v, &end, 10);
+            if (*end || n < 1 || n > 255) return cli_die("--error-exitcode takes 1..255, not '%s'", v);
+            error_exit = (int)n;
+        } else {
+            return cli_die("unknown option '%s' for check", a);
+        }
+        i++;
+    }
+    if (i >= argc) return cli_die("check needs a command after --");
+    bool ok;
+    unsigned gate = parse_kinds(fail_on, &ok);
+    if (!ok) return cli_die("--fail-on takes definite,indirect,map-retained,dangling,growth (got '%s')", fail_on);
+    rules_t rules = { 0 };
+    if (supp) {
+        int e = load_rules(&rules, supp);
+        if (e) return cli_die("cannot read suppressions %s: %s", supp, strerror(e));
+    }
+
+    char dir[] = "/tmp/mapprof-check.XXXXXX";
+    if (!mkdtemp(dir)) return cli_die("cannot create a temporary directory: %s", strerror(errno));
+    char opts[PATH_MAX + 64];
+    snprintf(opts, sizeof opts, "leak_check=1:leak_report=%s/r%s", dir, prefix ? "" : ":at_exit=0");
+    int st;
+    int e = cli_run_preloaded(argv + i, opts, prefix, &st);
+    if (e) { cleanup_dir(dir); return e; }
+    if (WIFSIGNALED(st)) {
+        fprintf(stderr, "mapprof: %s was killed by signal %d: no leak check\n", argv[i], WTERMSIG(st));
+        cleanup_dir(dir);
+        return 128 + WTERMSIG(st);
+    }
+
+    mp_leakfile_t lf = { 0 };
+    DIR *d = opendir(dir);
+    int read_errors = 0;
+    if (d) {
+        struct dirent *ent;
+        while ((ent = readdir(d))) {
+            size_t l = strlen(ent->d_name);
+            if (l < 6 || strcmp(ent->d_name + l - 6, ".leaks")) continue;
+            char p[PATH_MAX], err[512];
+            snprintf(p, sizeof p, "%s/%s", dir, ent->d_name);
+            if (mp_leakfile_read(p, &lf, err, sizeof err)) {
+                fprintf(stderr, "mapprof: %s\n", err);
+                read_errors++;
+            }
+        }
+        closedir(d);
+    }
+    cleanup_dir(dir);
+    if (!lf.processes) {
+        fprintf(stderr, "mapprof: no process wrote a leak report (exited through _exit or exec?)\n");
+        mp_leakfile_free(&lf);
+        return WIFEXITED(st) && WEXITSTATUS(st) ? WEXITSTATUS(st) : 2;
+    }
+
+    uint64_t gated_bytes = 0;
+    bool any_gated = false;
+    for (size_t k = 0; k < lf.n; k++) {
+        mp_lfinding_t *x = &lf.f[k];
+        for (size_t b = 0; b < sizeof builtin_suppressions / sizeof *builtin_suppressions && !x->suppressed; b++)
+            x->suppressed = matches_leaf(builtin_suppressions[b], x);
+        for (size_t r = 0; r < rules.n && !x->suppressed; r++) x->suppressed = matches(rules.pat[r], x);
+        int kind = mp_leak_kind_index(x->kind);
+        if (!x->suppressed && kind >= 0 && (gate & (1u << kind))) {
+            gated_bytes += x->bytes;
+            any_gated = true;
+        }
+    }
+    bool gate_failed = any_gated && gated_bytes > max_bytes;
+    for (size_t k = 0; k < lf.n; k++) {
+        mp_lfinding_t *x = &lf.f[k];
+        int kind = mp_leak_kind_index(x->kind);
+        x->failed = gate_failed && !x->suppressed && kind >= 0 && (gate & (1u << kind));
+    }
+    if (!quiet) mp_leakfile_text(&lf, stderr, 0x7);
+    int werr = 0;
+    if (json && (e = mp_leakfile_json(&lf, json))) werr = fprintf(stderr, "mapprof: cannot write %s: %s\n", json, strerror(e));
+    if (junit && (e = mp_leakfile_junit(&lf, junit))) werr = fprintf(stderr, "mapprof: cannot write %s: %s\n", junit, strerror(e));
+    if (sarif && (e = mp_leakfile_sarif(&lf, sarif))) werr = fprintf(stderr, "mapprof: cannot write %s: %s\n", sarif, strerror(e));
+    mp_leakfile_free(&lf);
+    for (size_t r = 0; r < rules.n; r++) free(rules.pat[r]);
+    free(rules.pat);
+
+    if (WIFEXITED(st) && WEXITSTATUS(st)) return WEXITSTATUS(st);
+    if (gate_failed) {
+        fprintf(stderr, "mapprof: leak gate failed (%s: %llu bytes > %llu)\n", fail_on,
+                (unsigned long long)gated_bytes, max_bytes);
+        return error_exit;
+    }
+    return (werr || read_errors) ? 2 : 0;
+}
