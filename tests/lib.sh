@@ -37,7 +37,8 @@ pprof_flat() {
   local f=$1 si=$2; shift 2
   "${GO_PPROF[@]}" -top -unit=B -nodefraction=0 -nodecount=1000000 -sample_index="$si" "$@" "$f" \
     2>"$TMP/pprof.err" | awk '
-      started && NF >= 6 { v = $1; sub(/B$/, "", v); name = $6; for (i = 7; i <= NF; i++) name = name " " $i; print name "\t" v }
+      started && NF >= 6 { v = $1; sub(/B$/, "", v); name = $6; for (i = 7; i <= NF; i++) name = name " " $i
+                           sub(/ \(inline\)$/, "", name); print name "\t" v }
       /^ *flat +flat%/ { started = 1 }'
 }
 # flat_of NAME < pprof_flat output: the flat value of one row (0 when absent)

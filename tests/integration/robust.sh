@@ -24,7 +24,7 @@ t_end
 t_begin sigusr2_during_allocation
 out="$TMP/sig/p"
 mkdir -p "$TMP/sig"
-MAPPROF_OPTIONS="rate=4096:output=$out" LD_PRELOAD="$LIB" timeout 120 "$TP/robust" 20 2>"$TMP/err"
+timeout 120 env MAPPROF_OPTIONS="rate=4096:output=$out" LD_PRELOAD="$LIB" "$TP/robust" 20 2>"$TMP/err"
 t_eq "$?" 7 "exit status"
 n=$(ls "$TMP/sig" | grep -c '\.pb\.gz$')
 [ "$n" -ge 2 ] || t_fail "expected several profiles (signals + exit), got $n"

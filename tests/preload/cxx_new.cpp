@@ -71,10 +71,10 @@ int main()
         return 1;
     } catch (const std::bad_alloc &) {
     }
-    std::printf("site plain_new 4000 4\n");
-    std::printf("site array_new 2000 2\n");
-    std::printf("site nothrow_new 1000 1\n");
-    std::printf("site aligned_new 576 3\n");
-    std::printf("site sized_delete 0 0\n");
+    std::printf("site plain_new() 4000 4\n");
+    std::printf("site array_new() 2000 2\n");
+    std::printf("site nothrow_new() 1000 1\n");
+    std::printf("site aligned_new() 576 3\n");
+    std::printf("site sized_delete() 0 0\n");
     return 0;
 }

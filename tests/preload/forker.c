@@ -8,9 +8,10 @@
 
 __attribute__((noinline)) void *role_alloc(size_t n) { return malloc(n); }
 
+void *keep[100];    /* external: the compiler may not drop the allocations stored here */
+
 static void work(const char *role)
 {
-    void *keep[100];
     for (int i = 0; i < 100; i++) keep[i] = role_alloc(1000);
     for (int i = 0; i < 50; i++) free(keep[i]);
     printf("pid %s %d\n", role, (int)getpid());

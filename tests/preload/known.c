@@ -6,17 +6,18 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define SITE(fn, line, ib, io, ab, ao) \
-    printf("site %s %s:%d %d %d %d %d\n", fn, __FILE__, line, ib, io, ab, ao)
+/* line_ib: in-use bytes allocated at that line alone */
+#define SITE(fn, line, ib, io, ab, ao, line_ib) \
+    printf("site %s %s:%d %d %d %d %d %d\n", fn, __FILE__, line, ib, io, ab, ao, line_ib)
 
-static void *keep[64];
-static int nkeep;
+void *keep[64];          /* external: the compiler may not drop what is stored here */
+int nkeep;
 
 __attribute__((noinline)) void alloc_a(void)
 {
     for (int i = 0; i < 10; i++) {
         keep[nkeep++] = malloc(1000); int line = __LINE__;
-        if (i == 0) SITE("alloc_a", line, 10000, 10, 10000, 10);
+        if (i == 0) SITE("alloc_a", line, 10000, 10, 10000, 10, 10000);
     }
 }
 
@@ -27,7 +28,7 @@ __attribute__((noinline)) void alloc_b(void)
     for (int i = 0; i < 7; i++) { p[i] = calloc(1, 333); line = __LINE__; }
     for (int i = 0; i < 4; i++) free(p[i]);
     for (int i = 4; i < 7; i++) keep[nkeep++] = p[i];
-    SITE("alloc_b", line, 999, 3, 2331, 7);
+    SITE("alloc_b", line, 999, 3, 2331, 7, 999);
 }
 
 static inline __attribute__((always_inline)) void *inlined_c(size_t n, int *line)
@@ -41,7 +42,7 @@ __attribute__((noinline)) void outer_d(void)
 {
     int line = 0, outer_line = 0;
     for (int i = 0; i < 3; i++) { keep[nkeep++] = inlined_c(4096, &line); outer_line = __LINE__; }
-    SITE("inlined_c", line, 12288, 3, 12288, 3);
+    SITE("inlined_c", line, 12288, 3, 12288, 3, 12288);
     printf("inline inlined_c outer_d %s:%d\n", __FILE__, outer_line);
 }
 
@@ -52,7 +53,7 @@ __attribute__((noinline)) void grow_e(void)
     keep[nkeep++] = p;
     /* malloc's 100 bytes were freed by realloc; the 5000 are live. Both sites are in grow_e. */
     (void)l1; (void)l2;
-    SITE("grow_e", l2, 5000, 1, 5100, 2);
+    SITE("grow_e", l2, 5000, 1, 5100, 2, 5000);
 }
 
 __attribute__((noinline)) void align_f(void)
@@ -60,11 +61,10 @@ __attribute__((noinline)) void align_f(void)
     int line = 0;
     for (int i = 0; i < 2; i++) {
         void *p = NULL;
-        if (posix_memalign(&p, 64, 256) == 0) keep[nkeep++] = p;
-        line = __LINE__;
+        if (posix_memalign(&p, 64, 256) == 0) { keep[nkeep++] = p; } line = __LINE__;
     }
     keep[nkeep++] = aligned_alloc(128, 512);
-    SITE("align_f", line, 1024, 3, 1024, 3);
+    SITE("align_f", line, 1024, 3, 1024, 3, 512);
 }
 
 int main(void)

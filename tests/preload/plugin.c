@@ -1,7 +1,7 @@
 /* A library that tests/preload/dlopener.c dlopens: its allocations must be profiled. */
 #include <stdlib.h>
 
-static void *held[5];
+void *held[5];      /* external: the compiler may not drop the allocations */
 
 __attribute__((noinline)) void plugin_alloc(void)
 {
