@@ -12,7 +12,7 @@ t_eq "$rc" 0 "exit status"
 read -r _ alloc inuse <<<"$truth"
 pb=$(ls "$out".*.pb.gz 2>/dev/null | head -1)
 valid "$pb" || t_fail "invalid profile"
-ea=$(pprof_flat "$pb" alloc_space | flat_of thread_work)
+ea=$(pprof_flat "$pb" alloc_space | flat_of thread_alloc)
 awk -v e="$ea" -v t="$alloc" 'BEGIN { exit !((e - t) / t < 0.02 && (t - e) / t < 0.02) }' \
   || t_fail "alloc_space $ea vs truth $alloc"
 t_end
@@ -22,16 +22,16 @@ out="$TMP/th1"
 truth=$(timeout 120 env MAPPROF_OPTIONS="rate=1:unwind=fp:output=$out" LD_PRELOAD="$LIB" "$TP/threads" 4 200000)
 read -r _ alloc inuse <<<"$truth"
 pb=$(ls "$out".*.pb.gz 2>/dev/null | head -1)
-t_eq "$(pprof_flat "$pb" alloc_space | flat_of thread_work)" "$alloc" "alloc_space"
-t_eq "$(pprof_flat "$pb" inuse_space | flat_of thread_work)" "$inuse" "inuse_space"
-t_eq "$(pprof_flat "$pb" alloc_objects | flat_of thread_work)" 800000 "alloc_objects"
+t_eq "$(pprof_flat "$pb" alloc_space | flat_of thread_alloc)" "$alloc" "alloc_space"
+t_eq "$(pprof_flat "$pb" inuse_space | flat_of thread_alloc)" "$inuse" "inuse_space"
+t_eq "$(pprof_flat "$pb" alloc_objects | flat_of thread_alloc)" 800000 "alloc_objects"
 t_end
 
 t_begin fork_and_exec
 out="$TMP/fk"
 timeout 60 env MAPPROF_OPTIONS="rate=1:output=$out" LD_PRELOAD="$LIB" "$TP/forker" >"$TMP/pids"
 t_eq "$?" 0 "exit status"
-# each process allocates 100 x 1000 B in work() and frees half; the fork child also holds the
+# each process allocates 100 x 1000 B in role_alloc() and frees half; the fork child also holds the
 # parent's half it inherited
 for role in parent fork-child exec-child; do
   want=50000; [ "$role" = fork-child ] && want=100000
@@ -39,7 +39,7 @@ for role in parent fork-child exec-child; do
   f=$(ls "$out.$pid".*.pb.gz 2>/dev/null | head -1)
   if [ -z "$pid" ] || [ ! -s "$f" ]; then t_fail "$role: no profile"; continue; fi
   valid "$f" || t_fail "$role: invalid profile"
-  t_eq "$(pprof_flat "$f" inuse_space | flat_of work)" "$want" "$role inuse in work"
+  t_eq "$(pprof_flat "$f" inuse_space | flat_of role_alloc)" "$want" "$role inuse in role_alloc"
 done
 t_end
 

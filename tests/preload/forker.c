@@ -6,7 +6,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-__attribute__((noinline)) void *role_alloc(size_t n) { return malloc(n); }
+/* Not a tail call (the barrier keeps the frame): the profile must name this function. */
+__attribute__((noinline)) void *role_alloc(size_t n)
+{
+    void *p = malloc(n);
+    __asm__ volatile("" : : "r"(p) : "memory");
+    return p;
+}
 
 void *keep[100];    /* external: the compiler may not drop the allocations stored here */
 

@@ -20,7 +20,13 @@ static void *signaller(void *arg)
     return NULL;
 }
 
-__attribute__((noinline)) void *churn_alloc(size_t n) { return malloc(n); }
+/* Not a tail call (the barrier keeps the frame): the profile must name this function. */
+__attribute__((noinline)) void *churn_alloc(size_t n)
+{
+    void *p = malloc(n);
+    __asm__ volatile("" : : "r"(p) : "memory");
+    return p;
+}
 
 int main(int argc, char **argv)
 {

@@ -12,7 +12,13 @@
 static uint64_t rng;
 static uint64_t next(void) { rng ^= rng << 13; rng ^= rng >> 7; rng ^= rng << 17; return rng; }
 
-__attribute__((noinline)) void *work_alloc(size_t n) { return malloc(n); }
+/* Not a tail call (the barrier keeps the frame): the profile must name this function. */
+__attribute__((noinline)) void *work_alloc(size_t n)
+{
+    void *p = malloc(n);
+    __asm__ volatile("" : : "r"(p) : "memory");
+    return p;
+}
 
 int main(int argc, char **argv)
 {

@@ -9,7 +9,13 @@ static long per_thread;
 static void *volatile sink;   /* keeps kept blocks reachable */
 static long long alloc_total, inuse_total;
 
-__attribute__((noinline)) void *thread_alloc(size_t n) { return malloc(n); }
+/* Not a tail call (the barrier keeps the frame): the profile must name this function. */
+__attribute__((noinline)) void *thread_alloc(size_t n)
+{
+    void *p = malloc(n);
+    __asm__ volatile("" : : "r"(p) : "memory");
+    return p;
+}
 
 static void *thread_work(void *arg)
 {
