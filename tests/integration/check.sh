@@ -1,0 +1,98 @@
+# Integration: `mapprof check` as CI uses it. Exit statuses, the JSON (against Valgrind
+# memcheck's classification of the same program), JUnit XML and SARIF, gates, suppressions.
+. "$(dirname "$0")/../lib.sh"
+
+leaky="$TP/leaky"
+
+t_begin check_leaky_program_fails_gate
+"$MAPPROF" check --json "$TMP/l.json" --junit "$TMP/l.xml" --sarif "$TMP/l.sarif" -- "$leaky" >"$TMP/out" 2>"$TMP/err"
+t_eq "$?" 23 "exit status"
+read -r _ db dn ib in_ _ <"$TMP/out"
+summary=$(python3 -c 'import json,sys; s=json.load(open(sys.argv[1]))["summary"]; print(s["definite_bytes"], s["definite_blocks"], s["indirect_bytes"], s["indirect_blocks"])' "$TMP/l.json" 2>&1)
+t_eq "$summary" "$db $dn $ib $in_" "JSON summary against the program's truth"
+grep -q "^definite leak: 300 bytes in 3 blocks allocated at lose_plain" "$TMP/err" || t_fail "text report: $(head -3 "$TMP/err")"
+t_end
+
+t_begin check_agrees_with_valgrind
+valgrind --leak-check=full "$leaky" >/dev/null 2>"$TMP/vg"
+vg=$(awk '/definitely lost:/ { gsub(",", "", $4); d = $4; db = $7 } /indirectly lost:/ { gsub(",", "", $4); i = $4; ib = $7 } END { print d, db, i, ib }' "$TMP/vg")
+t_eq "$summary" "$vg" "definite/indirect bytes and blocks, mapprof vs memcheck"
+t_end
+
+t_begin check_json_shape
+python3 - "$TMP/l.json" <<'PY' || t_fail "JSON shape"
+import json, sys
+d = json.load(open(sys.argv[1]))
+kinds = sorted(set(l["kind"] for l in d["leaks"]))
+assert kinds == ["definite", "indirect"], kinds
+for l in d["leaks"]:
+    assert l["bytes"] > 0 and l["blocks"] > 0
+    assert all(set(["function", "file", "line"]) <= set(f) for f in l["stack"]), l
+    assert l["stack"][0]["function"].startswith("lose_"), l["stack"][0]
+    assert l["failed"] is True
+PY
+t_end
+
+t_begin check_junit
+python3 - "$TMP/l.xml" <<'PY' || t_fail "JUnit XML"
+import sys, xml.etree.ElementTree as ET
+root = ET.parse(sys.argv[1]).getroot()
+cases = root.findall(".//testcase")
+failed = [c for c in cases if c.find("failure") is not None]
+assert len(cases) == 5 and len(failed) == 5, (len(cases), len(failed))
+assert root.find("testsuite").get("failures") == "5"
+assert all(c.get("name").startswith("lose_") for c in cases)
+PY
+t_end
+
+t_begin check_sarif
+line=$(grep -n 'sink = malloc(100)' tests/preload/leaky.c | cut -d: -f1)
+python3 - "$TMP/l.sarif" "$line" <<'PY' || t_fail "SARIF"
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["version"] == "2.1.0"
+run = d["runs"][0]
+assert run["tool"]["driver"]["name"] == "mapprof"
+res = run["results"]
+assert len(res) == 5
+for r in res:
+    assert r["ruleId"] in ("definite", "indirect") and r["message"]["text"] and r["level"] == "error"
+    loc = r["locations"][0]["physicalLocation"]
+    assert loc["artifactLocation"]["uri"].endswith("leaky.c"), loc
+plain = [r for r in res if "300 bytes" in r["message"]["text"]][0]
+assert plain["locations"][0]["physicalLocation"]["region"]["startLine"] == int(sys.argv[2]), plain
+PY
+t_end
+
+t_begin check_clean_program_passes
+"$MAPPROF" check --json "$TMP/c.json" -- "$TP/known" >/dev/null 2>"$TMP/err"
+t_eq "$?" 0 "exit status"
+t_eq "$(python3 -c 'import json,sys; print(len(json.load(open(sys.argv[1]))["leaks"]))' "$TMP/c.json")" 0 "leaks in a clean program"
+t_end
+
+t_begin check_gates_and_suppressions
+"$MAPPROF" check --quiet --max-leak-bytes 1000 -- "$leaky" >/dev/null 2>&1
+t_eq "$?" 0 "588 leaked bytes under --max-leak-bytes 1000"
+"$MAPPROF" check --quiet --max-leak-bytes 500 -- "$leaky" >/dev/null 2>&1
+t_eq "$?" 23 "588 leaked bytes over --max-leak-bytes 500"
+"$MAPPROF" check --quiet --fail-on indirect --error-exitcode 9 -- "$leaky" >/dev/null 2>&1
+t_eq "$?" 9 "--error-exitcode"
+printf '# our test leaks\nfun:lose_*\n' >"$TMP/supp"
+"$MAPPROF" check --quiet --suppressions "$TMP/supp" -- "$leaky" >/dev/null 2>&1
+t_eq "$?" 0 "all findings suppressed"
+printf 'file:*leaky.c\n' >"$TMP/supp2"
+"$MAPPROF" check --quiet --suppressions "$TMP/supp2" --json "$TMP/s.json" -- "$leaky" >/dev/null 2>&1
+t_eq "$?" 0 "suppressed by file"
+"$MAPPROF" check --fail-on bogus -- true >/dev/null 2>"$TMP/err"
+t_eq "$?" 2 "bad --fail-on"
+t_end
+
+t_begin check_command_status_and_signals
+"$MAPPROF" check --quiet -- sh -c 'exit 3' >/dev/null 2>&1
+t_eq "$?" 3 "the command's own failure"
+"$MAPPROF" check --quiet -- sh -c 'kill -9 $$' >/dev/null 2>"$TMP/err"
+t_eq "$?" 137 "killed by a signal"
+grep -q "no leak check" "$TMP/err" || t_fail "no word about the missing check: $(cat "$TMP/err")"
+t_end
+
+t_done
