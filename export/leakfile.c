@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "export/atomicfile.h"
+#include "export/tsv.h"
 
 static const char *kind_names[4] = { "definite", "indirect", "map-retained", "reachable" };
 
@@ -29,17 +30,6 @@ static int class_index(mp_leak_class_t c)
 
 /* ---- writing ---- */
 
-static void put_field(mp_afile_t *f, const char *s)
-{
-    mp_afile_write(f, "\t", 1);
-    for (; s && *s; s++) {
-        if (*s == '\t') mp_afile_write(f, "\\t", 2);
-        else if (*s == '\n') mp_afile_write(f, "\\n", 2);
-        else if (*s == '\\') mp_afile_write(f, "\\\\", 2);
-        else mp_afile_write(f, s, 1);
-    }
-}
-
 int mp_leakfile_write(const char *path, const mp_leak_report_t *rep, int pid,
                       mp_symbolize_fn sym, void *ctx)
 {
@@ -57,7 +47,7 @@ int mp_leakfile_write(const char *path, const mp_leak_report_t *rep, int pid,
         const mp_leak_group_t *g = &rep->groups[i];
         mp_afile_printf(&f, "finding\t%s\t%llu\t%llu\t%d", kind_names[class_index(g->cls)],
                         (unsigned long long)g->bytes, (unsigned long long)g->blocks, g->whole_map);
-        put_field(&f, g->map_id ? mp_map_kind_name(g->map_kind) : "");
+        mp_tsv_put(&f, g->map_id ? mp_map_kind_name(g->map_kind) : "");
         mp_afile_printf(&f, "\t%u\t%lld\n", g->map_id, (long long)g->map_entries);
         for (uint32_t d = 0; d < g->depth; d++) {
             mp_lframe_t fr[16];
@@ -70,10 +60,10 @@ int mp_leakfile_write(const char *path, const mp_leak_report_t *rep, int pid,
             }
             for (int k = 0; k < nf; k++) {
                 mp_afile_write(&f, "frame", 5);
-                put_field(&f, fr[k].function);
-                put_field(&f, fr[k].file);
+                mp_tsv_put(&f, fr[k].function);
+                mp_tsv_put(&f, fr[k].file);
                 mp_afile_printf(&f, "\t%d", fr[k].line);
-                put_field(&f, fr[k].module);
+                mp_tsv_put(&f, fr[k].module);
                 mp_afile_write(&f, "\n", 1);
             }
         }
@@ -83,28 +73,6 @@ int mp_leakfile_write(const char *path, const mp_leak_report_t *rep, int pid,
 }
 
 /* ---- reading ---- */
-
-/* Split line at tabs in place, unescaping; returns the number of fields. */
-static int split(char *line, char **field, int max)
-{
-    int n = 0;
-    char *w = line, *r = line;
-    field[n++] = w;
-    for (; *r && n <= max; r++) {
-        if (*r == '\t') {
-            *w++ = 0;
-            if (n == max) break;
-            field[n++] = w;
-        } else if (*r == '\\' && r[1]) {
-            r++;
-            *w++ = *r == 't' ? '\t' : *r == 'n' ? '\n' : *r;
-        } else {
-            *w++ = *r;
-        }
-    }
-    *w = 0;
-    return n;
-}
 
 int mp_leakfile_read(const char *path, mp_leakfile_t *lf, char *err, size_t errlen)
 {
@@ -123,7 +91,7 @@ int mp_leakfile_read(const char *path, mp_leakfile_t *lf, char *err, size_t errl
         lineno++;
         if (line[len - 1] == '\n') line[--len] = 0;
         char *fld[12];
-        int nf = split(line, fld, 12);
+        int nf = mp_tsv_split(line, fld, 12);
         if (!header) {
             if (strcmp(fld[0], "mapprof-leaks 1") != 0) { e = EINVAL; break; }
             header = true;

@@ -293,18 +293,6 @@ size_t mp_map_snapshot(mp_map_stats_t **out)
     return a ? n : 0;
 }
 
-const char *mp_map_kind_name(mp_map_kind_t k)
-{
-    static const char *names[MP_KIND_COUNT] = { "none", "mphash", "ghash", "std_unordered", "annotated" };
-    return (unsigned)k < MP_KIND_COUNT ? names[k] : "unknown";
-}
-
-const char *mp_map_role_name(mp_map_role_t r)
-{
-    static const char *names[MP_ROLE_COUNT] = { "none", "bucket_array", "overflow", "node", "key", "value" };
-    return (unsigned)r < MP_ROLE_COUNT ? names[r] : "unknown";
-}
-
 void mp_map_lock(void) { mp_spin_lock(&lock); }
 void mp_map_unlock(void) { mp_spin_unlock(&lock); }
 void mp_map_reset_lock(void) { mp_spin_init(&lock); }

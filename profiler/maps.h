@@ -82,8 +82,18 @@ bool mp_map_label_get(uint32_t label, uint32_t *id, mp_map_kind_t *kind, mp_map_
 /* Copy every live map's figures into a malloc'd array (caller frees); returns the count. */
 size_t mp_map_snapshot(mp_map_stats_t **out);
 
-const char *mp_map_kind_name(mp_map_kind_t k);
-const char *mp_map_role_name(mp_map_role_t r);
+/* Names as labels and reports spell them (inline: export/ uses them without linking us). */
+static inline const char *mp_map_kind_name(mp_map_kind_t k)
+{
+    static const char *const names[MP_KIND_COUNT] = { "none", "mphash", "ghash", "std_unordered", "annotated" };
+    return (unsigned)k < MP_KIND_COUNT ? names[k] : "unknown";
+}
+
+static inline const char *mp_map_role_name(mp_map_role_t r)
+{
+    static const char *const names[MP_ROLE_COUNT] = { "none", "bucket_array", "overflow", "node", "key", "value" };
+    return (unsigned)r < MP_ROLE_COUNT ? names[r] : "unknown";
+}
 
 /* For fork. */
 void mp_map_lock(void);

@@ -19,4 +19,7 @@ int64_t mp_uptime_ns(void);
  * sampled; its later free is noticed. */
 void mp_attribute_block(const void *p, size_t n, uint32_t map, mp_map_role_t role);
 
+/* The leak check at exit (leakexit.c). */
+void mp_leak_at_exit(void);
+
 #endif

@@ -17,9 +17,8 @@
 #include <unistd.h>
 
 #include "export/export.h"
-#include "export/leakfile.h"
-#include "profiler/leakcheck.h"
-#include "profiler/leakreport.h"
+#include "export/mapsfile.h"
+#include "export/symbolize.h"
 #include "profiler/log.h"
 #include "profiler/profiler.h"
 #include "profiler/record.h"
@@ -76,6 +75,14 @@ int mp_dump(const char *tag)
     if (o->formats & MP_FMT_LEGACY) {
         int e = mp_export_legacy(s, heap);
         if (e) { rc = e; mp_warn_once(&warned_write, "cannot write %s: %s", heap, strerror(e)); }
+    }
+    if (s->nmaps) {
+        char maps[sizeof pb + 8];
+        mp_mapsfile_path(pb, maps, sizeof maps);
+        mp_sym_t *sym = mp_sym_open(0);
+        int e = mp_mapsfile_write(maps, s, sym);
+        if (sym) mp_sym_close(sym);
+        if (e) { rc = e; mp_warn_once(&warned_write, "cannot write %s: %s", maps, strerror(e)); }
     }
     mp_snapshot_free(s);
 out:
@@ -211,46 +218,12 @@ void mp_trigger_after_fork_child(void)
     __atomic_store_n(&helper_running, 0, __ATOMIC_RELEASE);
 }
 
-/* The symbolizer the leak report uses (export's libdw symbolizer once it is wired in). */
-static mp_symbolize_fn mp_leak_symbolizer(void) { return NULL; }
-static void *mp_leak_symbolizer_ctx(void) { return NULL; }
-
-static void leak_check_at_exit(void)
-{
-    mp_leak_result_t r;
-    int e = mp_leak_check(&r);
-    if (e) {
-        mp_warn("leak check failed: %s", strerror(e));
-        return;
-    }
-    mp_leak_report_t rep;
-    const mp_options_t *o = mp_opts();
-    if (o->leak_report[0] && mp_leak_report_build(&r, &rep) == 0) {
-        char path[sizeof o->leak_report + 32];
-        snprintf(path, sizeof path, "%s.%d.leaks", o->leak_report, (int)getpid());
-        int e2 = mp_leakfile_write(path, &rep, (int)getpid(), mp_leak_symbolizer(), mp_leak_symbolizer_ctx());
-        if (e2) mp_warn("cannot write the leak report %s: %s", path, strerror(e2));
-        mp_leak_report_free(&rep);
-        mp_leak_result_free(&r);
-        return;
-    }
-    mp_leak_totals_t t;
-    mp_leak_totals(&r, &t);
-    mp_warn("leak check: definite %llu bytes in %llu blocks; indirect %llu bytes in %llu blocks; "
-            "map-retained %llu bytes in %llu blocks; reachable %llu bytes in %llu blocks",
-            (unsigned long long)t.bytes[MP_LEAK_DEFINITE], (unsigned long long)t.blocks[MP_LEAK_DEFINITE],
-            (unsigned long long)t.bytes[MP_LEAK_INDIRECT], (unsigned long long)t.blocks[MP_LEAK_INDIRECT],
-            (unsigned long long)t.bytes[MP_LEAK_MAP_RETAINED], (unsigned long long)t.blocks[MP_LEAK_MAP_RETAINED],
-            (unsigned long long)t.bytes[MP_LEAK_REACHABLE], (unsigned long long)t.blocks[MP_LEAK_REACHABLE]);
-    mp_leak_result_free(&r);
-}
-
 __attribute__((destructor)) static void at_exit_dump(void)
 {
     if (!mp_enabled()) return;
     if (mp_opts()->leak_check) {
         mp_tls.busy++;
-        leak_check_at_exit();
+        mp_leak_at_exit();
         mp_tls.busy--;
     }
     if (!mp_opts()->at_exit) return;

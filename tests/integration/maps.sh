@@ -1,0 +1,81 @@
+# Integration: map awareness. GLib tables and an annotated macro map, profiled unmodified:
+# the map inventory beside each profile equals what the programs know about their maps, at
+# rate=1 and at the default rate, and pprof's tag filters select exactly the maps' memory.
+. "$(dirname "$0")/../lib.sh"
+
+export G_SLICE=always-malloc
+# maps_field FILE ID COLUMN: a column of a map line in a .maps file (3 kind, 4 entries,
+# 5 peak, 6 buckets, 7 slots, 8 bucket_bytes, 9 node_bytes, 12 retained, 13 inserts, 14 removes)
+maps_field() { awk -F'\t' -v id="$2" -v c="$3" '$1 == "map" && $2 == id { print $c }' "$1"; }
+maps_ids() { awk -F'\t' '$1 == "map" { print $2 }' "$1" | sort -n | tr '\n' ' '; }
+sum_bucket_bytes() { awk -F'\t' '$1 == "map" { s += $8 } END { print s + 0 }' "$1"; }
+# pprof_focus_total FILE TAGFOCUS SAMPLE_INDEX: bytes pprof keeps with that filter
+pprof_focus_total() {
+  "${GO_PPROF[@]}" -top -unit=B -nodefraction=0 -edgefraction=0 -nodecount=1000000 -tagfocus="$2" -sample_index="$3" "$1" 2>/dev/null |
+    awk '/^Showing nodes accounting for/ { v = $5; sub(/B,?$/, "", v); print v; exit }'
+}
+
+for rate in 1 524288; do
+  out="$TMP/g$rate"
+  MAPPROF_OPTIONS="rate=$rate:output=$out" LD_PRELOAD="$LIB" "$TP/ghash" 100000 >"$TMP/g$rate.truth"
+  t_begin "ghash_entries_every_snapshot_rate_$rate"
+  seq=0
+  while read -r _ tag big small; do
+    f="$out".*".$seq.maps"
+    f=$(ls $f 2>/dev/null)
+    [ -f "$f" ] || { t_fail "no maps file for snapshot $seq ($tag)"; seq=$((seq + 1)); continue; }
+    t_eq "$(awk -F'\t' '$1 == "snapshot" { print $4 }' "$f")" "$tag" "snapshot $seq tag"
+    ids=$(maps_ids "$f")
+    big_id=$(echo $ids | cut -d' ' -f1)
+    t_eq "$(maps_field "$f" "$big_id" 4)" "$big" "$tag: entries of the big table"
+    if [ "$small" -gt 0 ]; then
+      t_eq "$(maps_field "$f" 2 4)" "$small" "$tag: entries of the small table"
+    else
+      case " $ids " in *" 2 "*) t_fail "$tag: destroyed table 2 still listed" ;; esac
+    fi
+    seq=$((seq + 1))
+  done < <(grep '^phase ' "$TMP/g$rate.truth")
+  t_eq "$seq" 3 "phases"
+  grown=$(maps_field "$(ls "$out".*.0.maps)" 1 8)
+  emptied=$(maps_field "$(ls "$out".*.1.maps)" 1 8)
+  [ "${emptied:-0}" -gt 0 ] && [ "${emptied:-0}" -lt "${grown:-0}" ] || t_fail "bucket bytes did not fall back: grown $grown, emptied $emptied"
+  # GLib's arrays for 100,000 string keys: keys, values and hashes of 2^17 slots (plus the
+  # GHashTable struct itself where GLib allocates it with malloc: G_SLICE=always-malloc here)
+  arrays=$(( (1 << 17) * (8 + 8 + 4) ))
+  [ "${grown:-0}" -ge "$arrays" ] && [ "${grown:-0}" -le $((arrays + 128)) ] || t_fail "bucket bytes of the grown table: $grown, want $arrays (+ the struct)"
+  t_end
+  cp "$(ls "$out".*.1.maps)" "$TMP/emptied.$rate.maps"
+done
+
+t_begin ghash_exact_at_any_rate
+diff <(cut -f1-16 "$TMP/emptied.1.maps" | grep '^map') <(cut -f1-16 "$TMP/emptied.524288.maps" | grep '^map') >"$TMP/d" \
+  || t_fail "map figures differ between rate=1 and the default rate: $(head -4 "$TMP/d")"
+t_end
+
+t_begin ghash_labels_select_map_memory
+for seq in 0 1 2; do
+  pb=$(ls "$TMP"/g1.*.$seq.pb.gz)
+  t_eq "$(pprof_focus_total "$pb" map_kind=ghash inuse_space)" "$(sum_bucket_bytes "$(ls "$TMP"/g1.*.$seq.maps)")" "snapshot $seq: ghash-tagged in-use bytes vs the maps' bucket bytes"
+done
+pb=$(ls "$TMP"/g1.*.0.pb.gz)
+t_eq "$(pprof_focus_total "$pb" map_id=2 inuse_space)" "$(maps_field "$(ls "$TMP"/g1.*.0.maps)" 2 8)" "map_id=2 selects the small table"
+t_end
+
+t_begin annotated_macro_map
+out="$TMP/an"
+MAPPROF_OPTIONS="output=$out" LD_PRELOAD="$LIB" "$TP/annotated" >"$TMP/an.truth"
+f=$(ls "$out".*.maps 2>/dev/null | tail -1)
+[ -f "$f" ] || t_fail "no maps file"
+while read -r _ name entries cap bytes; do
+  id=1; [ "$name" = small ] && id=2
+  t_eq "$(maps_field "$f" $id 3)" annotated "$name kind"
+  t_eq "$(maps_field "$f" $id 4)" "$entries" "$name entries"
+  t_eq "$(maps_field "$f" $id 6)" "$cap" "$name buckets"
+  t_eq "$(maps_field "$f" $id 8)" "$bytes" "$name bucket bytes"
+done < <(grep '^map ' "$TMP/an.truth")
+# big: 1,000 entries left in 524,288 slots of 24 B; at load 0.75 they need ceil(1000/0.75) slots
+t_eq "$(maps_field "$f" 1 12)" $(( 524288 * 24 - 1334 * 24 )) "big map retained bytes"
+case " $(maps_ids "$f") " in *" 3 "*) t_fail "destroyed map 3 still listed" ;; esac
+t_end
+
+t_done
