@@ -22,7 +22,7 @@
 #include "profiler/log.h"
 #include "tests/check.h"
 
-#define NOINLINE __attribute__((noinline))
+#define NOINLINE __attribute__((noinline, noipa))
 #define RA() ((uintptr_t)__builtin_return_address(0))
 #define BARRIER() __asm__ volatile("" ::: "memory")
 
