@@ -2,7 +2,9 @@
  *
  * The writers take an mp_snapshot_t (profiler/snapshot.h) and write one file atomically
  * (temporary file in the target directory, fsync, rename; never through a symlink). They run
- * inside the profiled process, under the profiler's reentrancy guard, so they may allocate. */
+ * inside the profiled process, under the profiler's reentrancy guard, so they may allocate.
+ * Building blocks other writers share: export/symbolize.h (libdw symbolizer: inline chains,
+ * mappings, build IDs) and export/atomicfile.h (temporary file, fsync, rename). */
 #ifndef MAPPROF_EXPORT_H
 #define MAPPROF_EXPORT_H
 
