@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "export/export.h"
+#include "export/mapsfile.h"
 #include "profiler/cli.h"
 
 static const char *prog = "mapprof";
@@ -192,4 +193,68 @@ int main(int argc, char **argv)
     if (!strcmp(argv[1], "check")) return cli_check(argc - 2, argv + 2);
     return cli_die("unknown command '%s' (run, report, check)", argv[1]);
 }
-int cli_report(int argc, char **argv) { (void)argc; (void)argv; return 2; }
+
+/* mapprof report FILE [--top N] [--sample-index NAME] [--format text|json]: the top table of a
+ * pprof heap profile (ours or any), then the maps beside it, largest retained first. */
+int cli_report(int argc, char **argv)
+{
+    const char *file = NULL, *si = NULL, *format = "text";
+    int top = 20;
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (a[0] != '-') {
+            if (file) return cli_die("report takes one file (got '%s' and '%s')", file, a);
+            file = a;
+            continue;
+        }
+        if (!v) return cli_die("option %s needs a value", a);
+        if (!strcmp(a, "--top")) {
+            char *end;
+            long n = strtol(v, &end, 10);
+            if (*end || n < 0 || n > 1000000) return cli_die("--top takes a count, not '%s'", v);
+            top = (int)n;
+        } else if (!strcmp(a, "--sample-index") || !strcmp(a, "--sample_index")) {
+            si = v;
+        } else if (!strcmp(a, "--format")) {
+            if (strcmp(v, "text") && strcmp(v, "json")) return cli_die("--format takes text or json");
+            format = v;
+        } else {
+            return cli_die("unknown option '%s' for report", a);
+        }
+        i++;
+    }
+    if (!file) return cli_die("report needs a profile file");
+    char err[512];
+    char maps[PATH_MAX];
+    mp_mapsfile_t mf = { 0 };
+    bool have_maps = mp_mapsfile_path(file, maps, sizeof maps) == 0 && access(maps, F_OK) == 0;
+    if (have_maps && mp_mapsfile_read(maps, &mf, err, sizeof err)) return cli_die("%s", err);
+    if (!strcmp(format, "json")) {
+        /* the map inventory (empty when the profile has none beside it) */
+        if (!have_maps) {
+            mp_profile_t *p;
+            if (mp_profile_read(file, &p, err, sizeof err)) return cli_die("%s", err);
+            mp_profile_free(p);
+        }
+        mp_mapsfile_json(&mf, stdout);
+        mp_mapsfile_free(&mf);
+        return 0;
+    }
+    mp_profile_t *p;
+    if (mp_profile_read(file, &p, err, sizeof err)) {
+        mp_mapsfile_free(&mf);
+        return cli_die("%s", err);
+    }
+    int e = mp_report_top(p, stdout, si, top);
+    mp_profile_free(p);
+    if (e == EINVAL) {
+        mp_mapsfile_free(&mf);
+        return cli_die("%s has no sample type '%s'", file, si ? si : "(default)");
+    }
+    if (have_maps) {
+        printf("\n");
+        mp_mapsfile_table(&mf, stdout, (size_t)top);
+    }
+    mp_mapsfile_free(&mf);
+    return e ? 2 : 0;
+}

@@ -196,6 +196,14 @@ void mp_map_set(uint32_t id, int64_t entries, int64_t buckets, int64_t overflow,
     mp_spin_unlock(&lock);
 }
 
+void mp_map_set_bytes(uint32_t id, int64_t bucket_bytes)
+{
+    mp_spin_lock(&lock);
+    mp_map_stats_t *m = by_id_locked(id);
+    if (m) m->bucket_bytes = bucket_bytes;
+    mp_spin_unlock(&lock);
+}
+
 void mp_map_set_retained(uint32_t id, int64_t retained)
 {
     mp_spin_lock(&lock);
@@ -269,6 +277,8 @@ static int64_t needed_bucket_bytes(const mp_map_stats_t *m)
         want = p;
     }
     int64_t need = (int64_t)(want * per_bucket);
+    /* Within one doubling of what the entries need is ordinary growth slack, not retention. */
+    if (m->kind == MP_KIND_STD_UNORDERED && m->bucket_bytes <= 2 * need) return m->bucket_bytes;
     return need < m->bucket_bytes ? need : m->bucket_bytes;
 }
 

@@ -70,6 +70,8 @@ void mp_map_destroy_id(uint32_t id);
 mp_map_kind_t mp_map_kind(uint32_t id);
 /* Entry count, bucket count, overflow buckets, padding as the source knows them (-1: unchanged). */
 void mp_map_set(uint32_t id, int64_t entries, int64_t buckets, int64_t overflow, int64_t padding);
+/* Set the bucket bytes outright (sources that read them from the map itself). */
+void mp_map_set_bytes(uint32_t id, int64_t bucket_bytes);
 /* Source-computed retained bytes (replaces the registry's own estimate). */
 void mp_map_set_retained(uint32_t id, int64_t retained);
 void mp_map_count_ops(uint32_t id, int64_t inserts, int64_t removes);

@@ -16,6 +16,7 @@
 #include "profiler/record.h"
 #include "profiler/sample.h"
 #include "profiler/stacktab.h"
+#include "profiler/stdmap.h"
 
 static int by_retained(const void *a, const void *b)
 {
@@ -87,13 +88,19 @@ mp_snapshot_t *mp_snapshot_take(const char *tag)
         uint32_t map_id;
         mp_map_kind_t kind;
         mp_map_role_t role;
+        mp_label_t *l = &s->labels_store[(size_t)(id - 1) * 3];
         if (mp_map_label_get(st->label, &map_id, &kind, &role)) {
-            mp_label_t *l = &s->labels_store[(size_t)(id - 1) * 3];
             l[0] = (mp_label_t){ "map_kind", mp_map_kind_name(kind), 0, NULL };
             l[1] = (mp_label_t){ "map_id", NULL, map_id, NULL };
             l[2] = (mp_label_t){ "role", role ? mp_map_role_name(role) : "map", 0, NULL };
             o->labels = l;
             o->nlabels = 3;
+        } else if ((role = mp_stdmap_role(id)) != MP_ROLE_NONE) {
+            /* C++ maps are known by their allocation sites: one site may serve many maps */
+            l[0] = (mp_label_t){ "map_kind", mp_map_kind_name(MP_KIND_STD_UNORDERED), 0, NULL };
+            l[1] = (mp_label_t){ "role", mp_map_role_name(role), 0, NULL };
+            o->labels = l;
+            o->nlabels = 2;
         }
     }
     for (size_t k = 0; k < nmaps; k++) {

@@ -23,6 +23,7 @@
 #include "profiler/profiler.h"
 #include "profiler/record.h"
 #include "profiler/snapshot_take.h"
+#include "profiler/stdmap.h"
 
 static pthread_mutex_t dump_lock = PTHREAD_MUTEX_INITIALIZER;
 static int pipe_fd[2] = { -1, -1 };     /* signal handler -> helper thread */
@@ -58,8 +59,14 @@ int mp_dump(const char *tag)
     mp_tls.busy++;
     pthread_mutex_lock(&dump_lock);
     if (exited) goto out;
+    mp_sym_t *msym = mp_sym_open(0);   /* for C++ map recognition and the maps file */
+    mp_stdmap_refresh(msym);
     mp_snapshot_t *s = mp_snapshot_take(tag);
-    if (!s) { rc = ENOMEM; goto out; }
+    if (!s) {
+        rc = ENOMEM;
+        if (msym) mp_sym_close(msym);
+        goto out;
+    }
     char pb[sizeof o->output + 64], heap[sizeof o->output + 64];
     int pid = getpid();
     for (;;) {
@@ -79,11 +86,10 @@ int mp_dump(const char *tag)
     if (s->nmaps) {
         char maps[sizeof pb + 8];
         mp_mapsfile_path(pb, maps, sizeof maps);
-        mp_sym_t *sym = mp_sym_open(0);
-        int e = mp_mapsfile_write(maps, s, sym);
-        if (sym) mp_sym_close(sym);
+        int e = mp_mapsfile_write(maps, s, msym);
         if (e) { rc = e; mp_warn_once(&warned_write, "cannot write %s: %s", maps, strerror(e)); }
     }
+    if (msym) mp_sym_close(msym);
     mp_snapshot_free(s);
 out:
     pthread_mutex_unlock(&dump_lock);

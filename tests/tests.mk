@@ -20,7 +20,7 @@ $(TP)/plugin.so: tests/preload/plugin.c
 	$(CC) $(TP_CFLAGS) -shared -fPIC $< -o $@
 $(TP)/%: tests/preload/%.cpp
 	@mkdir -p $(dir $@)
-	$(CXX) $(CXXFLAGS) -fsized-deallocation $< -o $@
+	$(CXX) $(CXXFLAGS) -I. -fsized-deallocation $< -o $@
 TEST_PROGS += $(patsubst tests/preload/%.c,$(TP)/%,$(filter-out tests/preload/plugin.c,$(wildcard tests/preload/*.c))) \
               $(patsubst tests/preload/%.cpp,$(TP)/%,$(wildcard tests/preload/*.cpp)) $(TP)/plugin.so
 

@@ -78,4 +78,56 @@ t_eq "$(maps_field "$f" 1 12)" $(( 524288 * 24 - 1334 * 24 )) "big map retained 
 case " $(maps_ids "$f") " in *" 3 "*) t_fail "destroyed map 3 still listed" ;; esac
 t_end
 
+for rate in 524288 1; do
+  t_begin "std_unordered_map_rate_$rate"
+  out="$TMP/sm$rate"
+  MAPPROF_OPTIONS="rate=$rate:output=$out" LD_PRELOAD="$LIB" "$TP/stdmap" >"$TMP/sm.truth"
+  f=$(ls "$out".*.0.maps 2>/dev/null)
+  [ -f "$f" ] || t_fail "no maps file"
+  while read -r _ name entries buckets bytes; do
+    id=$(awk -F'\t' -v b="$bytes" -v n="$buckets" '$1 == "map" && $8 == b && $6 == n { print $2 }' "$f")
+    if [ -z "$id" ]; then
+      # at the default rate only the large array is sure to be sampled
+      [ "$rate" = 1 ] || [ "$name" != big ] || t_fail "$name: no map with $buckets buckets, $bytes bytes"
+      [ "$rate" != 1 ] || t_fail "$name: no map with $buckets buckets, $bytes bytes at rate=1"
+      continue
+    fi
+    t_eq "$(maps_field "$f" "$id" 3)" std_unordered "$name kind"
+    t_eq "$(maps_field "$f" "$id" 4)" "$entries" "$name entries"
+    retained=$(maps_field "$f" "$id" 12)
+    if [ "$name" = big ]; then
+      t_eq "$retained" $((bytes - entries * 8)) "$name: retained = bucket bytes beyond what $entries entries need"
+    else
+      t_eq "$retained" 0 "$name (healthy): retained"
+    fi
+  done < <(grep '^map ' "$TMP/sm.truth")
+  if [ "$rate" = 1 ]; then
+    t_eq "$(pprof_focus_total "$(ls "$out".*.0.pb.gz)" role=bucket_array inuse_space)" \
+         "$(sum_bucket_bytes "$f")" "std_unordered bucket_array tag vs the maps' bucket bytes"
+  fi
+  t_end
+done
+
+t_begin report_maps_json
+pb=$(ls "$TMP"/sm1.*.0.pb.gz)
+"$MAPPROF" report "$pb" --format json >"$TMP/r.json" || t_fail "report --format json failed"
+python3 - "$TMP/r.json" <<'PY' || t_fail "report JSON"
+import json, sys
+d = json.load(open(sys.argv[1]))
+need = {"id", "kind", "entries", "peak_entries", "capacity", "bucket_bytes", "node_bytes",
+        "overflow_buckets", "padding_bytes", "retained_bytes", "created_at"}
+assert len(d["maps"]) == 3, len(d["maps"])
+for m in d["maps"]:
+    assert need <= set(m), need - set(m)
+    assert all({"function", "file", "line"} <= set(f) for f in m["created_at"])
+r = [m["retained_bytes"] for m in d["maps"]]
+assert r == sorted(r, reverse=True), r
+assert any(f["function"] == "main" for f in d["maps"][0]["created_at"])
+PY
+"$MAPPROF" report "$pb" --top 5 >"$TMP/r.txt" || t_fail "report failed"
+grep -q '^Maps: 3 live' "$TMP/r.txt" || t_fail "no map table: $(tail -5 "$TMP/r.txt")"
+"$MAPPROF" report /etc/passwd >/dev/null 2>"$TMP/r.err"
+t_eq "$?" 2 "report on a non-profile"
+t_end
+
 t_done
