@@ -72,6 +72,25 @@ int mp_mapsfile_write(const char *path, const mp_snapshot_t *s, mp_sym_t *sym)
     return mp_afile_commit(&f);
 }
 
+static int push_frame(mp_lframe_t **v, size_t *n, char **fld)
+{
+    mp_lframe_t *fr = realloc(*v, (*n + 1) * sizeof *fr);
+    if (!fr) return ENOMEM;
+    *v = fr;
+    fr[(*n)++] = (mp_lframe_t){ strdup(fld[1]), strdup(fld[2]), atoi(fld[3]), strdup(fld[4]) };
+    return 0;
+}
+
+static void free_frames(mp_lframe_t *v, size_t n)
+{
+    for (size_t k = 0; k < n; k++) {
+        free(v[k].function);
+        free(v[k].file);
+        free(v[k].module);
+    }
+    free(v);
+}
+
 int mp_mapsfile_read(const char *path, mp_mapsfile_t *mf, char *err, size_t errlen)
 {
     memset(mf, 0, sizeof *mf);
@@ -87,6 +106,7 @@ int mp_mapsfile_read(const char *path, mp_mapsfile_t *mf, char *err, size_t errl
     int e = 0, lineno = 0;
     bool header = false, ended = false;
     mp_mapinfo_t *cur = NULL;
+    mp_dangling_t *dcur = NULL;
     while ((len = getline(&line, &cap, in)) > 0) {
         lineno++;
         if (line[len - 1] == '\n') line[--len] = 0;
@@ -118,10 +138,32 @@ int mp_mapsfile_read(const char *path, mp_mapsfile_t *mf, char *err, size_t errl
             for (int k = 0; k < 13; k++) *v[k] = strtoll(fld[3 + k], NULL, 10);
             cur->obj = strtoull(fld[16], NULL, 16);
         } else if (!strcmp(fld[0], "frame") && nf == 5 && cur) {
-            mp_lframe_t *fr = realloc(cur->frames, (cur->nframes + 1) * sizeof *fr);
-            if (!fr) { e = ENOMEM; break; }
-            cur->frames = fr;
-            fr[cur->nframes++] = (mp_lframe_t){ strdup(fld[1]), strdup(fld[2]), atoi(fld[3]), strdup(fld[4]) };
+            if (push_frame(&cur->frames, &cur->nframes, fld)) { e = ENOMEM; break; }
+        } else if (!strcmp(fld[0], "dangling") && nf == 9) {
+            if (mf->nd == mf->dcap) {
+                size_t nc = mf->dcap ? mf->dcap * 2 : 16;
+                mp_dangling_t *nd = realloc(mf->d, nc * sizeof *nd);
+                if (!nd) { e = ENOMEM; break; }
+                mf->d = nd;
+                mf->dcap = nc;
+            }
+            dcur = &mf->d[mf->nd++];
+            memset(dcur, 0, sizeof *dcur);
+            dcur->map_id = (uint32_t)strtoul(fld[1], NULL, 10);
+            dcur->key = strtoull(fld[2], NULL, 16);
+            dcur->pointer = strtoull(fld[3], NULL, 16);
+            snprintf(dcur->field, sizeof dcur->field, "%s", fld[4]);
+            dcur->inserted_ms = strtoll(fld[5], NULL, 10);
+            dcur->freed_ms = strtoll(fld[6], NULL, 10);
+            dcur->reused = atoi(fld[7]) != 0;
+            dcur->certain = atoi(fld[8]) != 0;
+        } else if (!strcmp(fld[0], "free") && nf == 5 && dcur) {
+            if (push_frame(&dcur->free_frames, &dcur->nfree, fld)) { e = ENOMEM; break; }
+        } else if (!strcmp(fld[0], "alloc") && nf == 5 && dcur) {
+            if (push_frame(&dcur->alloc_frames, &dcur->nalloc, fld)) { e = ENOMEM; break; }
+        } else if (!strcmp(fld[0], "history") && nf == 3) {
+            mf->history_kept = strtoll(fld[1], NULL, 10);
+            mf->history_dropped = strtoll(fld[2], NULL, 10);
         } else if (!strcmp(fld[0], "end")) {
             ended = true;
         } else {
@@ -142,14 +184,12 @@ int mp_mapsfile_read(const char *path, mp_mapsfile_t *mf, char *err, size_t errl
 
 void mp_mapsfile_free(mp_mapsfile_t *mf)
 {
-    for (size_t i = 0; i < mf->n; i++) {
-        for (size_t k = 0; k < mf->m[i].nframes; k++) {
-            free(mf->m[i].frames[k].function);
-            free(mf->m[i].frames[k].file);
-            free(mf->m[i].frames[k].module);
-        }
-        free(mf->m[i].frames);
+    for (size_t i = 0; i < mf->n; i++) free_frames(mf->m[i].frames, mf->m[i].nframes);
+    for (size_t i = 0; i < mf->nd; i++) {
+        free_frames(mf->d[i].free_frames, mf->d[i].nfree);
+        free_frames(mf->d[i].alloc_frames, mf->d[i].nalloc);
     }
+    free(mf->d);
     free(mf->m);
     memset(mf, 0, sizeof *mf);
 }

@@ -7,8 +7,15 @@
  *       <overflow_buckets> <padding_bytes> <retained_bytes> <inserts> <removes> <key_size>
  *       <value_size> <object address (hex)>
  *   frame <function> <file> <line> <module>          (creation stack, leaf first)
+ *   dangling <map_id> <entry key (hex)> <pointer (hex)> <field: key|value> <inserted_ms>
+ *            <freed_ms> <reused 0|1> <certain 0|1>
+ *   free <function> <file> <line> <module>           (stack that freed the block, leaf first)
+ *   alloc <function> <file> <line> <module>          (stack that allocated it)
+ *   history <freed blocks kept> <freed blocks dropped>
  *   end
- */
+ * A dangling record says: an entry of map_id points (by its key or value) into a block that
+ * was freed after the entry was inserted (reused: the address now holds a newer block).
+ * certain is 0 when the freed-block history had overflowed: the finding may be incomplete. */
 #ifndef MAPPROF_EXPORT_MAPSFILE_H
 #define MAPPROF_EXPORT_MAPSFILE_H
 
@@ -29,12 +36,26 @@ typedef struct mp_mapinfo {
     size_t nframes;
 } mp_mapinfo_t;
 
+typedef struct mp_dangling {
+    uint32_t map_id;
+    uint64_t key, pointer;          /* the entry's key, and the pointer found dangling */
+    char field[8];                  /* "key" or "value" */
+    int64_t inserted_ms, freed_ms;  /* since the profiler started */
+    bool reused;                    /* a newer block occupies the address now */
+    bool certain;                   /* the history was complete */
+    mp_lframe_t *free_frames, *alloc_frames;
+    size_t nfree, nalloc;
+} mp_dangling_t;
+
 typedef struct mp_mapsfile {
     int pid;
     int64_t time_nanos;
     char tag[64];
     mp_mapinfo_t *m;
     size_t n, cap;
+    mp_dangling_t *d;               /* dangling references found at this snapshot */
+    size_t nd, dcap;
+    int64_t history_kept, history_dropped;  /* freed-block history at this snapshot */
 } mp_mapsfile_t;
 
 /* Write the maps of s to path (atomically); sym may be NULL (addresses only). 0 or errno. */
