@@ -19,8 +19,9 @@ int mp_mapsfile_path(const char *profile, char *out, size_t len)
     return (w < 0 || (size_t)w >= len) ? ENAMETOOLONG : 0;
 }
 
-static void write_frames(mp_afile_t *f, const uintptr_t *pcs, uint32_t depth, mp_sym_t *sym)
+static void write_frames(mp_afile_t *f, const char *rec, const uintptr_t *pcs, uint32_t depth, mp_sym_t *sym)
 {
+    size_t rl = strlen(rec);
     for (uint32_t d = 0; d < depth; d++) {
         mp_sym_frame_t fr[16];
         int n = sym ? mp_sym_lookup(sym, (uint64_t)pcs[d] - 1, fr, 16) : 0;
@@ -29,7 +30,7 @@ static void write_frames(mp_afile_t *f, const uintptr_t *pcs, uint32_t depth, mp
         if (n <= 0) {
             char addr[32];
             snprintf(addr, sizeof addr, "0x%llx", (unsigned long long)pcs[d]);
-            mp_afile_write(f, "frame", 5);
+            mp_afile_write(f, rec, rl);
             mp_tsv_put(f, addr);
             mp_tsv_put(f, "");
             mp_afile_printf(f, "\t0");
@@ -38,7 +39,7 @@ static void write_frames(mp_afile_t *f, const uintptr_t *pcs, uint32_t depth, mp
             continue;
         }
         for (int k = 0; k < n; k++) {
-            mp_afile_write(f, "frame", 5);
+            mp_afile_write(f, rec, rl);
             mp_tsv_put(f, fr[k].name);
             mp_tsv_put(f, fr[k].file);
             mp_afile_printf(f, "\t%d", fr[k].line);
@@ -66,9 +67,19 @@ int mp_mapsfile_write(const char *path, const mp_snapshot_t *s, mp_sym_t *sym)
                         (long long)m->overflow_buckets, (long long)m->padding_bytes,
                         (long long)m->retained_bytes, (long long)m->inserts, (long long)m->removes,
                         m->key_size, m->value_size, (unsigned long long)m->obj);
-        write_frames(&f, s->maps[i].created_pcs, s->maps[i].created_depth, sym);
+        write_frames(&f, "frame", s->maps[i].created_pcs, s->maps[i].created_depth, sym);
     }
-    mp_afile_printf(&f, "end\n");
+    for (size_t i = 0; i < s->ndangling; i++) {
+        const mp_snap_dangling_t *d = &s->dangling[i];
+        mp_afile_printf(&f, "dangling\t%u\t%llx\t%llx\t%s\t%u\t%u\t%d\t%d\n", d->map,
+                        (unsigned long long)d->key, (unsigned long long)d->pointer,
+                        d->is_value ? "value" : "key", d->inserted_ms, d->freed_ms, d->reused != 0,
+                        d->certain != 0);
+        write_frames(&f, "free", d->free_pcs, d->free_pcs ? d->free_depth : 0, sym);
+        write_frames(&f, "alloc", d->alloc_pcs, d->alloc_pcs ? d->alloc_depth : 0, sym);
+    }
+    mp_afile_printf(&f, "history\t%llu\t%llu\nend\n", (unsigned long long)s->history_kept,
+                    (unsigned long long)s->history_dropped);
     return mp_afile_commit(&f);
 }
 

@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "interpose/real.h"
+#include "profiler/dangling.h"
 #include "profiler/maps.h"
 #include "profiler/profiler.h"
 
@@ -39,6 +40,20 @@ static unsigned table_size(ht_t ht)
 {
     unsigned (*size)(ht_t) = REAL(unsigned (*)(ht_t), g_hash_table_size);
     return size ? size(ht) : 0;
+}
+
+/* The key GLib stores for lookup_key (it may be another pointer equal under the table's key
+ * equality), or NULL when absent. Runs the table's own hash and equality functions. */
+static void *stored_key(ht_t ht, const void *lookup_key)
+{
+    int (*f)(ht_t, const void *, void **, void **) =
+        REAL(int (*)(ht_t, const void *, void **, void **), g_hash_table_lookup_extended);
+    void *k = NULL, *v = NULL;
+    if (!f) return NULL;
+    mp_tls.busy++;
+    int found = f(ht, lookup_key, &k, &v);
+    mp_tls.busy--;
+    return found ? k : NULL;
 }
 
 /* Entry count and slot count after an operation. */
@@ -117,59 +132,70 @@ HOOK ht_t g_hash_table_new_similar(ht_t other)
         refresh(id, ht);                                                                       \
     }
 
+/* insert keeps the key already stored for an equal key (and frees the new one); replace and
+ * add store the new key. The entry's pointers are recorded for the dangling check. */
+static int put_op(ht_t ht, void *key, void *value, int (*f3)(ht_t, void *, void *),
+                  int (*f2)(ht_t, void *), bool keep_old_key)
+{
+    int r = 0;
+    void *old = NULL;
+    uint32_t pre = (ht && !mp_tls.busy) ? mp_map_find(ht) : 0;
+    if (pre) {
+        old = stored_key(ht, key);
+        if (old && old != key) mp_dangling_remove(pre, old);
+    }
+    OP_BODY(f3 ? f3(ht, key, value) : f2(ht, key), 1, 0)
+    if (id) mp_dangling_insert(id, keep_old_key && old ? old : key, f3 ? value : key);
+    return r;
+}
+
 HOOK int g_hash_table_insert(ht_t ht, void *key, void *value)
 {
     int (*f)(ht_t, void *, void *) = REAL(int (*)(ht_t, void *, void *), g_hash_table_insert);
-    int r = 0;
-    if (!f) return 0;
-    OP_BODY(f(ht, key, value), 1, 0)
-    return r;
+    return f ? put_op(ht, key, value, f, NULL, true) : 0;
 }
 
 HOOK int g_hash_table_replace(ht_t ht, void *key, void *value)
 {
     int (*f)(ht_t, void *, void *) = REAL(int (*)(ht_t, void *, void *), g_hash_table_replace);
-    int r = 0;
-    if (!f) return 0;
-    OP_BODY(f(ht, key, value), 1, 0)
-    return r;
+    return f ? put_op(ht, key, value, f, NULL, false) : 0;
 }
 
 HOOK int g_hash_table_add(ht_t ht, void *key)
 {
     int (*f)(ht_t, void *) = REAL(int (*)(ht_t, void *), g_hash_table_add);
+    return f ? put_op(ht, key, NULL, NULL, f, false) : 0;
+}
+
+/* remove, steal: forget the entry under the key GLib had stored. */
+static int del_op(ht_t ht, const void *key, int (*f1)(ht_t, const void *),
+                  int (*f3)(ht_t, const void *, void **, void **), void **sk, void **sv)
+{
     int r = 0;
-    if (!f) return 0;
-    OP_BODY(f(ht, key), 1, 0)
+    uint32_t pre = (ht && !mp_tls.busy) ? mp_map_find(ht) : 0;
+    void *old = pre ? stored_key(ht, key) : NULL;
+    OP_BODY(f1 ? f1(ht, key) : f3(ht, key, sk, sv), 0, r != 0)
+    if (id && r && old) mp_dangling_remove(id, old);
     return r;
 }
 
 HOOK int g_hash_table_remove(ht_t ht, const void *key)
 {
     int (*f)(ht_t, const void *) = REAL(int (*)(ht_t, const void *), g_hash_table_remove);
-    int r = 0;
-    if (!f) return 0;
-    OP_BODY(f(ht, key), 0, r != 0)
-    return r;
+    return f ? del_op(ht, key, f, NULL, NULL, NULL) : 0;
 }
 
 HOOK int g_hash_table_steal(ht_t ht, const void *key)
 {
     int (*f)(ht_t, const void *) = REAL(int (*)(ht_t, const void *), g_hash_table_steal);
-    int r = 0;
-    if (!f) return 0;
-    OP_BODY(f(ht, key), 0, r != 0)
-    return r;
+    return f ? del_op(ht, key, f, NULL, NULL, NULL) : 0;
 }
 
 HOOK int g_hash_table_steal_extended(ht_t ht, const void *key, void **sk, void **sv)
 {
     int (*f)(ht_t, const void *, void **, void **) =
         REAL(int (*)(ht_t, const void *, void **, void **), g_hash_table_steal_extended);
-    int r = 0;
-    if (!f) return 0;
-    OP_BODY(f(ht, key, sk, sv), 0, r != 0)
-    return r;
+    return f ? del_op(ht, key, NULL, f, sk, sv) : 0;
 }
 
 HOOK unsigned g_hash_table_foreach_remove(ht_t ht, fnp fn, void *data)
@@ -200,6 +226,7 @@ static void clear_op(ht_t ht, void (*f)(ht_t))
     mp_map_ctx_leave(c);
     if (id) {
         mp_map_count_ops(id, 0, before);
+        mp_dangling_clear(id);
         refresh(id, ht);
     }
 }
@@ -224,8 +251,12 @@ static void drop_op(ht_t ht, void (*f)(ht_t))
     mp_map_ctx_t c = mp_map_ctx_enter(id, MP_ROLE_BUCKET_ARRAY);
     f(ht);
     mp_map_ctx_leave(c);
-    if (id && mp_map_mem(id, MP_ROLE_BUCKET_ARRAY, 0, 0) <= 0) mp_map_destroy_id(id);
-    else if (id) refresh(id, ht);
+    if (id && mp_map_mem(id, MP_ROLE_BUCKET_ARRAY, 0, 0) <= 0) {
+        mp_dangling_clear(id);
+        mp_map_destroy_id(id);
+    } else if (id) {
+        refresh(id, ht);
+    }
 }
 
 HOOK void g_hash_table_unref(ht_t ht)

@@ -4,6 +4,7 @@
 
 #include <errno.h>
 
+#include "profiler/dangling.h"
 #include "profiler/maps.h"
 #include "profiler/profiler.h"
 #include "profiler/record.h"
@@ -40,7 +41,10 @@ API void mapprof_map_create(const void *map, unsigned long key_size, unsigned lo
 
 API void mapprof_map_destroy(const void *map)
 {
-    if (map) mp_map_destroy(map);
+    uint32_t id = map ? mp_map_find(map) : 0;
+    if (!id) return;
+    mp_dangling_clear(id);
+    mp_map_destroy_id(id);
 }
 
 API void mapprof_map_memory(const void *map, const void *block, unsigned long bytes,
@@ -65,15 +69,16 @@ API void mapprof_map_entries(const void *map, unsigned long entries, unsigned lo
 
 API void mapprof_map_insert(const void *map, const void *key, const void *value)
 {
-    (void)key;
-    (void)value;
     uint32_t id = map ? mp_map_find(map) : 0;
-    if (id) mp_map_count_ops(id, 1, 0);
+    if (!id) return;
+    mp_map_count_ops(id, 1, 0);
+    mp_dangling_insert(id, key, value);
 }
 
 API void mapprof_map_remove(const void *map, const void *key)
 {
-    (void)key;
     uint32_t id = map ? mp_map_find(map) : 0;
-    if (id) mp_map_count_ops(id, 0, 1);
+    if (!id) return;
+    mp_map_count_ops(id, 0, 1);
+    mp_dangling_remove(id, key);
 }

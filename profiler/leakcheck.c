@@ -39,6 +39,7 @@ static void add_block(const mp_block_t *blk, void *ctx)
 {
     collect_t *c = ctx;
     if (c->err) return;
+    if (!blk->size && !blk->stack && !blk->map) return;     /* a watch, not a block we saw allocated */
     if (c->n == c->cap) {
         size_t cap = c->cap ? c->cap * 2 : 4096;
         mp_leak_block_t *nb = grow_pages(c->b, c->cap * sizeof *nb, cap * sizeof *nb);
@@ -47,7 +48,7 @@ static void add_block(const mp_block_t *blk, void *ctx)
         c->cap = cap;
     }
     c->b[c->n++] = (mp_leak_block_t){ .addr = blk->addr, .size = blk->size, .stack = blk->stack,
-                                       .map = blk->map, .role = blk->role };
+                                       .map = blk->map, .role = MP_BLOCK_ROLE(blk) };
 }
 
 static int by_addr(const void *a, const void *b)

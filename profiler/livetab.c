@@ -161,6 +161,28 @@ bool mp_live_insert(const mp_block_t *b, mp_block_t *stale, bool *ok)
     return had;
 }
 
+bool mp_live_mark(uintptr_t addr, uint32_t flag, const mp_block_t *absent)
+{
+    int idx;
+    shard_t *s = shard_of(addr, &idx);
+    if (mp_tls.held_shard == idx + 1) return false;
+    bool ok = true;
+    lock_shard(s, idx);
+    mp_block_t *e = find(s, addr);
+    if (e) {
+        e->role |= flag;
+    } else if (((s->count + 1) * 4 <= (s->mask + 1) * 3 && s->slot) || grow(s)) {
+        put(s->slot, s->mask, absent);
+        s->count++;
+        if (MP_UNLIKELY(addr & 15)) __atomic_store_n(&seen_unaligned, true, __ATOMIC_RELAXED);
+        filter_set(addr, true);
+    } else {
+        ok = false;
+    }
+    unlock_shard(s);
+    return ok;
+}
+
 bool mp_live_remove(uintptr_t a, mp_block_t *out)
 {
     int idx;

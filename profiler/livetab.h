@@ -17,12 +17,20 @@ typedef struct mp_block {
     uint32_t stack;     /* stack id (stacktab) when sampled; 0 when tracked only for a map */
     uint32_t time;      /* milliseconds since the profiler started, when allocated */
     uint32_t map;       /* id of the map that owns it (maps.h), or 0 */
-    uint32_t role;      /* its role in that map (mp_map_role_t) */
+    uint32_t role;      /* its role in that map (mp_map_role_t), | MP_BLOCK_WATCHED */
 } mp_block_t;
+
+/* role bit: a map entry points to this block; its free goes to the freed history
+ * (dangling.c). A block tracked only for that has size 0, no stack and no map. */
+#define MP_BLOCK_WATCHED 0x80000000u
+#define MP_BLOCK_ROLE(b) ((b)->role & 0xffu)
 
 /* Track b. If b->addr was already tracked (a free we could not see), the stale record is
  * returned in *stale and true; else false. Returns via *ok whether b was stored. */
 bool mp_live_insert(const mp_block_t *b, mp_block_t *stale, bool *ok);
+/* Set flag in the role of the block at addr; when addr is not tracked, insert *absent.
+ * Returns false when the table is out of memory. */
+bool mp_live_mark(uintptr_t addr, uint32_t flag, const mp_block_t *absent);
 /* Untrack addr; true and *out filled when it was tracked. */
 bool mp_live_remove(uintptr_t addr, mp_block_t *out);
 /* Number of tracked blocks. */

@@ -34,6 +34,7 @@ static const opt_desc_t opts[] = {
     { "seed",       K_U64,     F(seed),       0, UINT64_MAX },
     { "at_exit",    K_BOOL,    F(at_exit),    0, 0 },
     { "leak_check", K_BOOL,    F(leak_check), 0, 0 },
+    { "freed_history", K_U64,  F(freed_history), 16, (uint64_t)1 << 26 },
     { "leak_report", K_STR,    F(leak_report), 0, 0 },
 };
 #undef F
@@ -48,6 +49,7 @@ void mp_options_default(mp_options_t *o)
     o->signal = SIGUSR2;
     o->formats = MP_FMT_PB;
     o->at_exit = true;
+    o->freed_history = 65536;
 }
 
 /* Parse an unsigned number with an optional K/M/G suffix (powers of 1024). */

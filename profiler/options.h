@@ -26,6 +26,7 @@ typedef struct mp_options {
     uint64_t seed;          /* sampler seed; 0 = random */
     bool at_exit;           /* dump at exit */
     bool leak_check;        /* full tracking and a reachability check at exit */
+    uint64_t freed_history; /* freed blocks kept for the dangling-reference check */
     char leak_report[512];  /* where the leak check writes its JSON report ("" = none) */
 } mp_options_t;
 

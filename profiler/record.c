@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "profiler/dangling.h"
 #include "profiler/livetab.h"
 #include "profiler/maps.h"
 #include "profiler/log.h"
@@ -28,6 +29,7 @@ static int enabled;                 /* 1 once init finished and tables work */
 static uint64_t thread_ordinal;     /* gives each thread its own sampler seed */
 static uint64_t seed;               /* from the seed option, or random */
 static struct timespec t0;          /* profiler start */
+static struct timespec t0_coarse;   /* the same on the coarse clock (block timestamps) */
 static int64_t inuse_est_fix;       /* estimated in-use bytes (fixed point), when inuse_step */
 
 const mp_options_t *mp_opts(void) { return &opts; }
@@ -37,7 +39,8 @@ uint32_t mp_now_ms(void)
 {
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC_COARSE, &t);
-    return (uint32_t)((t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000);
+    int64_t ms = (int64_t)(t.tv_sec - t0_coarse.tv_sec) * 1000 + (t.tv_nsec - t0_coarse.tv_nsec) / 1000000;
+    return ms > 0 ? (uint32_t)ms : 0;
 }
 
 int64_t mp_uptime_ns(void)
@@ -88,8 +91,9 @@ static void account(const mp_block_t *b, int sign, bool alloc)
 static void forget(const mp_block_t *b)
 {
     if (b->stack) account(b, -1, false);
+    if (MP_UNLIKELY(b->role & MP_BLOCK_WATCHED)) mp_dangling_freed(b);
     if (b->map) {
-        int64_t left = mp_map_mem(b->map, (mp_map_role_t)b->role, -(int64_t)b->size, -1);
+        int64_t left = mp_map_mem(b->map, (mp_map_role_t)MP_BLOCK_ROLE(b), -(int64_t)b->size, -1);
         /* A GHashTable's arrays freed outside any operation we saw (an unref inside GLib
          * itself): the table is gone. */
         if (left == 0 && mp_tls.map_id != b->map && mp_map_kind(b->map) == MP_KIND_GHASH)
@@ -197,7 +201,8 @@ void mp_attribute_block(const void *p, size_t n, uint32_t map, mp_map_role_t rol
     mp_block_t b = { (uintptr_t)p, n, 0, mp_now_ms(), map, role }, old;
     /* A block already tracked (sampled) keeps its stack and counters; it gains the map. */
     if (mp_live_remove((uintptr_t)p, &old)) {
-        if (old.map) mp_map_mem(old.map, (mp_map_role_t)old.role, -(int64_t)old.size, -1);
+        if (old.map) mp_map_mem(old.map, (mp_map_role_t)MP_BLOCK_ROLE(&old), -(int64_t)old.size, -1);
+        b.role |= old.role & MP_BLOCK_WATCHED;
         b.stack = old.stack;
         b.size = old.size;
         b.time = old.time;
@@ -229,12 +234,14 @@ static void fork_prepare(void)
     mp_trigger_lock();
     mp_stack_lock();
     mp_map_lock();
+    mp_dangling_lock();
     mp_live_lock_all();
 }
 
 static void fork_parent(void)
 {
     mp_live_unlock_all();
+    mp_dangling_unlock();
     mp_map_unlock();
     mp_stack_unlock();
     mp_trigger_unlock();
@@ -244,6 +251,7 @@ static void fork_parent(void)
 static void fork_child(void)
 {
     mp_live_reset_locks();
+    mp_dangling_reset_lock();
     mp_map_reset_lock();
     mp_stack_reset_lock();
     mp_trigger_after_fork_child();
@@ -256,6 +264,7 @@ void mp_init(void)
     if (__atomic_exchange_n(&once, 1, __ATOMIC_ACQ_REL)) return;
     mp_tls.busy++;
     clock_gettime(CLOCK_MONOTONIC, &t0);
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &t0_coarse);
     mp_options_default(&opts);
     mp_options_parse(&opts, secure_getenv("MAPPROF_OPTIONS"));
     mp_log_set_quiet(opts.quiet);
@@ -266,6 +275,7 @@ void mp_init(void)
         seed = (uint64_t)t.tv_nsec ^ ((uint64_t)t.tv_sec << 20) ^ ((uint64_t)getpid() << 40);
     }
     mp_unwind_init();
+    mp_dangling_init((size_t)opts.freed_history);
     pthread_atfork(fork_prepare, fork_parent, fork_child);
     mp_trigger_init();
     /* The thread that loaded us starts its countdown afresh with the final rate. */

@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "profiler/dangling.h"
 #include "profiler/maps.h"
 #include "profiler/profiler.h"
 #include "profiler/record.h"
@@ -115,6 +116,20 @@ mp_snapshot_t *mp_snapshot_take(const char *tag)
     free(maps);
     free(retained_at);
     qsort(s->maps, s->nmaps, sizeof *s->maps, by_retained);
+
+    mp_dangling_finding_t *d = NULL;
+    size_t nd = mp_dangling_find(&d, &s->history_kept, &s->history_dropped);
+    s->dangling = calloc(nd ? nd : 1, sizeof *s->dangling);
+    for (size_t i = 0; s->dangling && i < nd; i++) {
+        mp_snap_dangling_t *o = &s->dangling[s->ndangling++];
+        *o = (mp_snap_dangling_t){ d[i].map, d[i].key, d[i].pointer, d[i].is_value,
+                                   d[i].inserted_ms, d[i].freed_ms, d[i].reused, d[i].certain,
+                                   NULL, 0, NULL, 0 };
+        mp_stack_t *fs = mp_stack_get(d[i].free_stack), *as = mp_stack_get(d[i].alloc_stack);
+        if (fs) { o->free_pcs = fs->pcs; o->free_depth = fs->depth; }
+        if (as) { o->alloc_pcs = as->pcs; o->alloc_depth = as->depth; }
+    }
+    free(d);
     return s;
 }
 
@@ -125,5 +140,6 @@ void mp_snapshot_free(mp_snapshot_t *s)
     free(s->stacks);
     free(s->labels_store);
     free(s->maps);
+    free(s->dangling);
     free(s);
 }

@@ -53,6 +53,19 @@ typedef struct mp_snap_map {
     uint32_t created_depth;
 } mp_snap_map_t;
 
+/* A map entry pointing into freed memory (dangling.h), with its stacks resolved. */
+typedef struct mp_snap_dangling {
+    uint32_t map;               /* map id */
+    uintptr_t key, pointer;     /* the entry's key; the dangling pointer */
+    int is_value;               /* the pointer is the entry's value (else its key) */
+    uint32_t inserted_ms, freed_ms;
+    int reused, certain;
+    const uintptr_t *free_pcs;  /* stack that freed the block (NULL unknown) */
+    uint32_t free_depth;
+    const uintptr_t *alloc_pcs; /* stack that allocated it (NULL when not sampled) */
+    uint32_t alloc_depth;
+} mp_snap_dangling_t;
+
 typedef struct mp_snapshot {
     uint64_t rate;              /* mean sampling interval in bytes; 1 = every allocation */
     int64_t time_nanos;         /* wall clock when taken (CLOCK_REALTIME) */
@@ -66,6 +79,9 @@ typedef struct mp_snapshot {
     size_t nmaps;               /* live maps, largest retained bytes first */
     mp_snap_map_t *maps;
     mp_label_t *labels_store;   /* backing store of the stacks' labels (owned) */
+    size_t ndangling;           /* dangling references found now */
+    mp_snap_dangling_t *dangling;
+    uint64_t history_kept, history_dropped; /* the freed-block history behind them */
 } mp_snapshot_t;
 
 #endif

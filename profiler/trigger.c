@@ -83,7 +83,7 @@ int mp_dump(const char *tag)
         int e = mp_export_legacy(s, heap);
         if (e) { rc = e; mp_warn_once(&warned_write, "cannot write %s: %s", heap, strerror(e)); }
     }
-    if (s->nmaps) {
+    if (s->nmaps || s->ndangling) {
         char maps[sizeof pb + 8];
         mp_mapsfile_path(pb, maps, sizeof maps);
         int e = mp_mapsfile_write(maps, s, msym);

@@ -33,3 +33,6 @@ TEST_PROGS += $(BUILD)/tests/bench/churn
 $(TP)/ghash: tests/preload/ghash.c
 	@mkdir -p $(dir $@)
 	$(CC) $(TP_CFLAGS) $(GLIB_CFLAGS) $< -o $@ $(GLIB_LIBS)
+$(TP)/dangling: tests/preload/dangling.c
+	@mkdir -p $(dir $@)
+	$(CC) $(TP_CFLAGS) $(GLIB_CFLAGS) $< -o $@ $(GLIB_LIBS)

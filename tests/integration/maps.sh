@@ -130,4 +130,17 @@ grep -q '^Maps: 3 live' "$TMP/r.txt" || t_fail "no map table: $(tail -5 "$TMP/r.
 t_eq "$?" 2 "report on a non-profile"
 t_end
 
+for rate in 524288 1; do
+  t_begin "dangling_references_rate_$rate"
+  out="$TMP/dg$rate"
+  MAPPROF_OPTIONS="rate=$rate:output=$out" LD_PRELOAD="$LIB" "$TP/dangling" >"$TMP/dg.truth"
+  f=$(ls "$out".*.0.maps 2>/dev/null)
+  want=$(awk '/^dangling / { print $2 }' "$TMP/dg.truth")
+  t_eq "$(grep -c '^dangling' "$f")" "$want" "dangling references"
+  # each one: a value of table 1, freed in free_some, certain
+  t_eq "$(awk -F'\t' '$1 == "dangling" && $2 == 1 && $5 == "value" && $9 == 1' "$f" | wc -l)" "$want" "value pointers of map 1, certain"
+  t_eq "$(awk -F'\t' '$1 == "dangling" { getline; print $2 }' "$f" | sort | uniq -c | awk '{ print $1, $2 }')" "$want free_some" "free stacks start in free_some"
+  t_end
+done
+
 t_done

@@ -45,7 +45,7 @@
         if ((m->count + 1) * 4 > m->cap * 3) name##_resize(m, m->cap ? m->cap * 2 : 16);       \
         size_t i = (size_t)(key * 0x9e3779b97f4a7c15ULL) & (m->cap - 1);                      \
         while (m->slot[i].used == 1 && m->slot[i].key != key) i = (i + 1) & (m->cap - 1);      \
-        if (m->slot[i].used != 1) { m->count++; mapprof_map_insert(m, &m->slot[i].key, &m->slot[i].val); } \
+        if (m->slot[i].used != 1) { m->count++; mapprof_map_insert(m, NULL, NULL); } \
         m->slot[i].key = key;                                                                  \
         m->slot[i].val = val;                                                                  \
         m->slot[i].used = 1;                                                                   \
@@ -59,7 +59,7 @@
             if (m->slot[i].used == 1 && m->slot[i].key == key) {                               \
                 m->slot[i].used = 2; /* tombstone */                                           \
                 m->count--;                                                                    \
-                mapprof_map_remove(m, &m->slot[i].key);                                        \
+                mapprof_map_remove(m, NULL);                                                    \
                 mapprof_map_entries(m, m->count, m->cap);                                      \
                 return;                                                                        \
             }                                                                                  \

@@ -1,0 +1,221 @@
+/* profiler/dangling.c - entries, watches and the freed-block history (see dangling.h).
+ *
+ * Entries live in an open-addressing table keyed by (map, key) in mmap'd memory, with
+ * backward-shift deletion; entries of destroyed maps are dropped on clear. The history is a
+ * ring of freed events with an index from address to the latest event. One spinlock guards
+ * both; nothing here allocates through malloc except mp_dangling_find (under the guard). */
+#include "profiler/dangling.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "profiler/arena.h"
+#include "profiler/idtab.h"
+#include "profiler/options.h"
+#include "profiler/profiler.h"
+#include "profiler/record.h"
+#include "profiler/spin.h"
+#include "profiler/stacktab.h"
+#include "profiler/unwind.h"
+
+typedef struct entry {
+    uintptr_t key;          /* 0 = empty slot */
+    uintptr_t value;
+    uint64_t seq;           /* event order of the insertion (a clock can tie) */
+    uint32_t map;
+    uint32_t inserted_ms;
+} entry_t;
+
+typedef struct freed {
+    uintptr_t addr;
+    uint64_t seq;           /* event order of the free */
+    uint32_t freed_ms, free_stack, alloc_stack, alloc_ms;
+} freed_t;
+
+static mp_spin_t lock;
+static entry_t *ent;
+static uint32_t ent_mask, ent_count;
+static freed_t *ring;
+static size_t ring_cap, ring_next;      /* next slot to write; events written = ring_next */
+static uint64_t ring_dropped;
+static uint64_t oldest_kept_seq;        /* seq of the oldest event still kept */
+static uint64_t seq;                    /* orders inserts and frees (under the lock) */
+static mp_idtab_t latest;               /* addr -> ring index + 1 */
+
+void mp_dangling_init(size_t history)
+{
+    ring_cap = history ? history : 1;
+}
+
+static inline uint32_t slot_of(uint32_t map, uintptr_t key, uint32_t mask)
+{
+    uint64_t h = ((uint64_t)key ^ ((uint64_t)map << 47)) * 0x9e3779b97f4a7c15ULL;
+    return (uint32_t)(h >> 32) & mask;
+}
+
+static entry_t *find(uint32_t map, uintptr_t key)
+{
+    if (!ent) return NULL;
+    for (uint32_t i = slot_of(map, key, ent_mask);; i = (i + 1) & ent_mask) {
+        if (!ent[i].key) return NULL;
+        if (ent[i].key == key && ent[i].map == map) return &ent[i];
+    }
+}
+
+static bool grow(void)
+{
+    uint32_t cap = ent ? (ent_mask + 1) * 2 : 1024;
+    entry_t *n = mp_pages_alloc((size_t)cap * sizeof *n);
+    if (!n) return false;
+    if (ent) {
+        for (uint32_t i = 0; i <= ent_mask; i++) {
+            if (!ent[i].key) continue;
+            uint32_t j = slot_of(ent[i].map, ent[i].key, cap - 1);
+            while (n[j].key) j = (j + 1) & (cap - 1);
+            n[j] = ent[i];
+        }
+        mp_pages_free(ent, (size_t)(ent_mask + 1) * sizeof *ent);
+    }
+    ent = n;
+    ent_mask = cap - 1;
+    return true;
+}
+
+static void erase(entry_t *e)
+{
+    uint32_t i = (uint32_t)(e - ent);
+    for (uint32_t j = (i + 1) & ent_mask; ent[j].key; j = (j + 1) & ent_mask) {
+        uint32_t home = slot_of(ent[j].map, ent[j].key, ent_mask);
+        bool stays = (i <= j) ? (home > i && home <= j) : (home > i || home <= j);
+        if (!stays) {
+            ent[i] = ent[j];
+            i = j;
+        }
+    }
+    ent[i].key = 0;
+    ent_count--;
+}
+
+static void watch(uintptr_t p)
+{
+    if (p < 4096) return;   /* small integers stored as pointers */
+    mp_block_t absent = { p, 0, 0, mp_now_ms(), 0, MP_BLOCK_WATCHED };
+    mp_live_mark(p, MP_BLOCK_WATCHED, &absent);
+}
+
+void mp_dangling_insert(uint32_t map, const void *key, const void *value)
+{
+    if (!map || !key) return;
+    mp_tls.busy++;
+    mp_spin_lock(&lock);
+    entry_t *e = find(map, (uintptr_t)key);
+    if (!e && ((ent_count + 1) * 4 <= (ent_mask + 1) * 3 || grow()) && ent) {
+        uint32_t i = slot_of(map, (uintptr_t)key, ent_mask);
+        while (ent[i].key) i = (i + 1) & ent_mask;
+        e = &ent[i];
+        e->key = (uintptr_t)key;
+        e->map = map;
+        ent_count++;
+    }
+    if (e) {
+        e->value = (uintptr_t)value;
+        e->inserted_ms = mp_now_ms();
+        e->seq = ++seq;
+    }
+    mp_spin_unlock(&lock);
+    /* Watches go to the live table after our lock is dropped (it takes its own). */
+    watch((uintptr_t)key);
+    if (value && value != key) watch((uintptr_t)value);
+    mp_tls.busy--;
+}
+
+void mp_dangling_remove(uint32_t map, const void *key)
+{
+    if (!map || !key) return;
+    mp_spin_lock(&lock);
+    entry_t *e = find(map, (uintptr_t)key);
+    if (e) erase(e);
+    mp_spin_unlock(&lock);
+}
+
+void mp_dangling_clear(uint32_t map)
+{
+    mp_spin_lock(&lock);
+    for (uint32_t i = 0; ent && i <= ent_mask;) {
+        /* erase shifts a later entry into i: look at i again */
+        if (ent[i].key && ent[i].map == map) erase(&ent[i]);
+        else i++;
+    }
+    mp_spin_unlock(&lock);
+}
+
+void mp_dangling_freed(const mp_block_t *b)
+{
+    uintptr_t pcs[64];
+    int depth = mp_unwind_capture(pcs, 64, mp_opts()->unwind);
+    uint32_t free_stack = mp_stack_intern(pcs, depth, 0);
+    mp_spin_lock(&lock);
+    if (!ring) ring = mp_pages_alloc(ring_cap * sizeof *ring);
+    if (ring) {
+        size_t slot = ring_next % ring_cap;
+        if (ring_next >= ring_cap) {
+            /* the oldest event leaves the history */
+            freed_t *old = &ring[slot];
+            if (mp_idtab_get(&latest, old->addr) == slot + 1) mp_idtab_del(&latest, old->addr);
+            ring_dropped++;
+            oldest_kept_seq = ring[(slot + 1) % ring_cap].seq;
+        }
+        ring[slot] = (freed_t){ b->addr, ++seq, mp_now_ms(), free_stack, b->stack, b->time };
+        mp_idtab_put(&latest, b->addr, (uint32_t)slot + 1);
+        ring_next++;
+    }
+    mp_spin_unlock(&lock);
+}
+
+/* The freed event covering pointer p: the latest free of the block starting at p. */
+static const freed_t *freed_at(uintptr_t p)
+{
+    uint32_t k = p ? mp_idtab_get(&latest, p) : 0;
+    return k ? &ring[k - 1] : NULL;
+}
+
+size_t mp_dangling_find(mp_dangling_finding_t **out, uint64_t *kept, uint64_t *dropped)
+{
+    size_t n = 0, cap = 0;
+    mp_dangling_finding_t *v = NULL;
+    mp_spin_lock(&lock);
+    *kept = ring_next < ring_cap ? ring_next : ring_cap;
+    *dropped = ring_dropped;
+    for (uint32_t i = 0; ent && ring && i <= ent_mask; i++) {
+        const entry_t *e = &ent[i];
+        if (!e->key) continue;
+        for (int f = 0; f < 2; f++) {
+            uintptr_t p = f ? e->value : e->key;
+            if (f && p == e->key) continue;
+            const freed_t *ev = freed_at(p);
+            if (!ev || ev->seq < e->seq) continue;
+            if (n == cap) {
+                cap = cap ? cap * 2 : 16;
+                /* malloc under our spinlock: we hold the guard, so it cannot come back here */
+                mp_dangling_finding_t *nv = realloc(v, cap * sizeof *nv);
+                if (!nv) goto out;
+                v = nv;
+            }
+            v[n++] = (mp_dangling_finding_t){
+                .map = e->map, .key = e->key, .pointer = p, .is_value = f == 1,
+                .inserted_ms = e->inserted_ms, .freed_ms = ev->freed_ms,
+                .reused = false,
+                .certain = ring_dropped == 0 || e->seq >= oldest_kept_seq,
+                .free_stack = ev->free_stack, .alloc_stack = ev->alloc_stack,
+            };
+        }
+    }
+out:
+    mp_spin_unlock(&lock);
+    *out = v;
+    return n;
+}
+
+void mp_dangling_lock(void) { mp_spin_lock(&lock); }
+void mp_dangling_unlock(void) { mp_spin_unlock(&lock); }
+void mp_dangling_reset_lock(void) { mp_spin_init(&lock); }

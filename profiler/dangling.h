@@ -1,0 +1,48 @@
+/* profiler/dangling.h - map entries that point into freed (or freed and reused) memory.
+ *
+ * Sources tell which pointers each entry holds (mp_dangling_insert/remove); the blocks they
+ * point to are watched through the live table whether or not they were sampled, so their frees
+ * are noticed on the existing tracked-free path (no cost for other frees). Each watched free
+ * goes into a bounded history (freed_history option) with the stack that freed the block. At a
+ * snapshot, every entry whose key or value points to a block freed after the entry was inserted
+ * is a finding; when the history overflowed before the entry was inserted, the finding is
+ * marked uncertain instead of being silently missed. */
+#ifndef MAPPROF_PROFILER_DANGLING_H
+#define MAPPROF_PROFILER_DANGLING_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "profiler/livetab.h"
+
+/* An entry (map id, key) now holds key and value pointers (either may be NULL). */
+void mp_dangling_insert(uint32_t map, const void *key, const void *value);
+/* The entry with this key left the map. */
+void mp_dangling_remove(uint32_t map, const void *key);
+/* Every entry of map left it (cleared or destroyed). */
+void mp_dangling_clear(uint32_t map);
+/* A watched block was freed (called from the free path, under the guard). */
+void mp_dangling_freed(const mp_block_t *b);
+
+typedef struct mp_dangling_finding {
+    uint32_t map;               /* map id */
+    uintptr_t key, pointer;     /* the entry's key, and the dangling pointer */
+    bool is_value;              /* the pointer is the entry's value (else its key) */
+    uint32_t inserted_ms, freed_ms;
+    bool reused;                /* a newer tracked block starts at the address now */
+    bool certain;               /* the history covered the entry's whole life */
+    uint32_t free_stack;        /* stack id that freed the block (0 unknown) */
+    uint32_t alloc_stack;       /* stack id that allocated it (0 when it was not sampled) */
+} mp_dangling_finding_t;
+
+/* Findings now (malloc'd array, caller frees; under the guard). Also the history's size. */
+size_t mp_dangling_find(mp_dangling_finding_t **out, uint64_t *kept, uint64_t *dropped);
+/* Set the history's capacity (from options, at init). */
+void mp_dangling_init(size_t history);
+/* For fork. */
+void mp_dangling_lock(void);
+void mp_dangling_unlock(void);
+void mp_dangling_reset_lock(void);
+
+#endif
