@@ -2,9 +2,13 @@
 #define _GNU_SOURCE
 #include "profiler/leakcheck.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
+#include <signal.h>
+#include <sys/syscall.h>
+#include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,10 +55,115 @@ static void add_block(const mp_block_t *blk, void *ctx)
                                        .map = blk->map, .role = MP_BLOCK_ROLE(blk) };
 }
 
-static int by_addr(const void *a, const void *b)
+/* Heapsort by address: qsort may allocate, and other threads may be parked inside malloc. */
+static void sift(mp_leak_block_t *b, size_t root, size_t n)
 {
-    uintptr_t x = ((const mp_leak_block_t *)a)->addr, y = ((const mp_leak_block_t *)b)->addr;
-    return x < y ? -1 : x > y;
+    for (;;) {
+        size_t c = 2 * root + 1;
+        if (c >= n) return;
+        if (c + 1 < n && b[c + 1].addr > b[c].addr) c++;
+        if (b[root].addr >= b[c].addr) return;
+        mp_leak_block_t t = b[root];
+        b[root] = b[c];
+        b[c] = t;
+        root = c;
+    }
+}
+
+static void sort_by_addr(mp_leak_block_t *b, size_t n)
+{
+    for (size_t i = n / 2; i-- > 0;) sift(b, i, n);
+    for (size_t end = n; end-- > 1;) {
+        mp_leak_block_t t = b[0];
+        b[0] = b[end];
+        b[end] = t;
+        sift(b, 0, end);
+    }
+}
+
+/* ---- parking the other threads ----
+ * Each other thread gets a signal; its handler records where its stack is live (its frame,
+ * below the kernel's saved registers) and waits until the scan is done, so no thread changes
+ * what is scanned. A thread inside the profiler (it may hold our locks) records its stack and
+ * goes on. A thread that does not answer in time (signal blocked) is scanned over its whole
+ * stack mapping: conservative, never a false leak. */
+#define PARK_MAX 1024
+typedef struct parked {
+    pid_t tid;
+    uintptr_t sp;           /* 0 until the thread answered */
+} parked_t;
+
+static parked_t park[PARK_MAX];
+static int npark, park_sig;
+static volatile int park_release;
+
+static void park_handler(int sig)
+{
+    (void)sig;
+    int saved = errno;
+    volatile char here = 0;
+    pid_t tid = (pid_t)syscall(SYS_gettid);
+    for (int i = 0; i < npark; i++) {
+        if (park[i].tid != tid) continue;
+        __atomic_store_n(&park[i].sp, (uintptr_t)&here, __ATOMIC_RELEASE);
+        if (!mp_tls.busy)
+            while (!__atomic_load_n(&park_release, __ATOMIC_ACQUIRE)) syscall(SYS_sched_yield);
+        break;
+    }
+    (void)here;
+    errno = saved;
+}
+
+static void park_others(void)
+{
+    npark = 0;
+    park_release = 0;
+    park_sig = SIGRTMIN + 7;
+    struct sigaction cur;
+    if (sigaction(park_sig, NULL, &cur) || (cur.sa_handler != SIG_DFL && cur.sa_handler != park_handler)) {
+        park_sig = 0;
+        return;
+    }
+    DIR *d = opendir("/proc/self/task");
+    if (!d) return;
+    pid_t self = (pid_t)syscall(SYS_gettid);
+    struct dirent *e;
+    while ((e = readdir(d)) && npark < PARK_MAX) {
+        pid_t tid = (pid_t)atoi(e->d_name);
+        if (tid > 0 && tid != self) park[npark++] = (parked_t){ tid, 0 };
+    }
+    closedir(d);
+    if (!npark) return;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = park_handler;
+    sa.sa_flags = SA_RESTART;
+    sigfillset(&sa.sa_mask);
+    sigaction(park_sig, &sa, NULL);
+    for (int i = 0; i < npark; i++) syscall(SYS_tgkill, getpid(), park[i].tid, park_sig);
+    /* wait up to 200 ms for every thread to answer */
+    for (int ms = 0; ms < 200; ms++) {
+        int answered = 0;
+        for (int i = 0; i < npark; i++) answered += __atomic_load_n(&park[i].sp, __ATOMIC_ACQUIRE) != 0;
+        if (answered == npark) break;
+        struct timespec ts = { 0, 1000000 };
+        nanosleep(&ts, NULL);
+    }
+}
+
+static void release_others(void)
+{
+    __atomic_store_n(&park_release, 1, __ATOMIC_RELEASE);
+}
+
+/* The live start of a parked thread's stack within [lo, hi), else lo. */
+static uintptr_t parked_start(uintptr_t lo, uintptr_t hi)
+{
+    for (int i = 0; i < npark; i++) {
+        uintptr_t sp = __atomic_load_n(&park[i].sp, __ATOMIC_ACQUIRE);
+        if (sp >= lo && sp < hi) return sp & ~(uintptr_t)7;
+    }
+    return lo;
 }
 
 /* Read /proc/self/maps whole (it changes as we read; one pass into a growing buffer). */
@@ -104,7 +213,7 @@ __attribute__((noinline)) static int check_with_regs(mp_leak_result_t *out, uint
     collect_t c = { 0 };
     mp_live_foreach(add_block, &c);
     if (c.err) { mp_pages_free(c.b, c.cap * sizeof *c.b); return c.err; }
-    qsort(c.b, c.n, sizeof *c.b, by_addr);
+    sort_by_addr(c.b, c.n);
 
     size_t maps_bytes = 0;
     char *maps = read_maps(&maps_bytes);
@@ -122,6 +231,7 @@ __attribute__((noinline)) static int check_with_regs(mp_leak_result_t *out, uint
             !strstr(line, "[vvar]") && !strstr(line, "[vsyscall]") &&
             !has_block(c.b, c.n, lo, hi) && !overlaps_own(own, nown, lo, hi)) {
             if (sp >= lo && sp < hi) lo = sp & ~(uintptr_t)7;   /* our stack: live part only */
+            else lo = parked_start(lo, hi);                     /* another thread's */
             if (nroots == cap) {
                 roots = grow_pages(roots, cap * sizeof *roots, cap * 2 * sizeof *roots);
                 cap *= 2;
@@ -177,7 +287,9 @@ int mp_leak_check(mp_leak_result_t *out)
     setjmp(regs);
     __asm__ volatile("" : : "r"(&regs) : "memory");
     uintptr_t sp = live_stack_start((uintptr_t)&regs);
+    park_others();
     int e = check_with_regs(out, sp);
+    release_others();
     mp_tls.busy--;
     return e;
 }

@@ -13,6 +13,7 @@
 #include "profiler/log.h"
 #include "profiler/profiler.h"
 #include "profiler/record.h"
+#include "profiler/stdmap.h"
 
 /* export's symbolizer, seen through the findings file's frame type. pc is a return address. */
 static int symbolize(uintptr_t pc, mp_lframe_t *out, int max, void *ctx)
@@ -30,10 +31,14 @@ static int symbolize(uintptr_t pc, mp_lframe_t *out, int max, void *ctx)
 void mp_leak_at_exit(void)
 {
     const mp_options_t *o = mp_opts();
+    /* C++ maps are known only once their stacks are classified and objects found */
+    mp_sym_t *sym = mp_sym_open(0);
+    mp_stdmap_refresh(sym);
     mp_leak_result_t r;
     int e = mp_leak_check(&r);
     if (e) {
         mp_warn("leak check failed: %s", strerror(e));
+        if (sym) mp_sym_close(sym);
         return;
     }
     mp_leak_report_t rep;
@@ -41,9 +46,9 @@ void mp_leak_at_exit(void)
     mp_leak_result_free(&r);
     if (e) {
         mp_warn("leak check failed: %s", strerror(e));
+        if (sym) mp_sym_close(sym);
         return;
     }
-    mp_sym_t *sym = mp_sym_open(0);
     char path[sizeof o->leak_report + 64];
     int pid = (int)getpid();
     if (o->leak_report[0]) {

@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "profiler/arena.h"
+
 long mp_leak_find(const mp_leak_block_t *b, size_t n, uintptr_t p)
 {
     size_t lo = 0, hi = n;
@@ -24,12 +26,18 @@ typedef struct work {
     size_t n, cap;
 } work_t;
 
+/* The work stack lives in the profiler's own mappings, not malloc: the check may run while
+ * other threads are parked, one of them perhaps inside malloc holding its lock. */
 static int push(work_t *w, size_t i)
 {
     if (w->n == w->cap) {
-        size_t cap = w->cap ? w->cap * 2 : 1024;
-        size_t *v = realloc(w->v, cap * sizeof *v);
+        size_t cap = w->cap ? w->cap * 2 : 4096;
+        size_t *v = mp_pages_alloc(cap * sizeof *v);
         if (!v) return ENOMEM;
+        if (w->v) {
+            memcpy(v, w->v, w->n * sizeof *v);
+            mp_pages_free(w->v, w->cap * sizeof *v);
+        }
         w->v = v;
         w->cap = cap;
     }
@@ -48,6 +56,7 @@ typedef struct pass {
     uint32_t via_map, leader;
     long self;          /* block being scanned (a block pointing to itself does not count) */
     long keep;          /* a block never re-tagged (the current clique's leader), or -1 */
+    uint32_t only_map;  /* when set, only blocks of this map may be claimed */
     int err;
 } pass_t;
 
@@ -60,6 +69,7 @@ static void scan(pass_t *p, uintptr_t lo, uintptr_t hi)
         if (v < p->b[0].addr) continue;
         long i = mp_leak_find(p->b, p->n, v);
         if (i < 0 || i == p->self || i == p->keep || !(p->from & (1u << p->b[i].cls))) continue;
+        if (p->only_map && p->b[i].map != p->only_map) continue;
         p->b[i].cls = p->to;
         p->b[i].via_map = p->via_map;
         p->b[i].leader = p->leader;
@@ -67,17 +77,20 @@ static void scan(pass_t *p, uintptr_t lo, uintptr_t hi)
     }
 }
 
-/* Drain the work list: scan each queued block with the same pass. Blocks a map owns are not
- * scanned in the first pass (map memory is scanned in its own pass). */
-static void drain(pass_t *p, int skip_map_memory)
+/* Drain the work list: scan each queued block with the same pass. In the first pass a block a
+ * map owns passes reachability only to the same map's other blocks (its object, arrays and
+ * nodes); what its entries point to is left to the map pass. */
+static void drain(pass_t *p, int map_memory_stays_inside)
 {
     while (p->w->n && !p->err) {
         size_t i = p->w->v[--p->w->n];
-        if (skip_map_memory && p->b[i].map) continue;
         long saved = p->self;
+        uint32_t saved_map = p->only_map;
         p->self = (long)i;
+        if (map_memory_stays_inside) p->only_map = p->b[i].map;
         scan(p, p->b[i].addr, p->b[i].addr + p->b[i].size);
         p->self = saved;
+        p->only_map = saved_map;
     }
 }
 
@@ -88,7 +101,7 @@ int mp_leak_classify(mp_leak_block_t *b, size_t n, const mp_range_t *roots, size
     for (size_t i = 0; i < n; i++) { b[i].cls = MP_LEAK_UNKNOWN; b[i].via_map = 0; b[i].leader = 0; }
 
     /* 1. reachable from the roots without passing through map memory */
-    pass_t p = { b, n, &w, 1u << MP_LEAK_UNKNOWN, MP_LEAK_REACHABLE, 0, 0, -1, -1, 0 };
+    pass_t p = { b, n, &w, 1u << MP_LEAK_UNKNOWN, MP_LEAK_REACHABLE, 0, 0, -1, -1, 0, 0 };
     for (size_t r = 0; r < nroots && !p.err; r++) {
         scan(&p, roots[r].lo, roots[r].hi);
         drain(&p, 1);
@@ -120,7 +133,7 @@ int mp_leak_classify(mp_leak_block_t *b, size_t n, const mp_range_t *roots, size
     }
     /* Blocks of a clique that joined a later one keep their first leader's tag; the later
      * leader's index is what reports group by when they follow `leader` transitively. */
-    free(w.v);
+    if (w.v) mp_pages_free(w.v, w.cap * sizeof *w.v);
     return p.err;
 }
 
@@ -144,6 +157,6 @@ int mp_leak_flood(const mp_leak_block_t *b, size_t n, size_t start, unsigned cla
             if (push(&w, (size_t)j)) err = ENOMEM;
         }
     }
-    free(w.v);
+    if (w.v) mp_pages_free(w.v, w.cap * sizeof *w.v);
     return err;
 }

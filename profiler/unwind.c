@@ -105,9 +105,10 @@ int mp_unwind_capture(uintptr_t *pcs, int max, int method)
     else
         n = unw_backtrace((void **)buf, cap);
     if (n < 0) n = 0;
-    int skip = 0;
-    while (skip < n && is_own(buf[skip])) skip++;
-    int out = n - skip < max ? n - skip : max;
-    memcpy(pcs, buf + skip, (size_t)out * sizeof *pcs);
+    /* Our frames go wherever they are: the hook at the leaf, and the map wrappers (GHashTable)
+     * in the middle of stacks that allocate inside a hooked call. */
+    int out = 0;
+    for (int i = 0; i < n && out < max; i++)
+        if (!is_own(buf[i])) pcs[out++] = buf[i];
     return out;
 }

@@ -36,3 +36,6 @@ $(TP)/ghash: tests/preload/ghash.c
 $(TP)/dangling: tests/preload/dangling.c
 	@mkdir -p $(dir $@)
 	$(CC) $(TP_CFLAGS) $(GLIB_CFLAGS) $< -o $@ $(GLIB_LIBS)
+$(TP)/leakmaps: tests/preload/leakmaps.c
+	@mkdir -p $(dir $@)
+	$(CC) $(TP_CFLAGS) $(GLIB_CFLAGS) $< -o $@ $(GLIB_LIBS)

@@ -95,4 +95,53 @@ t_eq "$?" 137 "killed by a signal"
 grep -q "no leak check" "$TMP/err" || t_fail "no word about the missing check: $(cat "$TMP/err")"
 t_end
 
+# The corpus: each program's definite and indirect bytes and blocks equal memcheck's.
+export G_SLICE=always-malloc
+vg_summary() {
+  valgrind --leak-check=full "$@" 2>&1 >/dev/null | awk '/definitely lost:/ { gsub(",", "", $4); d = $4; db = $7 }
+    /indirectly lost:/ { gsub(",", "", $4); i = $4; ib = $7 } END { print d + 0, db + 0, i + 0, ib + 0 }'
+}
+mp_summary() {
+  "$MAPPROF" check --quiet --json "$TMP/corpus.json" -- "$@" >/dev/null 2>&1
+  python3 -c 'import json,sys; s=json.load(open(sys.argv[1]))["summary"]; print(s["definite_bytes"], s["definite_blocks"], s["indirect_bytes"], s["indirect_blocks"])' "$TMP/corpus.json"
+}
+for prog in leakmaps leakcxx "leakthreads" "leakthreads x"; do
+  t_begin "corpus_vs_memcheck_${prog// /_}"
+  t_eq "$(mp_summary $TP/$prog)" "$(vg_summary $TP/$prog)" "$prog: definite and indirect, mapprof vs memcheck"
+  t_end
+done
+
+t_begin corpus_leaked_maps_are_one_finding
+"$MAPPROF" check --quiet --json "$TMP/m.json" -- "$TP/leakmaps" >/dev/null 2>&1
+"$MAPPROF" check --quiet --json "$TMP/x.json" -- "$TP/leakcxx" >/dev/null 2>&1
+python3 - "$TMP/m.json" "$TMP/x.json" <<'PY' || t_fail "leaked maps"
+import json, sys
+m = json.load(open(sys.argv[1]))["leaks"]
+maps = sorted((l["map"]["kind"], l["map"]["entries"], l["kind"]) for l in m if l.get("map", {}).get("whole"))
+assert maps == [("annotated", 10, "definite"), ("ghash", 50, "definite")], maps
+# nothing of the lost GHashTable is reported apart from its finding
+assert not [l for l in m if l["kind"] in ("definite", "indirect") and not l.get("map", {}).get("whole")], m
+retained = [l for l in m if l["kind"] == "map-retained"]
+assert len(retained) == 1 and retained[0]["blocks"] == 20 and retained[0]["map"]["kind"] == "ghash", retained
+x = json.load(open(sys.argv[2]))["leaks"]
+assert len(x) == 1 and x[0]["map"]["kind"] == "std_unordered" and x[0]["map"]["entries"] == 100, x
+assert x[0]["blocks"] == 202, x[0]
+PY
+t_end
+
+t_begin corpus_fork_each_process_checked
+"$MAPPROF" check --quiet --json "$TMP/f.json" -- "$TP/leakfork" >/dev/null 2>&1
+t_eq "$?" 23 "exit status"
+python3 - "$TMP/f.json" <<'PY' || t_fail "fork"
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["summary"]["processes"] == 2, d["summary"]
+per_pid = {}
+for l in d["leaks"]:
+    if l["kind"] == "definite":
+        per_pid[l["pid"]] = per_pid.get(l["pid"], 0) + l["bytes"]
+assert sorted(per_pid.values()) == [111, 333], per_pid
+PY
+t_end
+
 t_done
