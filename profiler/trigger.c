@@ -33,15 +33,24 @@ static int exited;                      /* the exit dump was written: write no m
 static unsigned seq;                    /* next file sequence number, per process */
 static int64_t next_inuse;              /* in-use bytes that trigger the next step dump */
 static int warned_write;
+static dev_t pipe_dev;                  /* identity of our pipe's write end: a program that */
+static ino_t pipe_ino;                  /* closes fds it does not know may reuse the number */
+
+/* Write one byte to our pipe, if the descriptor is still our pipe (async-signal-safe). */
+static void poke(char c)
+{
+    int fd = pipe_fd[1];
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) != 0 || st.st_dev != pipe_dev || st.st_ino != pipe_ino) return;
+    ssize_t w = write(fd, &c, 1);      /* non-blocking: a full pipe drops it */
+    (void)w;
+}
 
 static void on_signal(int sig)
 {
     (void)sig;
     int saved = errno;
-    if (pipe_fd[1] >= 0) {
-        ssize_t w = write(pipe_fd[1], "s", 1);  /* non-blocking: a full pipe drops it */
-        (void)w;
-    }
+    poke('s');
     errno = saved;
 }
 
@@ -116,6 +125,7 @@ static void *helper_main(void *arg)
         struct pollfd p = { pipe_fd[0], POLLIN, 0 };
         int r = poll(&p, 1, timeout);
         if (r < 0 && errno != EINTR) break;
+        if (r > 0 && (p.revents & (POLLNVAL | POLLERR | POLLHUP))) break;   /* closed under us */
         if (r > 0) {
             char buf[64];
             ssize_t n = read(pipe_fd[0], buf, sizeof buf);
@@ -139,6 +149,11 @@ static void start_helper(void)
                 strerror(errno));
         helper_wanted = 0;
         return;
+    }
+    struct stat st;
+    if (fstat(pipe_fd[1], &st) == 0) {
+        pipe_dev = st.st_dev;
+        pipe_ino = st.st_ino;
     }
     pthread_attr_t a;
     pthread_attr_init(&a);
@@ -200,10 +215,8 @@ void mp_trigger_inuse(int64_t inuse_bytes)
     if (inuse_bytes < next) return;
     int64_t want = (inuse_bytes / step + 1) * step;
     if (__atomic_compare_exchange_n(&next_inuse, &next, want, false, __ATOMIC_RELAXED,
-                                    __ATOMIC_RELAXED) && pipe_fd[1] >= 0) {
-        ssize_t w = write(pipe_fd[1], "g", 1);
-        (void)w;
-    }
+                                    __ATOMIC_RELAXED))
+        poke('g');
 }
 
 void mp_trigger_lock(void) { pthread_mutex_lock(&dump_lock); }
@@ -221,6 +234,11 @@ void mp_trigger_after_fork_child(void)
         pipe_fd[0] = pipe_fd[1] = -1;
     }
     if (helper_wanted && pipe2(pipe_fd, O_CLOEXEC | O_NONBLOCK) != 0) pipe_fd[0] = pipe_fd[1] = -1;
+    struct stat st;
+    if (pipe_fd[1] >= 0 && fstat(pipe_fd[1], &st) == 0) {
+        pipe_dev = st.st_dev;
+        pipe_ino = st.st_ino;
+    }
     __atomic_store_n(&helper_running, 0, __ATOMIC_RELEASE);
 }
 

@@ -47,4 +47,10 @@ t_eq "$?" 7 "exit status"
 t_eq "$(cat "$TMP/precious")" precious "symlink target untouched"
 t_end
 
+t_begin closed_descriptors_are_not_ours_to_write
+MAPPROF_OPTIONS="output=$TMP/fd" LD_PRELOAD="$LIB" "$TP/fdcloser" "$TMP/victim" 2>"$TMP/err"
+t_eq "$?" 0 "exit status"
+t_eq "$(cat "$TMP/victim")" ok "the program's file holds only what it wrote"
+t_end
+
 t_done
