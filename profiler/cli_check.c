@@ -18,7 +18,11 @@
 #include "export/leakfile.h"
 #include "profiler/cli.h"
 
-/* Allocations the C runtime and the loader make for the life of the process. */
+/* Allocations made while the loader runs library constructors (before main): the libraries'
+ * lifetime state, matched anywhere in the stack. */
+static const char *const builtin_anywhere[] = { "fun:_dl_init", "fun:_dl_start_user" };
+
+/* Allocations the C runtime and the loader make for the life of the process (at the leaf). */
 static const char *const builtin_suppressions[] = {
     "fun:_dl_*", "fun:_IO_file_doallocate", "fun:__libc_alloc_buffer_*", "fun:_nl_*",
     "fun:__new_exitfn", "fun:__cxa_thread_atexit_impl", "fun:_GLOBAL__sub_I_eh_alloc.cc",
@@ -197,6 +201,8 @@ int cli_check(int argc, char **argv)
         mp_lfinding_t *x = &lf.f[k];
         for (size_t b = 0; b < sizeof builtin_suppressions / sizeof *builtin_suppressions && !x->suppressed; b++)
             x->suppressed = matches_leaf(builtin_suppressions[b], x);
+        for (size_t b = 0; b < sizeof builtin_anywhere / sizeof *builtin_anywhere && !x->suppressed; b++)
+            x->suppressed = matches(builtin_anywhere[b], x);
         for (size_t r = 0; r < rules.n && !x->suppressed; r++) x->suppressed = matches(rules.pat[r], x);
         int kind = mp_leak_kind_index(x->kind);
         if (!x->suppressed && kind >= 0 && (gate & (1u << kind))) {
@@ -205,6 +211,13 @@ int cli_check(int argc, char **argv)
         }
     }
     bool gate_failed = any_gated && gated_bytes > max_bytes;
+    /* The summary leaves out what is suppressed (by the finding's class). */
+    for (size_t k = 0; k < lf.n; k++) {
+        int kind = mp_leak_kind_index(lf.f[k].kind);
+        if (kind < 0 || !lf.f[k].suppressed) continue;
+        lf.sum_bytes[kind] -= lf.sum_bytes[kind] < lf.f[k].bytes ? lf.sum_bytes[kind] : lf.f[k].bytes;
+        lf.sum_blocks[kind] -= lf.sum_blocks[kind] < lf.f[k].blocks ? lf.sum_blocks[kind] : lf.f[k].blocks;
+    }
     for (size_t k = 0; k < lf.n; k++) {
         mp_lfinding_t *x = &lf.f[k];
         int kind = mp_leak_kind_index(x->kind);

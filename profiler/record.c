@@ -149,6 +149,7 @@ __attribute__((noinline)) static void scrub_stack(void)
 }
 
 static void alloc_slow(void *p, size_t n);
+static void init_early(void);
 static void free_slow(void *p);
 
 void mp_alloc_slow(void *p, size_t n)
@@ -173,9 +174,9 @@ __attribute__((noinline)) static void alloc_slow(void *p, size_t n)
             if (mp_tls.countdown > 0) goto out;
         }
     }
+    if (MP_UNLIKELY(!mp_enabled())) init_early();
     if (MP_UNLIKELY(!mp_enabled())) {
-        /* Not yet initialized (constructors of libraries loaded before us), or turned off:
-         * come back after a while rather than on every allocation. */
+        /* Being initialized on another thread: come back after a while. */
         mp_tls.countdown = mp_sample_next(&mp_tls.rng, opts.rate ? opts.rate : 524288);
         goto out;
     }
@@ -258,10 +259,16 @@ static void fork_child(void)
     mp_tls.busy--;
 }
 
-void mp_init(void)
+/* What recording needs: options, clocks, the unwinder's view of us, the tables. Runs on the
+ * first allocation that reaches the slow path (libraries' constructors allocate before ours
+ * runs: a leak check must see those blocks too), or from the constructor, whichever is first. */
+static int early_state;     /* 0 not yet, 1 running, 2 done */
+
+static void init_early(void)
 {
-    static int once;
-    if (__atomic_exchange_n(&once, 1, __ATOMIC_ACQ_REL)) return;
+    int expect = 0;
+    if (!__atomic_compare_exchange_n(&early_state, &expect, 1, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+        return;
     mp_tls.busy++;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     clock_gettime(CLOCK_MONOTONIC_COARSE, &t0_coarse);
@@ -276,10 +283,23 @@ void mp_init(void)
     }
     mp_unwind_init();
     mp_dangling_init((size_t)opts.freed_history);
-    pthread_atfork(fork_prepare, fork_parent, fork_child);
-    mp_trigger_init();
-    /* The thread that loaded us starts its countdown afresh with the final rate. */
+    /* This thread starts its countdown afresh with the final rate. */
     thread_init();
     __atomic_store_n(&enabled, 1, __ATOMIC_RELEASE);
+    __atomic_store_n(&early_state, 2, __ATOMIC_RELEASE);
+    mp_tls.busy--;
+}
+
+/* From the constructor: the rest (fork handlers, signal, helper thread) wants a program whose
+ * libraries are initialized. */
+void mp_init(void)
+{
+    static int once;
+    if (__atomic_exchange_n(&once, 1, __ATOMIC_ACQ_REL)) return;
+    init_early();
+    if (!mp_enabled()) return;
+    mp_tls.busy++;
+    pthread_atfork(fork_prepare, fork_parent, fork_child);
+    mp_trigger_init();
     mp_tls.busy--;
 }
