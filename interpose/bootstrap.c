@@ -6,7 +6,8 @@
 
 #include "interpose/real.h"
 
-static _Alignas(4096) char arena[256 * 1024];
+_Alignas(4096) char mp_boot_arena[MP_BOOT_SIZE];
+#define arena mp_boot_arena
 static size_t used;
 
 void *mp_boot_alloc(size_t size, size_t align)
@@ -22,11 +23,6 @@ void *mp_boot_alloc(size_t size, size_t align)
                                           __ATOMIC_RELAXED));
     memcpy(arena + start - sizeof(size_t), &size, sizeof size);
     return arena + start;   /* static storage: already zero, as calloc wants */
-}
-
-bool mp_is_boot(const void *p)
-{
-    return (const char *)p >= arena && (const char *)p < arena + sizeof arena;
 }
 
 size_t mp_boot_size(const void *p)

@@ -30,8 +30,14 @@ bool mp_real_resolving(void);
 void *mp_real_lookup(const char *name);
 
 /* Bootstrap arena: a static bump allocator; its blocks are never freed. */
+#define MP_BOOT_SIZE (256 * 1024)
+extern char mp_boot_arena[MP_BOOT_SIZE];
 void *mp_boot_alloc(size_t size, size_t align);
-bool mp_is_boot(const void *p);
 size_t mp_boot_size(const void *p);
+/* Inline: free tests it on every call. One subtraction, one compare. */
+static inline bool mp_is_boot(const void *p)
+{
+    return (size_t)((const char *)p - mp_boot_arena) < MP_BOOT_SIZE;
+}
 
 #endif
