@@ -53,4 +53,18 @@ t_eq "$?" 0 "exit status"
 t_eq "$(cat "$TMP/victim")" ok "the program's file holds only what it wrote"
 t_end
 
+for opts in rate=4096 rate=1:unwind=fp rate=1; do
+  t_begin "stress_threads_fork_exec_signals_${opts//[:=]/_}"
+  mkdir -p "$TMP/stress"
+  timeout 120 env MAPPROF_OPTIONS="$opts:output=$TMP/stress/p" LD_PRELOAD="$LIB" "$TP/stress" 2 >"$TMP/stress.out" 2>"$TMP/stress.err"
+  t_eq "$?" 0 "exit status (124 would be a hang)"
+  grep -q 'stress done' "$TMP/stress.out" || t_fail "did not finish"
+  bad=0
+  for f in "$TMP"/stress/*.pb.gz; do "${GO_PPROF[@]}" -raw "$f" >/dev/null 2>&1 || bad=$((bad + 1)); done
+  t_eq "$bad" 0 "invalid profiles"
+  t_eq "$(ls -A "$TMP/stress" | grep -vc '\.pb\.gz$')" 0 "temporary files left"
+  rm -rf "$TMP/stress"
+  t_end
+done
+
 t_done
