@@ -294,3 +294,82 @@ void mp_mapsfile_table(const mp_mapsfile_t *mf, FILE *out, size_t top)
     }
     free(m);
 }
+
+static void afile_json_str(mp_afile_t *f, const char *s)
+{
+    mp_afile_write(f, "\"", 1);
+    for (; s && *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\') mp_afile_printf(f, "\\%c", c);
+        else if (c < 0x20) mp_afile_printf(f, "\\u%04x", c);
+        else mp_afile_write(f, s, 1);
+    }
+    mp_afile_write(f, "\"", 1);
+}
+
+static void afile_frames(mp_afile_t *f, const mp_lframe_t *fr, size_t n)
+{
+    mp_afile_write(f, "[", 1);
+    for (size_t k = 0; k < n; k++) {
+        mp_afile_printf(f, "%s{\"function\":", k ? "," : "");
+        afile_json_str(f, fr[k].function);
+        mp_afile_printf(f, ",\"file\":");
+        afile_json_str(f, fr[k].file);
+        mp_afile_printf(f, ",\"line\":%d}", fr[k].line);
+    }
+    mp_afile_write(f, "]", 1);
+}
+
+static const mp_mapinfo_t *map_by_id(const mp_mapsfile_t *mf, uint32_t id)
+{
+    for (size_t i = 0; i < mf->n; i++)
+        if (mf->m[i].id == id) return &mf->m[i];
+    return NULL;
+}
+
+static void afile_map(mp_afile_t *f, const mp_mapsfile_t *mf, uint32_t id)
+{
+    const mp_mapinfo_t *m = map_by_id(mf, id);
+    mp_afile_printf(f, "\"map\":{\"id\":%u,\"kind\":\"%s\",\"created_at\":", id, m ? m->kind : "unknown");
+    afile_frames(f, m ? m->frames : NULL, m ? m->nframes : 0);
+    mp_afile_write(f, "}", 1);
+}
+
+int mp_mapsfile_findings_json(const mp_mapsfile_t *mf, const char *path)
+{
+    mp_afile_t f;
+    int e = mp_afile_open(&f, path);
+    if (e) return e;
+    mp_afile_printf(&f, "{\"pid\":%d,\"tag\":", mf->pid);
+    afile_json_str(&f, mf->tag);
+    mp_afile_printf(&f, ",\"findings\":[");
+    bool first = true;
+    for (size_t i = 0; i < mf->n; i++) {
+        const mp_mapinfo_t *m = &mf->m[i];
+        if (m->retained_bytes <= 0 || m->entries * 2 > m->peak_entries) continue;
+        mp_afile_printf(&f, "%s\n{\"kind\":\"retained_buckets\",", first ? "" : ",");
+        afile_map(&f, mf, m->id);
+        mp_afile_printf(&f, ",\"bytes\":%lld,\"entries\":%lld,\"peak_entries\":%lld,\"bucket_bytes\":%lld}",
+                        (long long)m->retained_bytes, (long long)m->entries,
+                        (long long)m->peak_entries, (long long)m->bucket_bytes);
+        first = false;
+    }
+    for (size_t i = 0; i < mf->nd; i++) {
+        const mp_dangling_t *d = &mf->d[i];
+        mp_afile_printf(&f, "%s\n{\"kind\":\"dangling\",", first ? "" : ",");
+        afile_map(&f, mf, d->map_id);
+        mp_afile_printf(&f, ",\"bytes\":0,\"entry_key\":\"0x%llx\",\"pointer\":\"0x%llx\",\"field\":\"%s\","
+                        "\"reused\":%s,\"certain\":%s,\"freed_at\":",
+                        (unsigned long long)d->key, (unsigned long long)d->pointer, d->field,
+                        d->reused ? "true" : "false", d->certain ? "true" : "false");
+        afile_frames(&f, d->free_frames, d->nfree);
+        mp_afile_printf(&f, ",\"allocated_at\":");
+        afile_frames(&f, d->alloc_frames, d->nalloc);
+        mp_afile_write(&f, "}", 1);
+        first = false;
+    }
+    mp_afile_printf(&f, "\n],\"history\":{\"freed_kept\":%lld,\"freed_dropped\":%lld,\"complete\":%s}}\n",
+                    (long long)mf->history_kept, (long long)mf->history_dropped,
+                    mf->history_dropped ? "false" : "true");
+    return mp_afile_commit(&f);
+}

@@ -68,6 +68,11 @@ int mp_mapsfile_path(const char *profile, char *out, size_t len);
 
 /* {"maps":[...]} sorted by retained bytes (largest first). */
 void mp_mapsfile_json(const mp_mapsfile_t *mf, FILE *out);
+/* The findings one snapshot shows by itself (findings=1, written live beside the profile):
+ * maps holding bucket memory beyond their entries' need after losing at least half of their
+ * peak entries (retained_buckets), and entries pointing into freed memory (dangling).
+ * {"findings":[...],"history":{...}}. Returns 0 or an errno value. */
+int mp_mapsfile_findings_json(const mp_mapsfile_t *mf, const char *path);
 /* A table, largest retained first, at most top rows (0 = all). */
 void mp_mapsfile_table(const mp_mapsfile_t *mf, FILE *out, size_t top);
 

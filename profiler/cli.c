@@ -29,7 +29,8 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "usage: mapprof run [--rate N] [-o PREFIX] [--interval S] [--inuse-step BYTES]\n"
-            "                   [--unwind fp|libunwind] [--seed N] [--legacy] -- CMD [ARGS...]\n"
+            "                   [--unwind fp|libunwind] [--seed N] [--legacy] [--findings]\n"
+            "                   -- CMD [ARGS...]\n"
             "       mapprof report FILE [--top N] [--sample-index NAME]\n"
             "       mapprof check [--json F] [--junit F] [--sarif F] [--fail-on KINDS]\n"
             "                     [--max-leak-bytes N] [--suppressions F] [--error-exitcode N]\n"
@@ -86,6 +87,7 @@ static int cmd_run(int argc, char **argv)
         if (!strcmp(a, "--")) { i++; break; }
         if (!strcmp(a, "--legacy")) { ADD(":formats=pb,legacy"); continue; }
         if (!strcmp(a, "--quiet")) { ADD(":quiet=1"); continue; }
+        if (!strcmp(a, "--findings")) { ADD(":findings=1"); continue; }
         if (!v) return cli_die("option %s needs a value", a);
         if (!strcmp(a, "--rate") || !strcmp(a, "--interval") || !strcmp(a, "--seed") ||
             !strcmp(a, "--inuse-step")) {
@@ -124,7 +126,8 @@ static int cmd_run(int argc, char **argv)
             struct stat sb;
             const char *p = g.gl_pathv[k];
             size_t pl = strlen(p);
-            bool ours = (pl > 6 && !strcmp(p + pl - 6, ".pb.gz")) || (pl > 5 && !strcmp(p + pl - 5, ".heap"));
+            bool ours = (pl > 6 && !strcmp(p + pl - 6, ".pb.gz")) || (pl > 5 && !strcmp(p + pl - 5, ".heap")) ||
+                        (pl > 5 && !strcmp(p + pl - 5, ".maps")) || (pl > 14 && !strcmp(p + pl - 14, ".findings.json"));
             if (ours && stat(p, &sb) == 0 && sb.st_mtime >= start) {
                 fprintf(stderr, "%s: wrote %s\n", prog, p);
                 found++;

@@ -35,6 +35,7 @@ static const opt_desc_t opts[] = {
     { "at_exit",    K_BOOL,    F(at_exit),    0, 0 },
     { "leak_check", K_BOOL,    F(leak_check), 0, 0 },
     { "freed_history", K_U64,  F(freed_history), 16, (uint64_t)1 << 26 },
+    { "findings",   K_BOOL,    F(findings),   0, 0 },
     { "leak_report", K_STR,    F(leak_report), 0, 0 },
 };
 #undef F

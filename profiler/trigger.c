@@ -97,6 +97,17 @@ int mp_dump(const char *tag)
         mp_mapsfile_path(pb, maps, sizeof maps);
         int e = mp_mapsfile_write(maps, s, msym);
         if (e) { rc = e; mp_warn_once(&warned_write, "cannot write %s: %s", maps, strerror(e)); }
+        if (!e && o->findings) {
+            /* the live findings, from the file just written (one code path for both) */
+            char fj[sizeof pb + 16], err[256];
+            snprintf(fj, sizeof fj, "%.*s.findings.json", (int)(strlen(pb) - 6), pb);
+            mp_mapsfile_t mf;
+            if (mp_mapsfile_read(maps, &mf, err, sizeof err) == 0) {
+                e = mp_mapsfile_findings_json(&mf, fj);
+                if (e) mp_warn_once(&warned_write, "cannot write %s: %s", fj, strerror(e));
+                mp_mapsfile_free(&mf);
+            }
+        }
     }
     if (msym) mp_sym_close(msym);
     mp_snapshot_free(s);

@@ -143,4 +143,23 @@ for rate in 524288 1; do
   t_end
 done
 
+t_begin live_findings_json
+mkdir -p "$TMP/lf"
+"$MAPPROF" run --findings -o "$TMP/lf/d" -- "$TP/dangling" >/dev/null 2>&1
+"$MAPPROF" run --findings -o "$TMP/lf/a" -- "$TP/annotated" >/dev/null 2>&1
+python3 - "$TMP/lf" <<'PY' || t_fail "findings.json"
+import glob, json, sys
+d = json.load(open(sorted(glob.glob(sys.argv[1] + "/d.*.0.findings.json"))[0]))
+dang = [f for f in d["findings"] if f["kind"] == "dangling"]
+assert len(dang) == 10 and len(d["findings"]) == 10, d["findings"]
+assert all(f["freed_at"][0]["function"] == "free_some" and f["certain"] for f in dang)
+assert all({"id", "kind", "created_at"} <= set(f["map"]) for f in dang)
+assert d["history"]["complete"] is True
+a = json.load(open(sorted(glob.glob(sys.argv[1] + "/a.*.findings.json"))[-1]))
+ret = [(f["kind"], f["map"]["id"]) for f in a["findings"]]
+assert ret == [("retained_buckets", 1)], ret
+assert a["findings"][0]["bytes"] > 12000000
+PY
+t_end
+
 t_done
