@@ -277,8 +277,9 @@ static int64_t needed_bucket_bytes(const mp_map_stats_t *m)
         want = p;
     }
     int64_t need = (int64_t)(want * per_bucket);
-    /* Within one doubling of what the entries need is ordinary growth slack, not retention. */
-    if (m->kind == MP_KIND_STD_UNORDERED && m->bucket_bytes <= 2 * need) return m->bucket_bytes;
+    /* Within one doubling of what the entries need is ordinary growth slack (and every map's
+     * own hysteresis between growing and shrinking), not retention. */
+    if (m->bucket_bytes <= 2 * need) return m->bucket_bytes;
     return need < m->bucket_bytes ? need : m->bucket_bytes;
 }
 
