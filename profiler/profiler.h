@@ -32,6 +32,9 @@ typedef struct mp_tls {
     uint32_t map_id;        /* map whose operation this thread is inside (0: none) */
     uint32_t map_role;      /* role of what that operation allocates (mp_map_role_t) */
     int64_t saved_countdown;/* the sampling countdown, parked while map_id is set */
+    uintptr_t pcs[256];     /* the sampled path's stack buffer: kept off the stack so the slow
+                             * path stays shallow (the leak check scrubs what it used) */
+    uintptr_t raw[256 + 16];/* the unwinder's raw buffer, same reason */
 } mp_tls_t;
 
 extern MP_TLS mp_tls_t mp_tls;

@@ -105,7 +105,7 @@ static void forget(const mp_block_t *b)
 static void sample_plain(void *p, size_t n)
 {
     mp_tls.countdown = mp_sample_next(&mp_tls.rng, opts.rate);
-    uintptr_t pcs[256];
+    uintptr_t *pcs = mp_tls.pcs;
     int depth = mp_unwind_capture(pcs, opts.max_depth, opts.unwind);
     mp_block_t b = { (uintptr_t)p, n, 0, mp_now_ms(), 0, 0 };
     b.stack = mp_stack_intern(pcs, depth, 0);
@@ -126,7 +126,7 @@ static void track_for_map(void *p, size_t n)
     mp_block_t b = { (uintptr_t)p, n, 0, mp_now_ms(), mp_tls.map_id, mp_tls.map_role };
     if (sampled) {
         mp_tls.saved_countdown = mp_sample_next(&mp_tls.rng, opts.rate);
-        uintptr_t pcs[256];
+        uintptr_t *pcs = mp_tls.pcs;
         int depth = mp_unwind_capture(pcs, opts.max_depth, opts.unwind);
         b.stack = mp_stack_intern(pcs, depth, mp_map_label(b.map, (mp_map_role_t)b.role));
     }
@@ -143,7 +143,7 @@ static void track_for_map(void *p, size_t n)
  * has lost. Wipe the area our slow paths used once they return. */
 __attribute__((noinline)) static void scrub_stack(void)
 {
-    volatile char area[6144];
+    volatile char area[2048];   /* our frames and libunwind's, the buffers being in TLS */
     memset((char *)area, 0, sizeof area);
     __asm__ volatile("" : : "r"(area) : "memory");
 }
@@ -219,7 +219,7 @@ uint32_t mp_capture_stack_id(uint32_t label)
 {
     if (!mp_enabled()) return 0;
     mp_tls.busy++;
-    uintptr_t pcs[256];
+    uintptr_t pcs[256];     /* not the TLS buffer: callers may be inside the sampled path */
     int depth = mp_unwind_capture(pcs, opts.max_depth, opts.unwind);
     uint32_t id = mp_stack_intern(pcs, depth, label);
     mp_tls.busy--;

@@ -97,8 +97,8 @@ __attribute__((noinline)) static int fp_walk(uintptr_t *pcs, int max)
 
 int mp_unwind_capture(uintptr_t *pcs, int max, int method)
 {
-    uintptr_t buf[256 + 16];
-    int cap = max + 16 < (int)(sizeof buf / sizeof buf[0]) ? max + 16 : (int)(sizeof buf / sizeof buf[0]);
+    uintptr_t *buf = mp_tls.raw;
+    int cap = max + 16 < 256 + 16 ? max + 16 : 256 + 16;
     int n;
     if (method == MP_UNWIND_FP)
         n = fp_walk(buf, cap);
