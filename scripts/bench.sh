@@ -1,50 +1,291 @@
 #!/usr/bin/env bash
-# make bench: side-by-side benchmarks, one run, alternating configurations (A B C ... A B C),
-# median wall time ratio to the uninstrumented program and peak RSS. Never part of make test.
-#   BENCH_RUNS=5 (runs per configuration), BENCH_OPS=4 (churn workload, millions of ops)
+# make bench: mapprof side by side with its peers, the way a user comparing tools would.
+#
+# For each workload, every configuration runs once per round, rounds repeated (A B C .. A B C),
+# and each cell reports the median wall time and peak RSS (/usr/bin/time -f '%e %M') as ratios
+# to the matching baseline (the uninstrumented program; plain tcmalloc for gperftools' heap
+# profiler; plain jemalloc for jemalloc's profiler), and the bytes the tool wrote to disk.
+# Then two probes: metadata per tracked block at rate=1, and the time to dump 100k stacks.
+# Prints one table and writes the same to build/bench.json. Never part of make test.
+#
+#   BENCH_QUICK=1        ~2 minute run: scale 0.2, 3 rounds, valgrind on one workload
+#   BENCH_SCALE=F        workload size multiplier (default 1: each workload ~1-2 s uninstrumented)
+#   BENCH_RUNS=N         rounds (default 5)
+#   BENCH_VALGRIND=0     skip valgrind
+#   BENCH_SLOW_FRACTION  scale of the full-tracking peers relative to the others (default 0.1)
+#   BENCH_ONLY="a b"     only these workloads (churn cxxchurn threadchurn perl python hashmap)
+#   BENCH_CONFIGS="a b"  only these configurations (baselines are added as needed)
+#   BENCH_JSON=FILE      where the JSON goes (default build/bench.json)
 set -u
 cd "$(dirname "$0")/.."
-RUNS=${BENCH_RUNS:-5}
-OPS=${BENCH_OPS:-4}
-LIB=$PWD/build/libmapprof.so
-W=$PWD/build/tests/bench/churn
+ROOT=$PWD
+QUICK=${BENCH_QUICK:-0}
+if [ "$QUICK" = 1 ]; then
+  SCALE=${BENCH_SCALE:-0.2}; RUNS=${BENCH_RUNS:-3}; VG_ONLY=${BENCH_VALGRIND_ONLY:-churn}
+else
+  SCALE=${BENCH_SCALE:-1}; RUNS=${BENCH_RUNS:-5}; VG_ONLY=${BENCH_VALGRIND_ONLY:-}
+fi
+VALGRIND=${BENCH_VALGRIND:-1}
+# Full-tracking peers 20-130x slower than native (gperftools' heap profiler, jemalloc at
+# lg_prof_sample:0, valgrind) run at SLOW (1/10) of the scale, against baselines (*_small) run
+# at that scale in the same rounds: their ratios include more of the fixed start-up cost.
+SLOW=${BENCH_SLOW_FRACTION:-0.1}
+JSON=${BENCH_JSON:-$ROOT/build/bench.json}
+LIB=$ROOT/build/libmapprof.so
+CLI=$ROOT/build/mapprof
+B=$ROOT/build/tests/bench
+LIBDIR=/usr/lib/x86_64-linux-gnu
+TCMALLOC=$LIBDIR/libtcmalloc.so.4
+JEMALLOC=$LIBDIR/libjemalloc.so.2
+PY=/usr/bin/python3   # Debian's python (PYTHONMALLOC=malloc reaches the system malloc)
 TMP=$(mktemp -d /tmp/mapprof-bench.XXXXXX)
 trap 'rm -rf "$TMP"' EXIT
+RESULTS=$TMP/results   # workload config round seconds maxrss_kb bytes_written exit_status
+: >"$RESULTS"
 
-names=(plain mapprof_default mapprof_rate1_fp mapprof_rate1_libunwind heaptrack)
-run_config() {   # run_config NAME -> prints "seconds maxrss_kb"
-  local out="$TMP/p.$1"
+# scaled BASE [SCALE]: BASE times the scale (fractional); scaled_int rounds, at least 1.
+scaled() { awk -v b="$1" -v s="${2:-$SCALE}" 'BEGIN { printf "%.3f", b * s }'; }
+scaled_int() { awk -v b="$1" -v s="${2:-$SCALE}" 'BEGIN { n = int(b * s + 0.5); print n < 1 ? 1 : n }'; }
+
+# ---- Workloads: name -> environment and command; the last argument is the size. ----
+# perl and python: ARG thousand keys, in hashes of up to 100k keys each (build, look up a third,
+# delete 90%, keep the rest alive).
+PERL_SCRIPT='my $total = int(shift() * 1000); my ($sum, %keep) = (0);
+for (my $r = 0; $r * 100000 < $total; $r++) {
+  my $k = $total - $r * 100000; $k = 100000 if $k > 100000;
+  my %h;
+  $h{"user:$r:$_:session"} = [$_, "v$_"] for 1 .. $k;
+  $sum += $h{"user:$r:$_:session"}[0] for grep { $_ % 3 == 0 } 1 .. $k;
+  delete $h{"user:$r:$_:session"} for grep { $_ % 10 } 1 .. $k;
+  $keep{$r} = \%h;
+}
+print "perl: $sum\n";'
+PY_SCRIPT='import sys
+total, s, keep = int(float(sys.argv[1]) * 1000), 0, []
+for r in range((total + 99999) // 100000):
+    k, h = min(100000, total - r * 100000), {}
+    for i in range(k):
+        h["user:%d:%d:session" % (r, i)] = [i, "v%d" % i]
+    for i in range(0, k, 3):
+        s += h["user:%d:%d:session" % (r, i)][0]
+    for i in range(k):
+        if i % 10:
+            del h["user:%d:%d:session" % (r, i)]
+    keep.append(h)
+print("python:", s)'
+# From files, not -e/-c: heaptrack records the command line in its data stream, and a newline
+# in an argument breaks its reader ("failed to parse line").
+printf '%s\n' "$PERL_SCRIPT" >"$TMP/hashes.pl"
+printf '%s\n' "$PY_SCRIPT" >"$TMP/dicts.py"
+
+# HASHMAP_BENCH: the program on the project's own hashmap/ library (usage: PROG [OPS_MILLIONS]).
+HASHMAP_BENCH=${BENCH_HASHMAP_PROG:-$B/hashmap_churn}
+workloads=(churn cxxchurn threadchurn perl python)
+if [ -f build/libhashmap.a ] && [ -x "$HASHMAP_BENCH" ]; then workloads+=(hashmap); fi
+[ -n "${BENCH_ONLY:-}" ] && read -ra workloads <<<"$BENCH_ONLY"
+
+# workload_cmd NAME SCALE -> sets WENV (array of VAR=value) and WCMD (array)
+workload_cmd() {
+  local s=$2
+  WENV=()
   case $1 in
-    plain) /usr/bin/time -f '%e %M' -o "$TMP/t" "$W" "$OPS" >/dev/null ;;
-    mapprof_default) MAPPROF_OPTIONS="output=$out" LD_PRELOAD=$LIB /usr/bin/time -f '%e %M' -o "$TMP/t" "$W" "$OPS" >/dev/null ;;
-    mapprof_rate1_fp) MAPPROF_OPTIONS="rate=1:unwind=fp:output=$out" LD_PRELOAD=$LIB /usr/bin/time -f '%e %M' -o "$TMP/t" "$W" "$OPS" >/dev/null ;;
-    mapprof_rate1_libunwind) MAPPROF_OPTIONS="rate=1:output=$out" LD_PRELOAD=$LIB /usr/bin/time -f '%e %M' -o "$TMP/t" "$W" "$OPS" >/dev/null ;;
-    heaptrack) /usr/bin/time -f '%e %M' -o "$TMP/t" heaptrack -o "$TMP/ht.$RANDOM" "$W" "$OPS" >/dev/null 2>&1 ;;
+    churn) WCMD=("$B/churn" "$(scaled_int 4 "$s")") ;;   # whole millions only
+    cxxchurn) WCMD=("$B/cxxchurn" "$(scaled 2.5 "$s")") ;;
+    threadchurn) WCMD=("$B/threadchurn" "$(scaled 10 "$s")") ;;
+    perl) WCMD=(/usr/bin/perl "$TMP/hashes.pl" "$(scaled 600 "$s")") ;;
+    python) WENV=(PYTHONMALLOC=malloc); WCMD=("$PY" "$TMP/dicts.py" "$(scaled 300 "$s")") ;;
+    hashmap) WCMD=("$HASHMAP_BENCH" "$(scaled_int 4 "$s")") ;;
+    *) echo "bench: unknown workload $1" >&2; return 1 ;;
   esac
-  tail -1 "$TMP/t"
-  rm -f "$TMP"/p.* "$TMP"/ht.*
 }
 
-echo "churn workload: chained hash map, ${OPS}M ops, $RUNS runs per configuration, alternating"
-for ((r = 0; r < RUNS; r++)); do
-  for n in "${names[@]}"; do
-    command -v heaptrack >/dev/null || [ "$n" != heaptrack ] || continue
-    read -r s kb < <(run_config "$n")
-    echo "$n $s $kb" >>"$TMP/results"
-  done
-done
-median() { sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
-base=$(awk '$1 == "plain" { print $2 }' "$TMP/results" | median)
-base_kb=$(awk '$1 == "plain" { print $3 }' "$TMP/results" | median)
-printf '\n%-26s %10s %8s %12s %8s\n' configuration median_s ratio peak_rss_MB rss_x
-for n in "${names[@]}"; do
-  s=$(awk -v n="$n" '$1 == n { print $2 }' "$TMP/results" | median)
-  [ -n "$s" ] || continue
-  kb=$(awk -v n="$n" '$1 == n { print $3 }' "$TMP/results" | median)
-  awk -v n="$n" -v s="$s" -v b="$base" -v kb="$kb" -v bk="$base_kb" \
-    'BEGIN { printf "%-26s %10.3f %7.2fx %12.1f %7.2fx\n", n, s, s / b, kb / 1024, kb / bk }'
+# ---- Configurations ----
+# jemalloc's profiler exists only when the library was built with --enable-prof.
+JE_PROF=0
+if [ -f "$JEMALLOC" ]; then
+  je_out=$(env LD_PRELOAD="$JEMALLOC" MALLOC_CONF=prof:true,stats_print:true /bin/true 2>&1)
+  if grep -q 'config.prof: true' <<<"$je_out" && ! grep -q 'Invalid conf pair' <<<"$je_out"; then
+    JE_PROF=1
+  fi
+fi
+configs=(plain mapprof_default mapprof_rate1_fp mapprof_rate1_libunwind mapprof_check)
+command -v heaptrack >/dev/null && configs+=(heaptrack)
+[ -f "$TCMALLOC" ] && configs+=(tcmalloc_small gperftools_heapprof)
+[ -f "$JEMALLOC" ] && configs+=(jemalloc jemalloc_prof jemalloc_small jemalloc_prof_lg0)
+if [ "$VALGRIND" = 1 ] && command -v valgrind >/dev/null; then configs+=(plain_small valgrind); fi
+[ -n "${BENCH_CONFIGS:-}" ] && read -ra configs <<<"plain $BENCH_CONFIGS"
+baseline_of() {
+  case $1 in
+    gperftools_heapprof) echo tcmalloc_small ;;
+    jemalloc_prof) echo jemalloc ;;
+    jemalloc_prof_lg0) echo jemalloc_small ;;
+    valgrind) echo plain_small ;;
+    *) echo plain ;;
+  esac
+}
+# make sure every configuration's baseline runs too
+for c in "${configs[@]}"; do
+  b=$(baseline_of "$c")
+  [[ " ${configs[*]} " == *" $b "* ]] || configs+=("$b")
 done
 
-if [ -x tests/bench/hashmap_bench.sh ] || [ -f tests/bench/hashmap_bench.sh ]; then
+# run_one WORKLOAD CONFIG ROUND: one timed run in a fresh directory; appends to RESULTS.
+run_one() {
+  local w=$1 c=$2 r=$3 dir=$TMP/run pre=() wrap=() scale=$SCALE
+  rm -rf "$dir"; mkdir -p "$dir"
+  case $c in
+    plain|plain_small) ;;
+    mapprof_default) pre=(LD_PRELOAD="$LIB" MAPPROF_OPTIONS="output=$dir/p") ;;
+    mapprof_rate1_fp) pre=(LD_PRELOAD="$LIB" MAPPROF_OPTIONS="rate=1:unwind=fp:output=$dir/p") ;;
+    mapprof_rate1_libunwind) pre=(LD_PRELOAD="$LIB" MAPPROF_OPTIONS="rate=1:unwind=libunwind:output=$dir/p") ;;
+    mapprof_check) wrap=("$CLI" check --) ;;
+    heaptrack) wrap=(heaptrack -o "$dir/ht") ;;
+    tcmalloc|tcmalloc_small) pre=(LD_PRELOAD="$TCMALLOC") ;;
+    gperftools_heapprof) pre=(LD_PRELOAD="$TCMALLOC" HEAPPROFILE="$dir/hp") ;;
+    jemalloc|jemalloc_small) pre=(LD_PRELOAD="$JEMALLOC") ;;
+    jemalloc_prof) pre=(LD_PRELOAD="$JEMALLOC" MALLOC_CONF="prof:true,prof_final:true,prof_prefix:$dir/jeprof") ;;
+    jemalloc_prof_lg0) pre=(LD_PRELOAD="$JEMALLOC" MALLOC_CONF="prof:true,prof_final:true,lg_prof_sample:0,prof_prefix:$dir/jeprof") ;;
+    valgrind) wrap=(valgrind --leak-check=full --log-file="$dir/vg.log") ;;
+  esac
+  case $c in
+    *_small|valgrind|gperftools_heapprof|jemalloc_prof_lg0) scale=$(awk -v s="$SCALE" -v f="$SLOW" 'BEGIN { print s * f }') ;;
+    jemalloc_prof*) [ "$JE_PROF" = 1 ] || return ;;
+  esac
+  workload_cmd "$w" "$scale" || return
+  # wall time from bash's clock (/usr/bin/time's %e has 10 ms steps); peak RSS from time's %M
+  local t0=$EPOCHREALTIME st bytes secs kb
+  ( cd "$dir" && exec timeout 900 /usr/bin/time -f '%e %M' -o "$TMP/time" \
+      env "${WENV[@]}" "${pre[@]}" "${wrap[@]}" "${WCMD[@]}" >"$TMP/stdout" 2>"$TMP/stderr" )
+  st=$?
+  secs=$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.4f", b - a }')
+  bytes=$(find "$dir" -type f -printf '%s\n' | awk '{ s += $1 } END { print s + 0 }')
+  read -r _ kb < <(grep -E '^[0-9.]+ [0-9]+$' "$TMP/time" | tail -1)
+  if [ "$st" != 0 ] && ! { [ "$c" = mapprof_check ] && [ "$st" = 23 ]; }; then
+    echo "bench: $w/$c exit status $st: $(tail -c 300 "$TMP/stderr" | tr '\n' ' ')" >&2
+  fi
+  [ -n "${kb:-}" ] || return
+  echo "$w $c $r $secs $kb $bytes $st" >>"$RESULTS"
+}
+
+echo "mapprof bench: workloads ${workloads[*]}; scale $SCALE; $RUNS rounds; configurations alternate within each round"
+[ "$JE_PROF" = 1 ] || echo "jemalloc: built without profiling; its profiler rows are n/a"
+start=$SECONDS
+for w in "${workloads[@]}"; do
+  cfgs=()
+  for c in "${configs[@]}"; do
+    case $c in valgrind|plain_small)   # plain_small is valgrind's baseline only
+      [ -n "$VG_ONLY" ] && [[ " $VG_ONLY " != *" $w "* ]] && continue ;;
+    esac
+    cfgs+=("$c")
+  done
+  for ((r = 0; r < RUNS; r++)); do
+    for c in "${cfgs[@]}"; do run_one "$w" "$c" "$r"; done
+  done
+  echo "  $w done ($((SECONDS - start)) s)"
+done
+
+# ---- Probe: profiler metadata per tracked block at rate=1 (peak RSS difference / live blocks).
+NBLOCKS=$(scaled_int 2000000)
+for ((r = 0; r < RUNS; r++)); do
+  for c in plain rate1_fp; do
+    if [ $c = plain ]; then pre=(); else pre=(LD_PRELOAD="$LIB" MAPPROF_OPTIONS="rate=1:unwind=fp:at_exit=0"); fi
+    /usr/bin/time -f '%e %M' -o "$TMP/time" env "${pre[@]}" "$B/liveblocks" "$NBLOCKS" >/dev/null 2>&1
+    echo "$c $(tail -1 "$TMP/time")" >>"$TMP/meta"
+  done
+done
+
+# ---- Probe: one dump of 100k distinct stacks (timed inside the program around mapprof_dump).
+NSTACKS=100000
+for ((r = 0; r < RUNS; r++)); do
+  rm -rf "$TMP/ms"; mkdir -p "$TMP/ms"
+  env LD_PRELOAD="$LIB" MAPPROF_OPTIONS="rate=1:unwind=fp:at_exit=0:output=$TMP/ms/p" \
+    "$B/manystacks" "$NSTACKS" >"$TMP/ms.out" 2>/dev/null
+  s=$(sed -n 's/.*dump \([0-9.-]*\) seconds.*/\1/p' "$TMP/ms.out")
+  bytes=$(find "$TMP/ms" -type f -printf '%s\n' | awk '{ s += $1 } END { print s + 0 }')
+  echo "${s:--1} $bytes" >>"$TMP/stacks"
+done
+
+# ---- Report: one table on stdout, the same data as JSON.
+mkdir -p "$(dirname "$JSON")"
+"$PY" - "$RESULTS" "$TMP/meta" "$TMP/stacks" "$JSON" "$SCALE" "$RUNS" "$JE_PROF" "$NBLOCKS" "$NSTACKS" "$SLOW" <<'EOF'
+import json, statistics, sys
+res, meta, stacks, out, scale, runs, je_prof, nblocks, nstacks = sys.argv[1:10]
+base = {"gperftools_heapprof": "tcmalloc_small", "jemalloc_prof": "jemalloc",
+        "jemalloc_prof_lg0": "jemalloc_small", "valgrind": "plain_small"}
+slow = {"gperftools_heapprof", "jemalloc_prof_lg0", "valgrind", "plain_small", "tcmalloc_small", "jemalloc_small"}
+expected_status = {"mapprof_check": {0, 23}, "valgrind": {0}}
+targets = {"mapprof_default": 1.03, "mapprof_rate1_fp": 1.5}
+cells, order_w, order_c = {}, [], []
+for line in open(res):
+    w, c, r, s, kb, nbytes, st = line.split()
+    cells.setdefault((w, c), []).append((float(s), int(kb), int(nbytes), int(st)))
+    if w not in order_w: order_w.append(w)
+    if c not in order_c: order_c.append(c)
+med = lambda xs: statistics.median(xs) if xs else None
+def summary(w, c):
+    v = cells.get((w, c))
+    if not v: return None
+    return {"runs": len(v), "median_s": med([x[0] for x in v]), "median_rss_kb": med([x[1] for x in v]),
+            "written_bytes": med([x[2] for x in v]), "exit_status": sorted({x[3] for x in v})}
+rows = []
+for w in order_w:
+    ht = None
+    for c in order_c:
+        s = summary(w, c)
+        if s is None:
+            if c.startswith("jemalloc_prof") and je_prof == "0":
+                rows.append({"workload": w, "config": c, "na": "built without profiling"})
+            continue
+        b = summary(w, base.get(c, "plain"))
+        s.update({"workload": w, "config": c, "baseline": base.get(c, "plain"),
+                  "time_ratio": s["median_s"] / b["median_s"] if b and b["median_s"] else None,
+                  "rss_ratio": s["median_rss_kb"] / b["median_rss_kb"] if b else None})
+        if c == "heaptrack": ht = s["time_ratio"]
+        rows.append(s)
+    for s in rows:
+        if s["workload"] == w and s["config"] == "mapprof_rate1_libunwind" and ht and s.get("time_ratio"):
+            s["target"] = "<= %.2fx (half of heaptrack)" % (ht / 2); s["met"] = s["time_ratio"] <= ht / 2
+        elif s["workload"] == w and s["config"] in targets and s.get("time_ratio"):
+            s["target"] = "<= %.2fx" % targets[s["config"]]; s["met"] = s["time_ratio"] <= targets[s["config"]]
+m = {}
+for line in open(meta):
+    c, s, kb = line.split()
+    m.setdefault(c, []).append(int(kb))
+per_block = (med(m["rate1_fp"]) - med(m["plain"])) * 1024 / int(nblocks) if m.get("rate1_fp") and m.get("plain") else None
+dumps = [tuple(map(float, l.split())) for l in open(stacks)]
+dump_s = med([d[0] for d in dumps if d[0] >= 0])
+doc = {"scale": float(scale), "rounds": int(runs), "cells": rows,
+       "metadata_bytes_per_block_rate1": per_block, "metadata_blocks": int(nblocks),
+       "metadata_target_bytes": 32, "metadata_met": per_block is not None and per_block <= 32,
+       "dump_stacks": int(nstacks), "dump_seconds_median": dump_s,
+       "dump_profile_bytes": med([d[1] for d in dumps]), "dump_target_s": 1.0,
+       "dump_met": dump_s is not None and dump_s < 1.0}
+json.dump(doc, open(out, "w"), indent=1)
+print("\n%-12s %-24s %5s %9s %8s %8s %11s  %s" % ("workload", "configuration", "runs", "median_s",
+      "time_x", "rss_x", "written", "target"))
+for s in rows:
+    if "na" in s:
+        print("%-12s %-24s %s" % (s["workload"], s["config"], "n/a (" + s["na"] + ")")); continue
+    fmt = lambda x: "%7.2fx" % x if x is not None else "    n/a"
+    wr = s["written_bytes"]
+    wr = "%.1f MB" % (wr / 1e6) if wr >= 1e5 else "%d B" % wr
+    tg = ""
+    if "target" in s: tg = "%s %s" % (s["target"], "met" if s["met"] else "MISSED")
+    if s["config"] in slow: tg = "(at %g of the scale, vs %s)" % (float(scale) * float(sys.argv[10]), s["baseline"])
+    bad = [x for x in s["exit_status"] if x not in expected_status.get(s["config"], {0})]
+    if bad: tg = ("FAILED: exit status %s; " % ",".join(map(str, bad))) + tg
+    print("%-12s %-24s %5d %9.3f %8s %8s %11s  %s" % (s["workload"], s["config"], s["runs"], s["median_s"],
+          fmt(s["time_ratio"]), fmt(s["rss_ratio"]), wr, tg))
+print("\nmetadata per tracked block at rate=1 (unwind=fp, %d live 32-byte blocks, peak RSS difference): %s  target <= 32 B %s"
+      % (int(nblocks), "%.1f B" % per_block if per_block is not None else "n/a",
+         "met" if doc["metadata_met"] else "MISSED"))
+print("dump of %d distinct stacks: median %s, profile %.1f MB  target < 1 s %s"
+      % (int(nstacks), "%.3f s" % dump_s if dump_s is not None else "n/a", doc["dump_profile_bytes"] / 1e6,
+         "met" if doc["dump_met"] else "MISSED"))
+print("JSON: " + out)
+EOF
+echo "bench: $((SECONDS - start)) s"
+
+if [ -f tests/bench/hashmap_bench.sh ]; then
   echo; bash tests/bench/hashmap_bench.sh
 fi

@@ -39,3 +39,8 @@ $(TP)/dangling: tests/preload/dangling.c
 $(TP)/leakmaps: tests/preload/leakmaps.c
 	@mkdir -p $(dir $@)
 	$(CC) $(TP_CFLAGS) $(GLIB_CFLAGS) $< -o $@ $(GLIB_LIBS)
+# Benchmark workloads and probes for scripts/bench.sh (make bench).
+$(BUILD)/tests/bench/cxxchurn: tests/bench/cxxchurn.cpp
+	@mkdir -p $(dir $@)
+	$(CXX) $(CXXFLAGS) $< -o $@
+BENCH_PROGS += $(addprefix $(BUILD)/tests/bench/,cxxchurn threadchurn liveblocks manystacks)
