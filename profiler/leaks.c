@@ -21,6 +21,55 @@ long mp_leak_find(const mp_leak_block_t *b, size_t n, uintptr_t p)
     return -1;
 }
 
+/* A page index over the sorted blocks: first[p] is the index of the first block starting at
+ * or after base + (p << shift). It narrows each pointer's binary search to a page's blocks. */
+typedef struct lindex {
+    uintptr_t base, end;    /* [first block, end of the last) */
+    unsigned shift;
+    uint32_t *first;        /* npages + 1 entries, in the profiler's own mappings */
+    size_t npages;
+} lindex_t;
+
+static void index_build(lindex_t *ix, const mp_leak_block_t *b, size_t n)
+{
+    memset(ix, 0, sizeof *ix);
+    if (!n || n > UINT32_MAX) return;
+    ix->base = b[0].addr;
+    ix->end = b[n - 1].addr + b[n - 1].size + 1;
+    ix->shift = 12;
+    while (((ix->end - ix->base) >> ix->shift) > ((size_t)1 << 22)) ix->shift++;
+    ix->npages = ((ix->end - ix->base) >> ix->shift) + 1;
+    ix->first = mp_pages_alloc((ix->npages + 1) * sizeof *ix->first);
+    if (!ix->first) return;
+    size_t i = 0;
+    for (size_t p = 0; p <= ix->npages; p++) {
+        uintptr_t start = ix->base + ((uintptr_t)p << ix->shift);
+        while (i < n && b[i].addr < start) i++;
+        ix->first[p] = (uint32_t)i;
+    }
+}
+
+static void index_free(lindex_t *ix)
+{
+    if (ix->first) mp_pages_free(ix->first, (ix->npages + 1) * sizeof *ix->first);
+}
+
+static long find_indexed(const lindex_t *ix, const mp_leak_block_t *b, size_t n, uintptr_t p)
+{
+    if (!ix->first) return mp_leak_find(b, n, p);
+    if (p < ix->base || p >= ix->end) return -1;
+    size_t page = (p - ix->base) >> ix->shift;
+    size_t lo = ix->first[page] ? ix->first[page] - 1 : 0, hi = ix->first[page + 1];
+    while (lo < hi) {           /* first block with addr > p, within the page's candidates */
+        size_t mid = lo + (hi - lo) / 2;
+        if (b[mid].addr <= p) lo = mid + 1;
+        else hi = mid;
+    }
+    if (lo == 0) return -1;
+    const mp_leak_block_t *c = &b[lo - 1];
+    return p < c->addr + (c->size ? c->size : 1) ? (long)(lo - 1) : -1;
+}
+
 typedef struct work {
     size_t *v;
     size_t n, cap;
@@ -58,6 +107,7 @@ typedef struct pass {
     long keep;          /* a block never re-tagged (the current clique's leader), or -1 */
     uint32_t only_map;  /* when set, only blocks of this map may be claimed */
     int err;
+    const lindex_t *ix; /* page index over b */
 } pass_t;
 
 static void scan(pass_t *p, uintptr_t lo, uintptr_t hi)
@@ -66,8 +116,7 @@ static void scan(pass_t *p, uintptr_t lo, uintptr_t hi)
     for (uintptr_t a = lo; a + sizeof(uintptr_t) <= hi; a += sizeof(uintptr_t)) {
         uintptr_t v;
         memcpy(&v, (const void *)a, sizeof v);
-        if (v < p->b[0].addr) continue;
-        long i = mp_leak_find(p->b, p->n, v);
+        long i = find_indexed(p->ix, p->b, p->n, v);
         if (i < 0 || i == p->self || i == p->keep || !(p->from & (1u << p->b[i].cls))) continue;
         if (p->only_map && p->b[i].map != p->only_map) continue;
         p->b[i].cls = p->to;
@@ -101,7 +150,9 @@ int mp_leak_classify(mp_leak_block_t *b, size_t n, const mp_range_t *roots, size
     for (size_t i = 0; i < n; i++) { b[i].cls = MP_LEAK_UNKNOWN; b[i].via_map = 0; b[i].leader = 0; }
 
     /* 1. reachable from the roots without passing through map memory */
-    pass_t p = { b, n, &w, 1u << MP_LEAK_UNKNOWN, MP_LEAK_REACHABLE, 0, 0, -1, -1, 0, 0 };
+    lindex_t ix;
+    index_build(&ix, b, n);
+    pass_t p = { b, n, &w, 1u << MP_LEAK_UNKNOWN, MP_LEAK_REACHABLE, 0, 0, -1, -1, 0, 0, &ix };
     for (size_t r = 0; r < nroots && !p.err; r++) {
         scan(&p, roots[r].lo, roots[r].hi);
         drain(&p, 1);
@@ -134,6 +185,7 @@ int mp_leak_classify(mp_leak_block_t *b, size_t n, const mp_range_t *roots, size
     /* Blocks of a clique that joined a later one keep their first leader's tag; the later
      * leader's index is what reports group by when they follow `leader` transitively. */
     if (w.v) mp_pages_free(w.v, w.cap * sizeof *w.v);
+    index_free(&ix);
     return p.err;
 }
 
