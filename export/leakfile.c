@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "export/atomicfile.h"
+#include "export/internal.h"
 #include "export/tsv.h"
 
 static const char *kind_names[4] = { "definite", "indirect", "map-retained", "reachable" };
@@ -104,13 +105,7 @@ int mp_leakfile_read(const char *path, mp_leakfile_t *lf, char *err, size_t errl
                 lf->sum_blocks[i] += strtoull(fld[2 + 2 * i], NULL, 10);
             }
         } else if (!strcmp(fld[0], "finding") && nf == 8) {
-            if (lf->n == lf->cap) {
-                size_t nc = lf->cap ? lf->cap * 2 : 64;
-                mp_lfinding_t *nfd = realloc(lf->f, nc * sizeof *nfd);
-                if (!nfd) { e = ENOMEM; break; }
-                lf->f = nfd;
-                lf->cap = nc;
-            }
+            if (mp_grow(&lf->f, &lf->cap, lf->n + 1, sizeof *lf->f)) { e = ENOMEM; break; }
             cur = &lf->f[lf->n++];
             memset(cur, 0, sizeof *cur);
             cur->pid = pid;
@@ -123,10 +118,7 @@ int mp_leakfile_read(const char *path, mp_leakfile_t *lf, char *err, size_t errl
             cur->map_id = (uint32_t)strtoul(fld[6], NULL, 10);
             cur->map_entries = strtoll(fld[7], NULL, 10);
         } else if (!strcmp(fld[0], "frame") && nf == 5 && cur) {
-            mp_lframe_t *fr = realloc(cur->frames, (cur->nframes + 1) * sizeof *fr);
-            if (!fr) { e = ENOMEM; break; }
-            cur->frames = fr;
-            fr[cur->nframes++] = (mp_lframe_t){ strdup(fld[1]), strdup(fld[2]), atoi(fld[3]), strdup(fld[4]) };
+            if (mp_lframes_push(&cur->frames, &cur->nframes, fld)) { e = ENOMEM; break; }
         } else if (!strcmp(fld[0], "end")) {
             ended = true;
         } else {
@@ -145,14 +137,7 @@ int mp_leakfile_read(const char *path, mp_leakfile_t *lf, char *err, size_t errl
 
 void mp_leakfile_free(mp_leakfile_t *lf)
 {
-    for (size_t i = 0; i < lf->n; i++) {
-        for (size_t k = 0; k < lf->f[i].nframes; k++) {
-            free(lf->f[i].frames[k].function);
-            free(lf->f[i].frames[k].file);
-            free(lf->f[i].frames[k].module);
-        }
-        free(lf->f[i].frames);
-    }
+    for (size_t i = 0; i < lf->n; i++) mp_lframes_free(lf->f[i].frames, lf->f[i].nframes);
     free(lf->f);
     memset(lf, 0, sizeof *lf);
 }
@@ -175,38 +160,12 @@ static const mp_lframe_t *location(const mp_lfinding_t *f)
     return any ? any : (f->nframes ? &f->frames[0] : NULL);
 }
 
-static void json_str(mp_afile_t *f, const char *s)
-{
-    mp_afile_write(f, "\"", 1);
-    for (; s && *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\') mp_afile_printf(f, "\\%c", c);
-        else if (c < 0x20) mp_afile_printf(f, "\\u%04x", c);
-        else mp_afile_write(f, s, 1);
-    }
-    mp_afile_write(f, "\"", 1);
-}
-
-static void json_frames(mp_afile_t *f, const mp_lfinding_t *x)
-{
-    mp_afile_write(f, "[", 1);
-    for (size_t k = 0; k < x->nframes; k++) {
-        mp_afile_printf(f, "%s{\"function\":", k ? "," : "");
-        json_str(f, x->frames[k].function);
-        mp_afile_printf(f, ",\"file\":");
-        json_str(f, x->frames[k].file);
-        mp_afile_printf(f, ",\"line\":%d,\"module\":", x->frames[k].line);
-        json_str(f, x->frames[k].module);
-        mp_afile_write(f, "}", 1);
-    }
-    mp_afile_write(f, "]", 1);
-}
-
 int mp_leakfile_json(const mp_leakfile_t *lf, const char *path)
 {
     mp_afile_t f;
     int e = mp_afile_open(&f, path);
     if (e) return e;
+    mp_out_t o = { &f, NULL };
     mp_afile_printf(&f, "{\"leaks\":[");
     bool first = true;
     for (size_t i = 0; i < lf->n; i++) {
@@ -220,7 +179,7 @@ int mp_leakfile_json(const mp_leakfile_t *lf, const char *path)
             mp_afile_printf(&f, ",\"map\":{\"id\":%u,\"kind\":\"%s\",\"entries\":%lld,\"whole\":%s}",
                             x->map_id, x->map_kind, (long long)x->map_entries, x->whole_map ? "true" : "false");
         mp_afile_printf(&f, ",\"stack\":");
-        json_frames(&f, x);
+        mp_json_frames(&o, x->frames, x->nframes);
         mp_afile_write(&f, "}", 1);
         first = false;
     }
@@ -320,6 +279,7 @@ int mp_leakfile_sarif(const mp_leakfile_t *lf, const char *path)
     mp_afile_t f;
     int e = mp_afile_open(&f, path);
     if (e) return e;
+    mp_out_t o = { &f, NULL };
     mp_afile_printf(&f, "{\"$schema\":\"https://json.schemastore.org/sarif-2.1.0.json\",\"version\":\"2.1.0\","
                     "\"runs\":[{\"tool\":{\"driver\":{\"name\":\"mapprof\",\"informationUri\":\"https://example.invalid/mapprof\","
                     "\"rules\":[");
@@ -338,12 +298,12 @@ int mp_leakfile_sarif(const mp_leakfile_t *lf, const char *path)
         const mp_lframe_t *at = location(x);
         mp_afile_printf(&f, "%s\n{\"ruleId\":\"%s\",\"level\":\"%s\",\"message\":{\"text\":", first ? "" : ",",
                         x->kind, x->failed ? "error" : x->suppressed ? "none" : "warning");
-        json_str(&f, msg);
+        mp_json_str(&o, msg);
         mp_afile_printf(&f, "},\"locations\":[{\"physicalLocation\":{\"artifactLocation\":{\"uri\":");
-        json_str(&f, at && at->file[0] ? at->file : (at ? at->module : ""));
+        mp_json_str(&o, at && at->file[0] ? at->file : (at ? at->module : ""));
         mp_afile_printf(&f, "},\"region\":{\"startLine\":%d}}", at && at->line > 0 ? at->line : 1);
         mp_afile_printf(&f, ",\"logicalLocations\":[{\"fullyQualifiedName\":");
-        json_str(&f, at ? at->function : "");
+        mp_json_str(&o, at ? at->function : "");
         mp_afile_printf(&f, "}]}]");
         if (x->suppressed) mp_afile_printf(&f, ",\"suppressions\":[{\"kind\":\"external\"}]");
         mp_afile_printf(&f, ",\"properties\":{\"bytes\":%llu,\"blocks\":%llu}}",

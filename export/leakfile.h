@@ -22,14 +22,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "export/tsv.h"
 #include "profiler/leakreport.h"
-
-typedef struct mp_lframe {
-    char *function;         /* demangled name, or "module+0xoffset" / "0xaddr" */
-    char *file;             /* source file, or "" */
-    int line;               /* 0 when unknown */
-    char *module;           /* object file path, or "" */
-} mp_lframe_t;
 
 typedef struct mp_lfinding {
     int pid;

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "export/atomicfile.h"
+#include "export/internal.h"
 #include "export/tsv.h"
 
 int mp_mapsfile_path(const char *profile, char *out, size_t len)
@@ -83,25 +84,6 @@ int mp_mapsfile_write(const char *path, const mp_snapshot_t *s, mp_sym_t *sym)
     return mp_afile_commit(&f);
 }
 
-static int push_frame(mp_lframe_t **v, size_t *n, char **fld)
-{
-    mp_lframe_t *fr = realloc(*v, (*n + 1) * sizeof *fr);
-    if (!fr) return ENOMEM;
-    *v = fr;
-    fr[(*n)++] = (mp_lframe_t){ strdup(fld[1]), strdup(fld[2]), atoi(fld[3]), strdup(fld[4]) };
-    return 0;
-}
-
-static void free_frames(mp_lframe_t *v, size_t n)
-{
-    for (size_t k = 0; k < n; k++) {
-        free(v[k].function);
-        free(v[k].file);
-        free(v[k].module);
-    }
-    free(v);
-}
-
 int mp_mapsfile_read(const char *path, mp_mapsfile_t *mf, char *err, size_t errlen)
 {
     memset(mf, 0, sizeof *mf);
@@ -131,13 +113,7 @@ int mp_mapsfile_read(const char *path, mp_mapsfile_t *mf, char *err, size_t errl
             mf->time_nanos = strtoll(fld[2], NULL, 10);
             snprintf(mf->tag, sizeof mf->tag, "%s", fld[3]);
         } else if (!strcmp(fld[0], "map") && nf == 17) {
-            if (mf->n == mf->cap) {
-                size_t nc = mf->cap ? mf->cap * 2 : 16;
-                mp_mapinfo_t *nm = realloc(mf->m, nc * sizeof *nm);
-                if (!nm) { e = ENOMEM; break; }
-                mf->m = nm;
-                mf->cap = nc;
-            }
+            if (mp_grow(&mf->m, &mf->cap, mf->n + 1, sizeof *mf->m)) { e = ENOMEM; break; }
             cur = &mf->m[mf->n++];
             memset(cur, 0, sizeof *cur);
             cur->id = (uint32_t)strtoul(fld[1], NULL, 10);
@@ -149,15 +125,9 @@ int mp_mapsfile_read(const char *path, mp_mapsfile_t *mf, char *err, size_t errl
             for (int k = 0; k < 13; k++) *v[k] = strtoll(fld[3 + k], NULL, 10);
             cur->obj = strtoull(fld[16], NULL, 16);
         } else if (!strcmp(fld[0], "frame") && nf == 5 && cur) {
-            if (push_frame(&cur->frames, &cur->nframes, fld)) { e = ENOMEM; break; }
+            if (mp_lframes_push(&cur->frames, &cur->nframes, fld)) { e = ENOMEM; break; }
         } else if (!strcmp(fld[0], "dangling") && nf == 9) {
-            if (mf->nd == mf->dcap) {
-                size_t nc = mf->dcap ? mf->dcap * 2 : 16;
-                mp_dangling_t *nd = realloc(mf->d, nc * sizeof *nd);
-                if (!nd) { e = ENOMEM; break; }
-                mf->d = nd;
-                mf->dcap = nc;
-            }
+            if (mp_grow(&mf->d, &mf->dcap, mf->nd + 1, sizeof *mf->d)) { e = ENOMEM; break; }
             dcur = &mf->d[mf->nd++];
             memset(dcur, 0, sizeof *dcur);
             dcur->map_id = (uint32_t)strtoul(fld[1], NULL, 10);
@@ -169,9 +139,9 @@ int mp_mapsfile_read(const char *path, mp_mapsfile_t *mf, char *err, size_t errl
             dcur->reused = atoi(fld[7]) != 0;
             dcur->certain = atoi(fld[8]) != 0;
         } else if (!strcmp(fld[0], "free") && nf == 5 && dcur) {
-            if (push_frame(&dcur->free_frames, &dcur->nfree, fld)) { e = ENOMEM; break; }
+            if (mp_lframes_push(&dcur->free_frames, &dcur->nfree, fld)) { e = ENOMEM; break; }
         } else if (!strcmp(fld[0], "alloc") && nf == 5 && dcur) {
-            if (push_frame(&dcur->alloc_frames, &dcur->nalloc, fld)) { e = ENOMEM; break; }
+            if (mp_lframes_push(&dcur->alloc_frames, &dcur->nalloc, fld)) { e = ENOMEM; break; }
         } else if (!strcmp(fld[0], "history") && nf == 3) {
             mf->history_kept = strtoll(fld[1], NULL, 10);
             mf->history_dropped = strtoll(fld[2], NULL, 10);
@@ -195,10 +165,10 @@ int mp_mapsfile_read(const char *path, mp_mapsfile_t *mf, char *err, size_t errl
 
 void mp_mapsfile_free(mp_mapsfile_t *mf)
 {
-    for (size_t i = 0; i < mf->n; i++) free_frames(mf->m[i].frames, mf->m[i].nframes);
+    for (size_t i = 0; i < mf->n; i++) mp_lframes_free(mf->m[i].frames, mf->m[i].nframes);
     for (size_t i = 0; i < mf->nd; i++) {
-        free_frames(mf->d[i].free_frames, mf->d[i].nfree);
-        free_frames(mf->d[i].alloc_frames, mf->d[i].nalloc);
+        mp_lframes_free(mf->d[i].free_frames, mf->d[i].nfree);
+        mp_lframes_free(mf->d[i].alloc_frames, mf->d[i].nalloc);
     }
     free(mf->d);
     free(mf->m);
@@ -211,18 +181,6 @@ static int by_retained(const void *a, const void *b)
     if (x->retained_bytes != y->retained_bytes) return x->retained_bytes > y->retained_bytes ? -1 : 1;
     if (x->bucket_bytes != y->bucket_bytes) return x->bucket_bytes > y->bucket_bytes ? -1 : 1;
     return x->id < y->id ? -1 : x->id > y->id;
-}
-
-static void json_str(FILE *out, const char *s)
-{
-    fputc('"', out);
-    for (; s && *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\') fprintf(out, "\\%c", c);
-        else if (c < 0x20) fprintf(out, "\\u%04x", c);
-        else fputc(c, out);
-    }
-    fputc('"', out);
 }
 
 /* The first creation frame that is the program's own (not the map library's). */
@@ -244,8 +202,9 @@ void mp_mapsfile_json(const mp_mapsfile_t *mf, FILE *out)
     if (!m) return;
     memcpy(m, mf->m, mf->n * sizeof *m);
     qsort(m, mf->n, sizeof *m, by_retained);
+    mp_out_t o = { NULL, out };
     fprintf(out, "{\"pid\":%d,\"tag\":", mf->pid);
-    json_str(out, mf->tag);
+    mp_json_str(&o, mf->tag);
     fprintf(out, ",\"maps\":[");
     for (size_t i = 0; i < mf->n; i++) {
         const mp_mapinfo_t *x = &m[i];
@@ -253,21 +212,15 @@ void mp_mapsfile_json(const mp_mapsfile_t *mf, FILE *out)
                 "\"capacity\":%lld,\"buckets\":%lld,\"bucket_bytes\":%lld,\"node_bytes\":%lld,"
                 "\"overflow_buckets\":%lld,\"padding_bytes\":%lld,\"retained_bytes\":%lld,"
                 "\"inserts\":%lld,\"removes\":%lld,\"key_size\":%lld,\"value_size\":%lld,"
-                "\"object\":\"0x%llx\",\"created_at\":[",
+                "\"object\":\"0x%llx\",\"created_at\":",
                 i ? "," : "", x->id, x->kind, (long long)x->entries, (long long)x->peak_entries,
                 (long long)x->slots, (long long)x->buckets, (long long)x->bucket_bytes,
                 (long long)x->node_bytes, (long long)x->overflow_buckets,
                 (long long)x->padding_bytes, (long long)x->retained_bytes,
                 (long long)x->inserts, (long long)x->removes, (long long)x->key_size,
                 (long long)x->value_size, (unsigned long long)x->obj);
-        for (size_t k = 0; k < x->nframes; k++) {
-            fprintf(out, "%s{\"function\":", k ? "," : "");
-            json_str(out, x->frames[k].function);
-            fprintf(out, ",\"file\":");
-            json_str(out, x->frames[k].file);
-            fprintf(out, ",\"line\":%d}", x->frames[k].line);
-        }
-        fprintf(out, "]}");
+        mp_json_frames(&o, x->frames, x->nframes);
+        fprintf(out, "}");
     }
     fprintf(out, "\n]}\n");
     free(m);
@@ -295,31 +248,6 @@ void mp_mapsfile_table(const mp_mapsfile_t *mf, FILE *out, size_t top)
     free(m);
 }
 
-static void afile_json_str(mp_afile_t *f, const char *s)
-{
-    mp_afile_write(f, "\"", 1);
-    for (; s && *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\') mp_afile_printf(f, "\\%c", c);
-        else if (c < 0x20) mp_afile_printf(f, "\\u%04x", c);
-        else mp_afile_write(f, s, 1);
-    }
-    mp_afile_write(f, "\"", 1);
-}
-
-static void afile_frames(mp_afile_t *f, const mp_lframe_t *fr, size_t n)
-{
-    mp_afile_write(f, "[", 1);
-    for (size_t k = 0; k < n; k++) {
-        mp_afile_printf(f, "%s{\"function\":", k ? "," : "");
-        afile_json_str(f, fr[k].function);
-        mp_afile_printf(f, ",\"file\":");
-        afile_json_str(f, fr[k].file);
-        mp_afile_printf(f, ",\"line\":%d}", fr[k].line);
-    }
-    mp_afile_write(f, "]", 1);
-}
-
 static const mp_mapinfo_t *map_by_id(const mp_mapsfile_t *mf, uint32_t id)
 {
     for (size_t i = 0; i < mf->n; i++)
@@ -327,12 +255,12 @@ static const mp_mapinfo_t *map_by_id(const mp_mapsfile_t *mf, uint32_t id)
     return NULL;
 }
 
-static void afile_map(mp_afile_t *f, const mp_mapsfile_t *mf, uint32_t id)
+static void json_map(mp_out_t *o, const mp_mapsfile_t *mf, uint32_t id)
 {
     const mp_mapinfo_t *m = map_by_id(mf, id);
-    mp_afile_printf(f, "\"map\":{\"id\":%u,\"kind\":\"%s\",\"created_at\":", id, m ? m->kind : "unknown");
-    afile_frames(f, m ? m->frames : NULL, m ? m->nframes : 0);
-    mp_afile_write(f, "}", 1);
+    mp_out_printf(o, "\"map\":{\"id\":%u,\"kind\":\"%s\",\"created_at\":", id, m ? m->kind : "unknown");
+    mp_json_frames(o, m ? m->frames : NULL, m ? m->nframes : 0);
+    mp_out_printf(o, "}");
 }
 
 int mp_mapsfile_findings_json(const mp_mapsfile_t *mf, const char *path)
@@ -340,15 +268,16 @@ int mp_mapsfile_findings_json(const mp_mapsfile_t *mf, const char *path)
     mp_afile_t f;
     int e = mp_afile_open(&f, path);
     if (e) return e;
+    mp_out_t o = { &f, NULL };
     mp_afile_printf(&f, "{\"pid\":%d,\"tag\":", mf->pid);
-    afile_json_str(&f, mf->tag);
+    mp_json_str(&o, mf->tag);
     mp_afile_printf(&f, ",\"findings\":[");
     bool first = true;
     for (size_t i = 0; i < mf->n; i++) {
         const mp_mapinfo_t *m = &mf->m[i];
         if (m->retained_bytes <= 0 || m->entries * 2 > m->peak_entries) continue;
         mp_afile_printf(&f, "%s\n{\"kind\":\"retained_buckets\",", first ? "" : ",");
-        afile_map(&f, mf, m->id);
+        json_map(&o, mf, m->id);
         mp_afile_printf(&f, ",\"bytes\":%lld,\"entries\":%lld,\"peak_entries\":%lld,\"bucket_bytes\":%lld}",
                         (long long)m->retained_bytes, (long long)m->entries,
                         (long long)m->peak_entries, (long long)m->bucket_bytes);
@@ -357,14 +286,14 @@ int mp_mapsfile_findings_json(const mp_mapsfile_t *mf, const char *path)
     for (size_t i = 0; i < mf->nd; i++) {
         const mp_dangling_t *d = &mf->d[i];
         mp_afile_printf(&f, "%s\n{\"kind\":\"dangling\",", first ? "" : ",");
-        afile_map(&f, mf, d->map_id);
+        json_map(&o, mf, d->map_id);
         mp_afile_printf(&f, ",\"bytes\":0,\"entry_key\":\"0x%llx\",\"pointer\":\"0x%llx\",\"field\":\"%s\","
                         "\"reused\":%s,\"certain\":%s,\"freed_at\":",
                         (unsigned long long)d->key, (unsigned long long)d->pointer, d->field,
                         d->reused ? "true" : "false", d->certain ? "true" : "false");
-        afile_frames(&f, d->free_frames, d->nfree);
+        mp_json_frames(&o, d->free_frames, d->nfree);
         mp_afile_printf(&f, ",\"allocated_at\":");
-        afile_frames(&f, d->alloc_frames, d->nalloc);
+        mp_json_frames(&o, d->alloc_frames, d->nalloc);
         mp_afile_write(&f, "}", 1);
         first = false;
     }
