@@ -71,7 +71,7 @@ static uintptr_t stack_top(uintptr_t sp)
         if (pthread_attr_getstack(&a, &addr, &size) == 0) hi = (uintptr_t)addr + size;
         pthread_attr_destroy(&a);
     }
-    if (hi <= sp) hi = sp + ((uintptr_t)1 << 20);  /* unknown: allow 1 MiB above us */
+    if (hi <= sp) hi = (sp | 4095) + 1;     /* unknown: only our own page is sure to be mapped */
     mp_tls.stack_hi = hi;
     return hi;
 }
@@ -83,7 +83,8 @@ __attribute__((noinline)) static int fp_walk(uintptr_t *pcs, int max)
     int n = 0;
     while (n < max) {
         uintptr_t f = (uintptr_t)fp;
-        if (f < lo || f + 2 * sizeof(uintptr_t) > hi || (f & 7)) break;
+        /* written so that no sum can wrap: rbp may hold any value in code without frame pointers */
+        if (f < lo || hi < 2 * sizeof(uintptr_t) || f > hi - 2 * sizeof(uintptr_t) || (f & 7)) break;
         uintptr_t ra = fp[1];
         if (ra < 4096) break;
         pcs[n++] = ra;

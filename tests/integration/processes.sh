@@ -76,4 +76,23 @@ done < <(grep '^site ' "$TMP/cx.out")
 t_eq "$(pprof_flat "$pb" alloc_space | flat_of "sized_delete()")" 10512 "sized_delete alloc_space"
 t_end
 
+# Programs built without frame pointers: the walk meets arbitrary values in rbp and must stop
+# cleanly (a wrapped bounds check once crashed CPython here).
+for opts in rate=1:unwind=fp rate=1 rate=4096:unwind=fp; do
+  t_begin "no_frame_pointers_${opts//[:=]/_}"
+  out="$TMP/nofp"
+  PYTHONMALLOC=malloc timeout 120 env MAPPROF_OPTIONS="$opts:output=$out" LD_PRELOAD="$LIB" /usr/bin/python3 -c '
+d = {}
+for i in range(200000): d[str(i)] = [i]
+for i in range(0, 200000, 2): del d[str(i)]
+print(len(d))' >"$TMP/py.out" 2>"$TMP/py.err"
+  t_eq "$?" 0 "python exit status"
+  t_eq "$(cat "$TMP/py.out")" 100000 "python output"
+  timeout 120 env MAPPROF_OPTIONS="$opts:output=$out.pl" LD_PRELOAD="$LIB" perl -e 'my %h; $h{$_} = [$_] for 1..200000; delete $h{$_} for 1..100000; print scalar(keys %h), "\n"' >"$TMP/pl.out" 2>&1
+  t_eq "$?" 0 "perl exit status"
+  for f in "$out".*.pb.gz "$out".pl.*.pb.gz; do "${GO_PPROF[@]}" -raw "$f" >/dev/null 2>&1 || t_fail "invalid $f"; done
+  rm -f "$out".*
+  t_end
+done
+
 t_done
