@@ -161,7 +161,10 @@ int cli_check(int argc, char **argv)
     char dir[] = "/tmp/mapprof-check.XXXXXX";
     if (!mkdtemp(dir)) return cli_die("cannot create a temporary directory: %s", strerror(errno));
     char opts[PATH_MAX + 64];
-    snprintf(opts, sizeof opts, "leak_check=1:leak_report=%s/r%s", dir, prefix ? "" : ":at_exit=0");
+    /* the profile of what was live at exit goes beside the reports (-o, default ./mapprof-check) */
+    if (!prefix) prefix = "mapprof-check";
+    if (strchr(prefix, ':')) { cleanup_dir(dir); return cli_die("output prefix may not contain ':'"); }
+    snprintf(opts, sizeof opts, "leak_check=1:leak_report=%s/r", dir);
     int st;
     int e = cli_run_preloaded(argv + i, opts, prefix, &st);
     if (e) { cleanup_dir(dir); return e; }

@@ -1,12 +1,16 @@
 # Integration: `mapprof check` as CI uses it. Exit statuses, the JSON (against Valgrind
 # memcheck's classification of the same program), JUnit XML and SARIF, gates, suppressions.
 . "$(dirname "$0")/../lib.sh"
+cd "$TMP" || exit 1      # mapprof check writes its live-at-exit profile into the working directory
 
 leaky="$TP/leaky"
 
 t_begin check_leaky_program_fails_gate
-"$MAPPROF" check --json "$TMP/l.json" --junit "$TMP/l.xml" --sarif "$TMP/l.sarif" -- "$leaky" >"$TMP/out" 2>"$TMP/err"
+"$MAPPROF" check --json "$TMP/l.json" --junit "$TMP/l.xml" --sarif "$TMP/l.sarif" -o "$TMP/live" -- "$leaky" >"$TMP/out" 2>"$TMP/err"
 t_eq "$?" 23 "exit status"
+# the profile of what was live at exit: the lost 3 x 100 B of lose_plain among it
+pb=$(ls "$TMP"/live.*.pb.gz 2>/dev/null | head -1)
+t_eq "$(pprof_flat "$pb" inuse_space | flat_of lose_plain)" 300 "live-at-exit profile"
 read -r _ db dn ib in_ _ <"$TMP/out"
 summary=$(python3 -c 'import json,sys; s=json.load(open(sys.argv[1]))["summary"]; print(s["definite_bytes"], s["definite_blocks"], s["indirect_bytes"], s["indirect_blocks"])' "$TMP/l.json" 2>&1)
 t_eq "$summary" "$db $dn $ib $in_" "JSON summary against the program's truth"
@@ -46,7 +50,7 @@ PY
 t_end
 
 t_begin check_sarif
-line=$(grep -n 'sink = malloc(100)' tests/preload/leaky.c | cut -d: -f1)
+line=$(grep -n 'sink = malloc(100)' "$ROOT/tests/preload/leaky.c" | cut -d: -f1)
 python3 - "$TMP/l.sarif" "$line" <<'PY' || t_fail "SARIF"
 import json, sys
 d = json.load(open(sys.argv[1]))
