@@ -16,6 +16,9 @@
 /* Write s as a gzip-compressed pprof protobuf to path, symbolized with libdw (functions,
  * files, lines, inline frames) and with self-contained Mappings. Returns 0 or an errno value. */
 int mp_export_pprof(const mp_snapshot_t *s, const char *path);
+/* The same with a symbolizer the caller keeps open (shared by a dump's writers); NULL opens one. */
+struct mp_sym;
+int mp_export_pprof_sym(const mp_snapshot_t *s, const char *path, struct mp_sym *sym);
 
 /* Write s as gperftools' legacy heap text (heap_v2/<rate>, MAPPED_LIBRARIES) to path.
  * Returns 0 or an errno value. */

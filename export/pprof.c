@@ -54,6 +54,7 @@ typedef struct mapinfo {
 typedef struct builder {
     mp_strtab_t strs;
     mp_sym_t *sym;              /* NULL: no symbolizer (Locations without Lines) */
+    bool own_sym;               /* we opened sym (and close it) */
     mp_u64tab_t loc_by_pc;      /* return address -> location id */
     mp_u64tab_t fn_by_key;      /* system_name index << 32 | file index -> function id */
     loc_t *locs;                /* id - 1 */
@@ -193,7 +194,7 @@ static void builder_free(builder_t *b)
     free(b->lines);
     free(b->fns);
     free(b->maps);
-    if (b->sym) mp_sym_close(b->sym);
+    if (b->sym && b->own_sym) mp_sym_close(b->sym);
 }
 
 /* Pack and write; everything the message points at is built by the caller. */
@@ -223,6 +224,11 @@ static int write_gz(const pb_profile_t *p, const char *path)
 
 int mp_export_pprof(const mp_snapshot_t *s, const char *path)
 {
+    return mp_export_pprof_sym(s, path, NULL);
+}
+
+int mp_export_pprof_sym(const mp_snapshot_t *s, const char *path, mp_sym_t *sym)
+{
     if (!s || !path) return EINVAL;
     builder_t b;
     memset(&b, 0, sizeof b);
@@ -238,7 +244,11 @@ int mp_export_pprof(const mp_snapshot_t *s, const char *path)
     pb_mapping_t *maps = NULL, **map_ptrs = NULL;
 
     if (mp_strtab_intern(&b.strs, "") != 0) goto out;
-    b.sym = mp_sym_open(s->pid);
+    b.sym = sym;
+    if (!b.sym) {
+        b.sym = mp_sym_open(s->pid);
+        b.own_sym = true;
+    }
     if (!b.sym) mp_warn("pprof: cannot read the mappings of process %d; writing unsymbolized",
                         s->pid ? s->pid : (int)getpid());
     b.nmaps = b.sym ? mp_sym_nmaps(b.sym) : 0;

@@ -85,7 +85,7 @@ int mp_dump(const char *tag)
         if (!exists(pb) && !exists(heap)) break;
     }
     if (o->formats & MP_FMT_PB) {
-        int e = mp_export_pprof(s, pb);
+        int e = mp_export_pprof_sym(s, pb, msym);
         if (e) { rc = e; mp_warn_once(&warned_write, "cannot write %s: %s", pb, strerror(e)); }
     }
     if (o->formats & MP_FMT_LEGACY) {
