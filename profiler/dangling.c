@@ -29,7 +29,7 @@ typedef struct entry {
 typedef struct freed {
     uintptr_t addr;
     uint64_t seq;           /* event order of the free */
-    uint32_t freed_ms, free_stack, alloc_stack, alloc_ms;
+    uint32_t freed_ms, free_stack, alloc_stack;
 } freed_t;
 
 static mp_spin_t lock;
@@ -99,7 +99,7 @@ static void erase(entry_t *e)
 static void watch(uintptr_t p)
 {
     if (p < 4096) return;   /* small integers stored as pointers */
-    mp_block_t absent = { p, 0, 0, mp_now_ms(), 0, MP_BLOCK_WATCHED };
+    mp_block_t absent = { .addr = p, .role = MP_BLOCK_WATCHED };
     mp_live_mark(p, MP_BLOCK_WATCHED, &absent);
 }
 
@@ -165,7 +165,7 @@ void mp_dangling_freed(const mp_block_t *b)
             ring_dropped++;
             oldest_kept_seq = ring[(slot + 1) % ring_cap].seq;
         }
-        ring[slot] = (freed_t){ b->addr, ++seq, mp_now_ms(), free_stack, b->stack, b->time };
+        ring[slot] = (freed_t){ b->addr, ++seq, mp_now_ms(), free_stack, b->stack };
         mp_idtab_put(&latest, b->addr, (uint32_t)slot + 1);
         ring_next++;
     }

@@ -18,6 +18,8 @@ typedef struct shard {
     mp_block_t *slot;       /* mmap'd array of mask + 1 slots */
 } __attribute__((aligned(64))) shard_t;
 
+_Static_assert(sizeof(mp_block_t) == 24, "a live-table slot is 24 bytes");
+
 static shard_t shards[NSHARDS];
 uint64_t *mp_filter_top[1u << (47 - MP_FILTER_LEAF_SHIFT)];
 static size_t leaves_mapped;
@@ -161,7 +163,7 @@ bool mp_live_insert(const mp_block_t *b, mp_block_t *stale, bool *ok)
     return had;
 }
 
-bool mp_live_mark(uintptr_t addr, uint32_t flag, const mp_block_t *absent)
+bool mp_live_mark(uintptr_t addr, unsigned flag, const mp_block_t *absent)
 {
     int idx;
     shard_t *s = shard_of(addr, &idx);

@@ -11,26 +11,29 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* 24 bytes: a slot of the table, so every byte here is paid per tracked block. */
 typedef struct mp_block {
     uintptr_t addr;     /* start of the block as the program sees it; 0 = empty slot */
-    uint64_t size;      /* requested bytes */
+    uint64_t size : 48; /* requested bytes (MP_BLOCK_SIZE_MAX for larger: never seen in practice) */
+    uint64_t role : 16; /* its role in its map (mp_map_role_t), | MP_BLOCK_WATCHED */
     uint32_t stack;     /* stack id (stacktab) when sampled; 0 when tracked only for a map */
-    uint32_t time;      /* milliseconds since the profiler started, when allocated */
     uint32_t map;       /* id of the map that owns it (maps.h), or 0 */
-    uint32_t role;      /* its role in that map (mp_map_role_t), | MP_BLOCK_WATCHED */
 } mp_block_t;
+
+#define MP_BLOCK_SIZE_MAX (((uint64_t)1 << 48) - 1)
+static inline uint64_t mp_block_size(size_t n) { return n < MP_BLOCK_SIZE_MAX ? n : MP_BLOCK_SIZE_MAX; }
 
 /* role bit: a map entry points to this block; its free goes to the freed history
  * (dangling.c). A block tracked only for that has size 0, no stack and no map. */
-#define MP_BLOCK_WATCHED 0x80000000u
-#define MP_BLOCK_ROLE(b) ((b)->role & 0xffu)
+#define MP_BLOCK_WATCHED 0x8000u
+#define MP_BLOCK_ROLE(b) ((unsigned)(b)->role & 0xffu)
 
 /* Track b. If b->addr was already tracked (a free we could not see), the stale record is
  * returned in *stale and true; else false. Returns via *ok whether b was stored. */
 bool mp_live_insert(const mp_block_t *b, mp_block_t *stale, bool *ok);
 /* Set flag in the role of the block at addr; when addr is not tracked, insert *absent.
  * Returns false when the table is out of memory. */
-bool mp_live_mark(uintptr_t addr, uint32_t flag, const mp_block_t *absent);
+bool mp_live_mark(uintptr_t addr, unsigned flag, const mp_block_t *absent);
 /* Untrack addr; true and *out filled when it was tracked. */
 bool mp_live_remove(uintptr_t addr, mp_block_t *out);
 /* Number of tracked blocks. */

@@ -107,7 +107,7 @@ static void sample_plain(void *p, size_t n)
     mp_tls.countdown = mp_sample_next(&mp_tls.rng, opts.rate);
     uintptr_t *pcs = mp_tls.pcs;
     int depth = mp_unwind_capture(pcs, opts.max_depth, opts.unwind);
-    mp_block_t b = { (uintptr_t)p, n, 0, mp_now_ms(), 0, 0 };
+    mp_block_t b = { .addr = (uintptr_t)p, .size = mp_block_size(n) };
     b.stack = mp_stack_intern(pcs, depth, 0);
     if (!b.stack) return;
     mp_block_t stale;
@@ -123,18 +123,18 @@ static void track_for_map(void *p, size_t n)
     mp_tls.countdown = 0;   /* stay on the slow path until the context ends */
     mp_tls.saved_countdown -= (int64_t)(n > INT64_MAX / 2 ? INT64_MAX / 2 : n);
     bool sampled = mp_tls.saved_countdown <= 0;
-    mp_block_t b = { (uintptr_t)p, n, 0, mp_now_ms(), mp_tls.map_id, mp_tls.map_role };
+    mp_block_t b = { .addr = (uintptr_t)p, .size = mp_block_size(n), .role = mp_tls.map_role, .map = mp_tls.map_id };
     if (sampled) {
         mp_tls.saved_countdown = mp_sample_next(&mp_tls.rng, opts.rate);
         uintptr_t *pcs = mp_tls.pcs;
         int depth = mp_unwind_capture(pcs, opts.max_depth, opts.unwind);
-        b.stack = mp_stack_intern(pcs, depth, mp_map_label(b.map, (mp_map_role_t)b.role));
+        b.stack = mp_stack_intern(pcs, depth, mp_map_label(b.map, (mp_map_role_t)MP_BLOCK_ROLE(&b)));
     }
     mp_block_t stale;
     bool ok;
     if (mp_live_insert(&b, &stale, &ok)) forget(&stale);
     if (!ok) return;
-    mp_map_mem(b.map, (mp_map_role_t)b.role, (int64_t)n, 1);
+    mp_map_mem(b.map, (mp_map_role_t)MP_BLOCK_ROLE(&b), (int64_t)n, 1);
     if (b.stack) account(&b, 1, true);
 }
 
@@ -199,14 +199,13 @@ void mp_attribute_block(const void *p, size_t n, uint32_t map, mp_map_role_t rol
 {
     if (!mp_enabled()) return;
     mp_tls.busy++;
-    mp_block_t b = { (uintptr_t)p, n, 0, mp_now_ms(), map, role }, old;
+    mp_block_t b = { .addr = (uintptr_t)p, .size = mp_block_size(n), .role = role, .map = map }, old;
     /* A block already tracked (sampled) keeps its stack and counters; it gains the map. */
     if (mp_live_remove((uintptr_t)p, &old)) {
         if (old.map) mp_map_mem(old.map, (mp_map_role_t)MP_BLOCK_ROLE(&old), -(int64_t)old.size, -1);
         b.role |= old.role & MP_BLOCK_WATCHED;
         b.stack = old.stack;
         b.size = old.size;
-        b.time = old.time;
     }
     bool ok;
     if (mp_live_insert(&b, &old, &ok)) forget(&old);

@@ -53,7 +53,7 @@ static void test_intern_concurrent(void)
 static void test_live_basic(void)
 {
     static _Alignas(16) char blocks[64][32];
-    mp_block_t b = { .addr = (uintptr_t)blocks[3], .size = 32, .stack = 5, .time = 1 }, out, stale;
+    mp_block_t b = { .addr = (uintptr_t)blocks[3], .size = 32, .stack = 5 }, out, stale;
     bool ok;
     CHECK(!mp_maybe_tracked(blocks[3]));
     CHECK(!mp_live_insert(&b, &stale, &ok) && ok);
