@@ -35,6 +35,7 @@ typedef struct mp_tls {
     uintptr_t pcs[256];     /* the sampled path's stack buffer: kept off the stack so the slow
                              * path stays shallow (the leak check scrubs what it used) */
     uintptr_t raw[256 + 16];/* the unwinder's raw buffer, same reason */
+    struct mp_tcache *tcache;   /* this thread's counter-delta cache (tcount.c) */
 } mp_tls_t;
 
 extern MP_TLS mp_tls_t mp_tls;

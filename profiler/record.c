@@ -20,6 +20,7 @@
 #include "profiler/record.h"
 #include "profiler/sample.h"
 #include "profiler/stacktab.h"
+#include "profiler/tcount.h"
 #include "profiler/trigger.h"
 #include "profiler/unwind.h"
 
@@ -61,26 +62,27 @@ static void thread_init(void)
 /* Counters of one block, added (sign 1) or removed (sign -1) from its stack. */
 static void account(const mp_block_t *b, int sign, bool alloc)
 {
-    mp_stack_t *s = mp_stack_get(b->stack);
-    if (!s) return;
+    if (!b->stack) return;
+    int64_t d[MP_C_COUNT] = { 0 };
     if (alloc) {
-        mp_stack_add(s, MP_C_ALLOC_OBJ, 1);
-        mp_stack_add(s, MP_C_ALLOC_BYTES, (int64_t)b->size);
+        d[MP_C_ALLOC_OBJ] = 1;
+        d[MP_C_ALLOC_BYTES] = (int64_t)b->size;
     }
-    mp_stack_add(s, MP_C_INUSE_OBJ, sign);
-    mp_stack_add(s, MP_C_INUSE_BYTES, sign * (int64_t)b->size);
+    d[MP_C_INUSE_OBJ] = sign;
+    d[MP_C_INUSE_BYTES] = sign * (int64_t)b->size;
     /* At rate 1 every weight is 1: the estimates are the raw counts (snapshot.c). */
     int64_t w = (int64_t)1 << MP_FIX_SHIFT, wb = (int64_t)b->size << MP_FIX_SHIFT;
     if (opts.rate > 1) {
         w = mp_sample_weight_fix(b->size, opts.rate);
         wb = (int64_t)((double)w * (double)b->size);
         if (alloc) {
-            mp_stack_add(s, MP_C_EST_ALLOC_OBJ, w);
-            mp_stack_add(s, MP_C_EST_ALLOC_BYTES, wb);
+            d[MP_C_EST_ALLOC_OBJ] = w;
+            d[MP_C_EST_ALLOC_BYTES] = wb;
         }
-        mp_stack_add(s, MP_C_EST_INUSE_OBJ, sign * w);
-        mp_stack_add(s, MP_C_EST_INUSE_BYTES, sign * wb);
+        d[MP_C_EST_INUSE_OBJ] = sign * w;
+        d[MP_C_EST_INUSE_BYTES] = sign * wb;
     }
+    mp_tcount_add(b->stack, d);
     if (opts.inuse_step) {
         int64_t now = __atomic_add_fetch(&inuse_est_fix, sign * wb, __ATOMIC_RELAXED);
         if (sign > 0) mp_trigger_inuse(now >> MP_FIX_SHIFT);
@@ -298,6 +300,7 @@ void mp_init(void)
     init_early();
     if (!mp_enabled()) return;
     mp_tls.busy++;
+    mp_tcount_init();
     pthread_atfork(fork_prepare, fork_parent, fork_child);
     mp_trigger_init();
     mp_tls.busy--;

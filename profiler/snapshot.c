@@ -18,6 +18,7 @@
 #include "profiler/sample.h"
 #include "profiler/stacktab.h"
 #include "profiler/stdmap.h"
+#include "profiler/tcount.h"
 
 static int by_retained(const void *a, const void *b)
 {
@@ -49,8 +50,11 @@ mp_snapshot_t *mp_snapshot_take(const char *tag)
     s->maps = calloc(nmaps ? nmaps : 1, sizeof *s->maps);
     /* retained bytes of maps, summed at their creation stacks */
     double *retained_at = calloc((size_t)n + 1, sizeof *retained_at);
-    if (!s->labels_store || !s->maps || !retained_at) {
+    /* the shared counters plus every thread's pending deltas */
+    int64_t (*pending)[MP_C_COUNT] = calloc((size_t)n + 1, sizeof *pending);
+    if (!s->labels_store || !s->maps || !retained_at || !pending) {
         free(maps);
+        free(pending);
         free(retained_at);
         mp_snapshot_free(s);
         return NULL;
@@ -59,11 +63,12 @@ mp_snapshot_t *mp_snapshot_take(const char *tag)
         if (maps[k].created_stack <= n && maps[k].retained_bytes > 0)
             retained_at[maps[k].created_stack] += (double)maps[k].retained_bytes;
     retained_at[0] = 0;
+    mp_tcount_collect(pending, n);
     for (uint32_t id = 1; id <= n; id++) {
         mp_stack_t *st = mp_stack_get(id);
         if (!st) continue;
         int64_t c[MP_C_COUNT];
-        for (int i = 0; i < MP_C_COUNT; i++) c[i] = __atomic_load_n(&st->c[i], __ATOMIC_RELAXED);
+        for (int i = 0; i < MP_C_COUNT; i++) c[i] = __atomic_load_n(&st->c[i], __ATOMIC_RELAXED) + pending[id][i];
         double retained = retained_at[id];
         if (!c[MP_C_ALLOC_OBJ] && !c[MP_C_INUSE_OBJ] && retained == 0) continue;
         mp_snap_stack_t *o = &s->stacks[s->nstacks++];
@@ -114,6 +119,7 @@ mp_snapshot_t *mp_snapshot_take(const char *tag)
         }
     }
     free(maps);
+    free(pending);
     free(retained_at);
     qsort(s->maps, s->nmaps, sizeof *s->maps, by_retained);
 

@@ -1,0 +1,107 @@
+/* profiler/tcount.c - see tcount.h. */
+#include "profiler/tcount.h"
+
+#include <pthread.h>
+#include <string.h>
+
+#include "profiler/arena.h"
+#include "profiler/profiler.h"
+#include "profiler/spin.h"
+
+#define TC_SLOTS 64
+
+typedef struct tc_slot {
+    uint32_t stack;                 /* 0 = empty */
+    int64_t d[MP_C_COUNT];          /* pending deltas (written by the owner only) */
+} tc_slot_t;
+
+typedef struct mp_tcache {
+    tc_slot_t slot[TC_SLOTS];
+    struct mp_tcache *next_all;     /* every cache ever made (never unlinked) */
+    struct mp_tcache *next_free;    /* free list, of caches whose thread exited */
+} mp_tcache_t;
+
+static mp_tcache_t *all;
+static mp_tcache_t *free_list;
+static mp_spin_t free_lock;
+static pthread_key_t exit_key;
+static int key_ok;
+
+static void flush_slot(tc_slot_t *s)
+{
+    mp_stack_t *st = mp_stack_get(s->stack);
+    __atomic_store_n(&s->stack, 0, __ATOMIC_RELEASE);
+    for (int c = 0; c < MP_C_COUNT; c++) {
+        int64_t v = __atomic_load_n(&s->d[c], __ATOMIC_RELAXED);
+        if (v && st) mp_stack_add(st, c, v);
+        __atomic_store_n(&s->d[c], 0, __ATOMIC_RELAXED);
+    }
+}
+
+/* At thread exit: hand the deltas to the shared counters and the cache to the next thread. */
+static void thread_exit(void *p)
+{
+    mp_tcache_t *c = p;
+    mp_tls.busy++;
+    for (int i = 0; i < TC_SLOTS; i++)
+        if (c->slot[i].stack) flush_slot(&c->slot[i]);
+    mp_tls.tcache = NULL;
+    mp_spin_lock(&free_lock);
+    c->next_free = free_list;
+    free_list = c;
+    mp_spin_unlock(&free_lock);
+    mp_tls.busy--;
+}
+
+void mp_tcount_init(void)
+{
+    key_ok = pthread_key_create(&exit_key, thread_exit) == 0;
+}
+
+static mp_tcache_t *acquire(void)
+{
+    mp_spin_lock(&free_lock);
+    mp_tcache_t *c = free_list;
+    if (c) free_list = c->next_free;
+    mp_spin_unlock(&free_lock);
+    if (!c) {
+        c = mp_arena_alloc(sizeof *c);
+        if (!c) return NULL;
+        mp_tcache_t *head = __atomic_load_n(&all, __ATOMIC_ACQUIRE);
+        do {
+            c->next_all = head;
+        } while (!__atomic_compare_exchange_n(&all, &head, c, true, __ATOMIC_RELEASE, __ATOMIC_ACQUIRE));
+    }
+    if (key_ok) pthread_setspecific(exit_key, c);
+    mp_tls.tcache = c;
+    return c;
+}
+
+void mp_tcount_add(uint32_t stack, const int64_t d[MP_C_COUNT])
+{
+    mp_tcache_t *c = mp_tls.tcache ? mp_tls.tcache : acquire();
+    if (!c) {
+        mp_stack_t *st = mp_stack_get(stack);
+        for (int i = 0; st && i < MP_C_COUNT; i++)
+            if (d[i]) mp_stack_add(st, i, d[i]);
+        return;
+    }
+    tc_slot_t *s = &c->slot[stack & (TC_SLOTS - 1)];
+    if (s->stack != stack) {
+        if (s->stack) flush_slot(s);
+        __atomic_store_n(&s->stack, stack, __ATOMIC_RELEASE);
+    }
+    for (int i = 0; i < MP_C_COUNT; i++)
+        if (d[i]) __atomic_store_n(&s->d[i], s->d[i] + d[i], __ATOMIC_RELAXED);
+}
+
+void mp_tcount_collect(int64_t (*sum)[MP_C_COUNT], uint32_t n)
+{
+    for (mp_tcache_t *c = __atomic_load_n(&all, __ATOMIC_ACQUIRE); c; c = c->next_all) {
+        for (int i = 0; i < TC_SLOTS; i++) {
+            uint32_t id = __atomic_load_n(&c->slot[i].stack, __ATOMIC_ACQUIRE);
+            if (!id || id > n) continue;
+            for (int k = 0; k < MP_C_COUNT; k++) sum[id][k] += __atomic_load_n(&c->slot[i].d[k], __ATOMIC_RELAXED);
+        }
+    }
+}
