@@ -24,6 +24,10 @@ int mp_export_pprof_sym(const mp_snapshot_t *s, const char *path, struct mp_sym 
  * Returns 0 or an errno value. */
 int mp_export_legacy(const mp_snapshot_t *s, const char *path);
 
+/* Pack a message and write it gzip-compressed to path, atomically. 0 or an errno value. */
+struct Perftools__Profiles__Profile;
+int mp_pprof_write_message(const struct Perftools__Profiles__Profile *p, const char *path);
+
 /* ---- reading pprof files (mapprof report, diff) ---- */
 
 /* A validated pprof profile in memory. */

@@ -198,7 +198,7 @@ static void builder_free(builder_t *b)
 }
 
 /* Pack and write; everything the message points at is built by the caller. */
-static int write_gz(const pb_profile_t *p, const char *path)
+int mp_pprof_write_message(const struct Perftools__Profiles__Profile *p, const char *path)
 {
     mp_afile_t f;
     int e = mp_afile_open(&f, path);
@@ -424,7 +424,7 @@ int mp_export_pprof_sym(const mp_snapshot_t *s, const char *path, mp_sym_t *sym)
     p.string_table = b.strs.strs;
     if (b.oom) goto out;
 
-    e = write_gz(&p, path);
+    e = mp_pprof_write_message(&p, path);
 out:
     free(samples);
     free(sample_ptrs);

@@ -34,7 +34,9 @@ static void usage(FILE *f)
             "       mapprof report FILE [--top N] [--sample-index NAME]\n"
             "       mapprof check [--json F] [--junit F] [--sarif F] [--fail-on KINDS]\n"
             "                     [--max-leak-bytes N] [--suppressions F] [--error-exitcode N]\n"
-            "                     [-o PREFIX] [--quiet] -- CMD [ARGS...]\n");
+            "                     [-o PREFIX] [--quiet] -- CMD [ARGS...]\n"
+            "       mapprof diff BASE NEW [-o DELTA.pb.gz] [--format text|json]\n"
+            "       mapprof diff --series FILES... [--format text|json]\n");
 }
 
 int cli_die(const char *fmt, ...)
@@ -194,7 +196,8 @@ int main(int argc, char **argv)
     if (!strcmp(argv[1], "run")) return cmd_run(argc - 2, argv + 2);
     if (!strcmp(argv[1], "report")) return cli_report(argc - 2, argv + 2);
     if (!strcmp(argv[1], "check")) return cli_check(argc - 2, argv + 2);
-    return cli_die("unknown command '%s' (run, report, check)", argv[1]);
+    if (!strcmp(argv[1], "diff")) return cli_diff(argc - 2, argv + 2);
+    return cli_die("unknown command '%s' (run, report, check, diff)", argv[1]);
 }
 
 /* mapprof report FILE [--top N] [--sample-index NAME] [--format text|json]: the top table of a

@@ -12,6 +12,7 @@ int cli_run_preloaded(char **argv, const char *opts, const char *prefix, int *st
 int cli_abs_prefix(const char *prefix, char *out, size_t len);
 
 int cli_check(int argc, char **argv);
+int cli_diff(int argc, char **argv);
 int cli_report(int argc, char **argv);
 
 #endif

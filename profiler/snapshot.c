@@ -37,6 +37,8 @@ mp_snapshot_t *mp_snapshot_take(const char *tag)
     s->stacks = calloc(n ? n : 1, sizeof *s->stacks);
     if (!s->stacks) { free(s); return NULL; }
     s->rate = mp_opts()->rate;
+    /* always: profiles of one program must have the same sample types to be compared */
+    s->has_retained = 1;
     struct timespec t;
     clock_gettime(CLOCK_REALTIME, &t);
     s->time_nanos = (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
@@ -90,7 +92,6 @@ mp_snapshot_t *mp_snapshot_take(const char *tag)
             o->est_inuse_bytes = (double)c[MP_C_INUSE_BYTES];
         }
         o->est_retained_bytes = retained;
-        if (retained > 0) s->has_retained = 1;
         uint32_t map_id;
         mp_map_kind_t kind;
         mp_map_role_t role;
