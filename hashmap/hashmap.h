@@ -1,0 +1,167 @@
+/* hashmap.h - a Go-runtime-style hash map for C (the map Go used before Swiss tables).
+ *
+ * Buckets of 8 slots: 8 tophash bytes, then the 8 keys, then the 8 values (stored apart, so
+ * padding is not paid per pair), then an overflow pointer; 2^B buckets; growth at an average
+ * load of 6.5 per bucket doubles the array, too many overflow buckets regrow it at the same
+ * size, and growth is incremental: every insert or delete evacuates at most two old buckets.
+ * Keys and values of any size and alignment (over 128 bytes they are stored indirectly), a
+ * random seed per map, iteration that stays valid across growth and deletes (random start, as
+ * Go), an explicit shrink, exact statistics, a caller-provided allocator, and an event hook
+ * for profilers that costs one predictable branch when nobody listens.
+ *
+ * Not safe for concurrent writers (a write that finds another in progress aborts). */
+#ifndef HASHMAP_H
+#define HASHMAP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct hm_map hm_map_t;
+
+/* Memory for buckets (and indirect keys and values). free receives the size given to alloc. */
+typedef struct hm_allocator {
+    void *(*alloc)(size_t size, void *ctx);
+    void (*free)(void *p, size_t size, void *ctx);
+    void *ctx;
+} hm_allocator_t;
+
+typedef uint64_t (*hm_hash_fn)(const void *key, uint64_t seed);
+typedef bool (*hm_eq_fn)(const void *a, const void *b);
+
+/* What a map stores. flags: HM_KEY_POINTER / HM_VAL_POINTER say that the key or value is (or
+ * begins with) a pointer to memory the entry refers to; a profiler checks such entries for
+ * dangling references. Keys hashed by hm_hash_ptr or hm_hash_cstr count as pointers anyway. */
+#define HM_KEY_POINTER 1u
+#define HM_VAL_POINTER 2u
+typedef struct hm_type {
+    size_t key_size, key_align;
+    size_t val_size, val_align;
+    hm_hash_fn hash;
+    hm_eq_fn eq;
+    unsigned flags;
+} hm_type_t;
+
+/* Ready-made key functions: integers (by value), pointers (by address), C strings (the key
+ * is a char *, hashed and compared by content), and raw bytes of the key's size (hm_bytes_*
+ * need the size: use HM_TYPE_BYTES). */
+uint64_t hm_hash_u32(const void *k, uint64_t seed);
+uint64_t hm_hash_u64(const void *k, uint64_t seed);
+uint64_t hm_hash_ptr(const void *k, uint64_t seed);
+uint64_t hm_hash_cstr(const void *k, uint64_t seed);
+bool hm_eq_u32(const void *a, const void *b);
+bool hm_eq_u64(const void *a, const void *b);
+bool hm_eq_ptr(const void *a, const void *b);
+bool hm_eq_cstr(const void *a, const void *b);
+/* Hash of len bytes (for callers writing their own hash functions). */
+uint64_t hm_hash_bytes(const void *p, size_t len, uint64_t seed);
+
+/* A new map (NULL allocator: malloc/free). NULL when out of memory. */
+hm_map_t *hm_new(const hm_type_t *type, const hm_allocator_t *alloc);
+/* Like hm_new with a fixed seed (reproducible tests). */
+hm_map_t *hm_new_seeded(const hm_type_t *type, const hm_allocator_t *alloc, uint64_t seed);
+void hm_free(hm_map_t *m);
+
+/* Insert or replace. *inserted (may be NULL) tells which. 0, or ENOMEM (the map unchanged). */
+int hm_put(hm_map_t *m, const void *key, const void *val, bool *inserted);
+/* The value stored for key, or NULL. Valid until the next write. */
+void *hm_get(hm_map_t *m, const void *key);
+/* Remove key; true when it was there. */
+bool hm_del(hm_map_t *m, const void *key);
+/* Remove every entry (the bucket array stays). */
+void hm_clear(hm_map_t *m);
+size_t hm_count(const hm_map_t *m);
+/* Rebuild at the smallest B that holds the entries at load 6.5. 0 or ENOMEM. */
+int hm_shrink(hm_map_t *m);
+/* Opt-in: shrink by itself after deletes leave it under 1/8 of its load. */
+void hm_set_auto_shrink(hm_map_t *m, bool on);
+
+/* Iteration: every entry present for the whole iteration is seen exactly once, whatever
+ * growth or deletes happen meanwhile; entries inserted meanwhile may or may not be seen. An
+ * iterator that is dropped before hm_iter_next returned false must be ended with hm_iter_end
+ * (it keeps old bucket arrays alive until then). */
+typedef struct hm_iter {
+    hm_map_t *m;
+    void *buckets;          /* bucket array at the start */
+    void *bptr;             /* current bucket */
+    uint64_t start, bucket; /* start bucket, next bucket */
+    uint8_t B, offset, i, wrapped, done;
+    uint64_t check;         /* old-bucket filter (UINT64_MAX: none) */
+} hm_iter_t;
+void hm_iter_begin(hm_map_t *m, hm_iter_t *it);
+bool hm_iter_next(hm_iter_t *it, void **key, void **val);
+void hm_iter_end(hm_iter_t *it);
+
+/* Exact statistics, in O(1) (the map keeps them as it goes). Bmin is the smallest B with
+ * entries <= 6.5 * 2^B. */
+typedef struct hm_stats {
+    size_t entries;
+    unsigned B;
+    size_t buckets;             /* 2^B */
+    size_t bucket_size;         /* bytes of one bucket */
+    size_t bucket_bytes;        /* main array + old array while growing + overflow buckets */
+    size_t overflow_buckets;    /* exact, old array's chains included */
+    size_t padding_bytes;       /* bucket bytes not holding tophash, key, value or overflow
+                                 * pointer (alignment), over all buckets counted above */
+    size_t retained_bytes;      /* (2^B - 2^Bmin) * bucket_size + old array bytes: what a
+                                 * shrink would give back (overflow buckets hold entries) */
+    size_t indirect_bytes;      /* keys and values stored out of line */
+    double load_factor;         /* entries / 2^B */
+    bool growing;
+} hm_stats_t;
+void hm_stats(const hm_map_t *m, hm_stats_t *s);
+
+/* ---- events, for profilers ----
+ * A listener sets hooks with hm_set_hooks (NULL: none, and no lookup). Without that call, a
+ * profiler preloaded into the program (mapprof) is found with no change to the program: when
+ * the first map is created, the library looks up mapprof_hashmap_hooks with
+ * dlsym(RTLD_DEFAULT) and, when it exists, uses the hooks it returns. Every hook may be NULL.
+ * With no hooks each operation pays one predictable branch.
+ *
+ * Hooks run on the thread doing the operation, inside it: they must not call back into the
+ * same map (except info->stats). */
+typedef enum hm_mem {
+    HM_MEM_BUCKETS,     /* a bucket array (2^B buckets) */
+    HM_MEM_OVERFLOW,    /* one overflow bucket */
+    HM_MEM_KEY,         /* an indirectly stored key */
+    HM_MEM_VALUE        /* an indirectly stored value */
+} hm_mem_t;
+
+/* What a map is, told once at creation. */
+typedef struct hm_map_info {
+    size_t key_size, val_size;      /* as the type gives them */
+    size_t key_slot, val_slot;      /* bytes per slot as stored (a pointer when indirect) */
+    size_t bucket_size;             /* bytes of one bucket */
+    bool key_pointer, val_pointer;  /* see HM_KEY_POINTER / HM_VAL_POINTER */
+    double max_load;                /* average entries per bucket that trigger doubling */
+    /* This library's hm_stats: O(1), reads only the map's own header, never allocates, never
+     * follows a pointer; safe to call whenever the map is alive, even racing a writer on
+     * another thread (the figures may then be torn). */
+    void (*stats)(const hm_map_t *m, struct hm_stats *s);
+} hm_map_info_t;
+
+typedef struct hm_hooks {
+    /* m exists (before any of its memory is allocated). Returns true when the listener
+     * wants entry events for m. */
+    bool (*created)(const hm_map_t *m, const hm_map_info_t *info);
+    /* m is going away (after its memory was freed). */
+    void (*destroyed)(const hm_map_t *m);
+    /* Around every allocation for m through its allocator: alloc_begin just before the call,
+     * alloc_end just after it (p NULL when it failed) with alloc_begin's token. */
+    uint64_t (*alloc_begin)(const hm_map_t *m, hm_mem_t what);
+    void (*alloc_end)(const hm_map_t *m, hm_mem_t what, uint64_t token, const void *p,
+                      size_t bytes);
+    /* Just before memory of m goes back to its allocator. */
+    void (*freeing)(const hm_map_t *m, hm_mem_t what, const void *p, size_t bytes);
+    /* After every change of the entry count. */
+    void (*count)(const hm_map_t *m, size_t entries);
+    /* Growth started (same_size: an overflow regrow; B is the new size) or finished. */
+    void (*grow)(const hm_map_t *m, unsigned B, bool same_size, bool finished);
+    /* An entry was inserted or replaced (removed false) or removed (removed true; val NULL):
+     * key and val point to the stored key and value bytes. Only for maps whose created hook
+     * returned true; hm_clear reports each removal. */
+    void (*entry)(const hm_map_t *m, const void *key, const void *val, bool removed);
+} hm_hooks_t;
+void hm_set_hooks(const hm_hooks_t *hooks);
+
+#endif
