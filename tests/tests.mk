@@ -44,3 +44,6 @@ $(BUILD)/tests/bench/cxxchurn: tests/bench/cxxchurn.cpp
 	@mkdir -p $(dir $@)
 	$(CXX) $(CXXFLAGS) $< -o $@
 BENCH_PROGS += $(addprefix $(BUILD)/tests/bench/,cxxchurn threadchurn liveblocks manystacks)
+
+# hashmap/ benchmarks and workloads (make bench), in their own fragment.
+-include tests/bench/hashmap.mk
