@@ -21,7 +21,8 @@
 typedef struct entry {
     uintptr_t key;          /* 0 = empty slot */
     uintptr_t value;
-    uint64_t seq;           /* event order of the insertion (a clock can tie) */
+    uint64_t seq : 63;      /* event order of the insertion (a clock can tie) */
+    uint64_t key_ptr : 1;   /* the key is a pointer (checked and watched) */
     uint32_t map;
     uint32_t inserted_ms;
 } entry_t;
@@ -105,10 +106,15 @@ static void watch(uintptr_t p)
 
 void mp_dangling_insert(uint32_t map, const void *key, const void *value)
 {
+    mp_dangling_insert_ex(map, (uintptr_t)key, true, value);
+}
+
+void mp_dangling_insert_ex(uint32_t map, uintptr_t key, bool key_is_ptr, const void *value)
+{
     if (!map || !key) return;
     mp_tls.busy++;
     mp_spin_lock(&lock);
-    entry_t *e = find(map, (uintptr_t)key);
+    entry_t *e = find(map, key);
     if (!e && ((ent_count + 1) * 4 <= (ent_mask + 1) * 3 || grow()) && ent) {
         uint32_t i = slot_of(map, (uintptr_t)key, ent_mask);
         while (ent[i].key) i = (i + 1) & ent_mask;
@@ -121,11 +127,12 @@ void mp_dangling_insert(uint32_t map, const void *key, const void *value)
         e->value = (uintptr_t)value;
         e->inserted_ms = mp_now_ms();
         e->seq = ++seq;
+        e->key_ptr = key_is_ptr;
     }
     mp_spin_unlock(&lock);
     /* Watches go to the live table after our lock is dropped (it takes its own). */
-    watch((uintptr_t)key);
-    if (value && value != key) watch((uintptr_t)value);
+    if (key_is_ptr) watch(key);
+    if (value && (uintptr_t)value != key) watch((uintptr_t)value);
     mp_tls.busy--;
 }
 
@@ -191,7 +198,8 @@ size_t mp_dangling_find(mp_dangling_finding_t **out, uint64_t *kept, uint64_t *d
         if (!e->key) continue;
         for (int f = 0; f < 2; f++) {
             uintptr_t p = f ? e->value : e->key;
-            if (f && p == e->key) continue;
+            if (!f && !e->key_ptr) continue;
+            if (f && e->key_ptr && p == e->key) continue;
             const freed_t *ev = freed_at(p);
             if (!ev || ev->seq < e->seq) continue;
             if (n == cap) {

@@ -18,6 +18,9 @@
 
 /* An entry (map id, key) now holds key and value pointers (either may be NULL). */
 void mp_dangling_insert(uint32_t map, const void *key, const void *value);
+/* Same, for maps whose keys are not always pointers: key identifies the entry (non-zero) and
+ * is checked as a pointer only when key_is_ptr. */
+void mp_dangling_insert_ex(uint32_t map, uintptr_t key, bool key_is_ptr, const void *value);
 /* The entry with this key left the map. */
 void mp_dangling_remove(uint32_t map, const void *key);
 /* Every entry of map left it (cleared or destroyed). */

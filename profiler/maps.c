@@ -20,6 +20,9 @@
 typedef struct map_slot {
     mp_map_stats_t s;       /* the figures; s.id == 0 marks a free slot */
     uint32_t next_free;     /* free-list link (slot index) */
+    uint32_t source_flags;  /* from the map's description */
+    mp_map_pull_fn pull;    /* exact figures on demand (NULL: pushed by events) */
+    void *pull_arg;
 } map_slot_t;
 
 typedef struct label {
@@ -66,6 +69,7 @@ static void destroy_locked(uint32_t slot)
     mp_idtab_del(&by_obj, m->s.obj);
     mp_idtab_del(&by_id, m->s.id);
     memset(&m->s, 0, sizeof m->s);
+    m->pull = NULL;
     m->next_free = free_head;
     free_head = slot;
     live_maps--;
@@ -82,6 +86,9 @@ uint32_t mp_map_create(const void *obj, const mp_map_desc_t *d, uint32_t created
     map_slot_t *m = slot_at(slot);
     if (!m) goto out;
     memset(&m->s, 0, sizeof m->s);
+    m->source_flags = d->source_flags;
+    m->pull = NULL;
+    m->pull_arg = NULL;
     m->s.id = next_id;
     m->s.kind = d->kind;
     m->s.obj = (uintptr_t)obj;
@@ -107,11 +114,29 @@ out:
 
 uint32_t mp_map_find(const void *obj)
 {
+    uint32_t flags;
+    return mp_map_find_flags(obj, &flags);
+}
+
+uint32_t mp_map_find_flags(const void *obj, uint32_t *flags)
+{
     mp_spin_lock(&lock);
     uint32_t slot = mp_idtab_get(&by_obj, (uintptr_t)obj);
     uint32_t id = slot ? slot_at(slot)->s.id : 0;
+    *flags = slot ? slot_at(slot)->source_flags : 0;
     mp_spin_unlock(&lock);
     return id;
+}
+
+void mp_map_set_pull(uint32_t id, mp_map_pull_fn pull, void *arg)
+{
+    mp_spin_lock(&lock);
+    uint32_t slot = id ? mp_idtab_get(&by_id, id) : 0;
+    if (slot) {
+        slot_at(slot)->pull = pull;
+        slot_at(slot)->pull_arg = arg;
+    }
+    mp_spin_unlock(&lock);
 }
 
 void mp_map_destroy(const void *obj)
@@ -294,6 +319,10 @@ size_t mp_map_snapshot(mp_map_stats_t **out)
         for (uint32_t i = 1; i < nslots && n < cap; i++) {
             map_slot_t *m = slot_at(i);
             if (!m || !m->s.id) continue;
+            if (m->pull) {
+                m->pull(m->s.obj, m->pull_arg, &m->s);
+                if (m->s.entries > m->s.peak_entries) m->s.peak_entries = m->s.entries;
+            }
             a[n] = m->s;
             if (!a[n].retained_exact) a[n].retained_bytes = a[n].bucket_bytes - needed_bucket_bytes(&a[n]);
             n++;

@@ -32,6 +32,7 @@ typedef struct mp_map_desc {
     uint32_t slots_per_bucket;  /* entries a bucket holds (8 for hashmap/, 1 for chains) */
     double max_load;            /* entries per bucket at which the map grows */
     uint32_t bucket_bytes;      /* bytes of one bucket (for retained bytes); 0 unknown */
+    uint32_t source_flags;      /* the source's own bits, handed back by mp_map_find_flags */
 } mp_map_desc_t;
 
 /* Per-map figures, as a snapshot copies them. */
@@ -58,6 +59,16 @@ typedef struct mp_map_stats {
 uint32_t mp_map_create(const void *obj, const mp_map_desc_t *d, uint32_t created_stack);
 /* The id of the live map at obj, or 0. */
 uint32_t mp_map_find(const void *obj);
+/* Same, with the source_flags it was created with. */
+uint32_t mp_map_find_flags(const void *obj, uint32_t *flags);
+
+/* A source that keeps exact figures itself (hashmap/) is asked for them at each snapshot
+ * instead of being told of every change: pull(obj, arg, s) overwrites entries, buckets,
+ * overflow_buckets, padding_bytes, inserts, removes (and peak_entries when it keeps one),
+ * and may set retained_bytes with retained_exact. It runs under the registry's lock (the map
+ * cannot be destroyed meanwhile), must not allocate, and may race the map's writer. */
+typedef void (*mp_map_pull_fn)(uintptr_t obj, void *arg, mp_map_stats_t *s);
+void mp_map_set_pull(uint32_t id, mp_map_pull_fn pull, void *arg);
 void mp_map_destroy(const void *obj);
 /* Memory owned by map id changed: bytes and blocks of a role (negative when freed). Returns
  * the map's bucket bytes after the change (-1 when the map is gone). */

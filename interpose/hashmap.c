@@ -1,0 +1,161 @@
+/* interpose/hashmap.c - the profiler's listener for hashmap/ (the project's own map library).
+ *
+ * hashmap/ looks up mapprof_hashmap_hooks with dlsym when a program creates its first map, so
+ * a program linked with the library is seen with no change to its source. The hooks:
+ * - created: register the map (kind mphash) with its creation stack, and a pull function:
+ *   the library keeps exact figures itself (entries, buckets, overflow, padding, retained),
+ *   read at each snapshot, so an ordinary put or delete costs the program nothing here;
+ * - alloc_begin/alloc_end bracket each allocation of map memory with the map's operation
+ *   context (profiler.h): the block is tracked for the map at any rate and, when sampled,
+ *   carries the map's labels. A block from a caller's allocator that never reached malloc is
+ *   attributed afterwards;
+ * - freeing: the block leaves the map before it goes back to the allocator;
+ * - entry: maps whose keys or values are pointers record them for the dangling check.
+ * hashmap/ is used only through its public header: no code of the library is linked here. */
+#include <string.h>
+
+#include "hashmap/hashmap.h"
+#include "profiler/dangling.h"
+#include "profiler/maps.h"
+#include "profiler/profiler.h"
+#include "profiler/record.h"
+
+#define HOOK __attribute__((visibility("default")))
+
+/* source_flags of an mphash map: pointer bits, then the key's size */
+#define F_KEY_PTR 1u
+#define F_VAL_PTR 2u
+#define F_KEY_SIZE_SHIFT 8
+
+static mp_map_role_t role_of(hm_mem_t what)
+{
+    switch (what) {
+    case HM_MEM_BUCKETS: return MP_ROLE_BUCKET_ARRAY;
+    case HM_MEM_OVERFLOW: return MP_ROLE_OVERFLOW;
+    case HM_MEM_KEY: return MP_ROLE_KEY;
+    case HM_MEM_VALUE: return MP_ROLE_VALUE;
+    }
+    return MP_ROLE_NONE;
+}
+
+/* Runs under the registry's lock at each snapshot; arg is the library's own hm_stats. */
+static void pull(uintptr_t obj, void *arg, mp_map_stats_t *s)
+{
+    void (*stats)(const hm_map_t *, hm_stats_t *) = (void (*)(const hm_map_t *, hm_stats_t *))arg;
+    hm_stats_t hs;
+    stats((const hm_map_t *)obj, &hs);
+    s->entries = (int64_t)hs.entries;
+    s->buckets = (int64_t)hs.buckets;
+    s->overflow_buckets = (int64_t)hs.overflow_buckets;
+    s->padding_bytes = (int64_t)hs.padding_bytes;
+    s->retained_bytes = (int64_t)hs.retained_bytes;
+    s->retained_exact = true;
+}
+
+static bool on_created(const hm_map_t *m, const hm_map_info_t *info)
+{
+    if (mp_tls.busy) return false;
+    size_t ks = info->key_size < 0xffffffu ? info->key_size : 0xffffffu;
+    mp_map_desc_t d = {
+        .kind = MP_KIND_MPHASH,
+        .key_size = (uint32_t)info->key_slot,
+        .value_size = (uint32_t)info->val_slot,
+        .slots_per_bucket = 8,
+        .max_load = info->max_load > 0 ? info->max_load : 6.5,
+        .bucket_bytes = (uint32_t)info->bucket_size,
+        .source_flags = (info->key_pointer ? F_KEY_PTR : 0) | (info->val_pointer ? F_VAL_PTR : 0) |
+                        (uint32_t)(ks << F_KEY_SIZE_SHIFT),
+    };
+    uint32_t stack = mp_capture_stack_id(0);
+    uint32_t id = mp_map_create(m, &d, stack);
+    if (!id) return false;
+    if (info->stats) mp_map_set_pull(id, pull, (void *)info->stats);
+    return info->key_pointer || info->val_pointer;
+}
+
+static void on_destroyed(const hm_map_t *m)
+{
+    uint32_t id = mp_map_find(m);
+    if (!id) return;
+    mp_dangling_clear(id);
+    mp_map_destroy_id(id);
+}
+
+/* token: bit 63 set when a context was entered; below it the context that was active. */
+static uint64_t on_alloc_begin(const hm_map_t *m, hm_mem_t what)
+{
+    if (mp_tls.busy) return 0;
+    uint32_t id = mp_map_find(m);
+    if (!id) return 0;
+    mp_map_ctx_t prev = mp_map_ctx_enter(id, role_of(what));
+    return (1ull << 63) | ((uint64_t)prev.id << 8) | (prev.role & 0xffu);
+}
+
+static void on_alloc_end(const hm_map_t *m, hm_mem_t what, uint64_t token, const void *p, size_t bytes)
+{
+    (void)m;
+    if (!(token >> 63)) return;
+    uint32_t id = mp_tls.map_id;
+    mp_map_ctx_t prev = { (uint32_t)(token >> 8) & 0xffffffffu, (uint32_t)(token & 0xffu) };
+    mp_map_ctx_leave(prev);
+    /* Memory from the default allocator was tracked by the malloc hook inside the context;
+     * memory from an allocator of the caller's that never reached malloc is attributed here. */
+    if (p && id && !mp_maybe_tracked(p)) mp_attribute_block(p, bytes, id, role_of(what));
+}
+
+static void on_freeing(const hm_map_t *m, hm_mem_t what, const void *p, size_t bytes)
+{
+    (void)m, (void)what, (void)bytes;
+    if (p) mp_note_free((void *)p);
+}
+
+/* The identity of an entry in the dangling table: its key pointer when keys are pointers,
+ * else the key's value (up to 8 bytes) or a hash of its bytes; never 0. */
+static uintptr_t key_identity(const void *key, uint32_t flags, bool *is_ptr)
+{
+    size_t ks = flags >> F_KEY_SIZE_SHIFT;
+    uint64_t v = 0;
+    *is_ptr = false;
+    if ((flags & F_KEY_PTR) && ks >= sizeof(void *)) {
+        memcpy(&v, key, sizeof(void *));
+        if (v) { *is_ptr = true; return (uintptr_t)v; }
+    } else if (ks <= 8) {
+        memcpy(&v, key, ks);
+    } else {
+        v = 14695981039346656037ull;
+        for (size_t i = 0; i < ks; i++) v = (v ^ ((const unsigned char *)key)[i]) * 1099511628211ull;
+    }
+    return v ? (uintptr_t)v : (uintptr_t)-1;
+}
+
+static void on_entry(const hm_map_t *m, const void *key, const void *val, bool removed)
+{
+    if (mp_tls.busy) return;
+    uint32_t flags;
+    uint32_t id = mp_map_find_flags(m, &flags);
+    if (!id) return;
+    bool kp;
+    uintptr_t k = key_identity(key, flags, &kp);
+    if (removed) {
+        mp_dangling_remove(id, (const void *)k);
+        return;
+    }
+    void *v = NULL;
+    if ((flags & F_VAL_PTR) && val) memcpy(&v, val, sizeof v);
+    mp_dangling_insert_ex(id, k, kp, v);
+}
+
+static const hm_hooks_t hooks = {
+    .created = on_created,
+    .destroyed = on_destroyed,
+    .alloc_begin = on_alloc_begin,
+    .alloc_end = on_alloc_end,
+    .freeing = on_freeing,
+    .entry = on_entry,
+};
+
+HOOK const hm_hooks_t *mapprof_hashmap_hooks(void)
+{
+    mp_init();
+    return &hooks;
+}
