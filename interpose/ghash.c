@@ -74,7 +74,7 @@ static MP_TLS char placeholder;
 
 static uint32_t begin_create(void)
 {
-    if (mp_tls.busy) return 0;
+    if (mp_tls.busy || !mp_maps_on()) return 0;
     uint32_t stack = mp_capture_stack_id(0);
     return mp_map_create(&placeholder, &ghash_desc, stack);
 }

@@ -156,6 +156,5 @@ static const hm_hooks_t hooks = {
 
 HOOK const hm_hooks_t *mapprof_hashmap_hooks(void)
 {
-    mp_init();
-    return &hooks;
+    return mp_maps_on() ? &hooks : NULL;
 }

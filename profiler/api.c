@@ -30,7 +30,7 @@ API int mapprof_dump(const char *tag)
 API void mapprof_map_create(const void *map, unsigned long key_size, unsigned long value_size,
                             double max_load)
 {
-    if (!map || !mp_enabled()) return;
+    if (!map || !mp_enabled() || !mp_maps_on()) return;
     mp_map_desc_t d = { MP_KIND_ANNOTATED, (uint32_t)key_size, (uint32_t)value_size, 1,
                         max_load > 0 ? max_load : 1.0, 0, 0 };
     mp_tls.busy++;

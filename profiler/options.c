@@ -36,6 +36,7 @@ static const opt_desc_t opts[] = {
     { "leak_check", K_BOOL,    F(leak_check), 0, 0 },
     { "freed_history", K_U64,  F(freed_history), 16, (uint64_t)1 << 26 },
     { "findings",   K_BOOL,    F(findings),   0, 0 },
+    { "maps",       K_BOOL,    F(maps),       0, 0 },
     { "leak_report", K_STR,    F(leak_report), 0, 0 },
 };
 #undef F
@@ -51,6 +52,7 @@ void mp_options_default(mp_options_t *o)
     o->formats = MP_FMT_PB;
     o->at_exit = true;
     o->freed_history = 65536;
+    o->maps = true;
 }
 
 /* Parse an unsigned number with an optional K/M/G suffix (powers of 1024). */

@@ -28,6 +28,7 @@ typedef struct mp_options {
     bool leak_check;        /* full tracking and a reachability check at exit */
     uint64_t freed_history; /* freed blocks kept for the dangling-reference check */
     bool findings;          /* write PREFIX.PID.SEQ.findings.json at each dump */
+    bool maps;              /* know maps (hashmap/, GHashTable, std::unordered_map, annotations) */
     char leak_report[512];  /* where the leak check writes its JSON report ("" = none) */
 } mp_options_t;
 

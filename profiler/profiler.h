@@ -117,6 +117,8 @@ uint32_t mp_capture_stack_id(uint32_t label);
 void mp_init(void);
 /* The profiler's options, valid after mp_init. */
 const mp_options_t *mp_opts(void);
+/* Map tracking is on (the maps option; true until the options are read). */
+bool mp_maps_on(void);
 /* Write a profile now ("exit", "signal", "interval", "inuse", or a user tag). 0 or errno. */
 int mp_dump(const char *tag);
 

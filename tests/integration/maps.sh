@@ -61,6 +61,18 @@ pb=$(ls "$TMP"/g1.*.0.pb.gz)
 t_eq "$(pprof_focus_total "$pb" map_id=2 inuse_space)" "$(maps_field "$(ls "$TMP"/g1.*.0.maps)" 2 8)" "map_id=2 selects the small table"
 t_end
 
+t_begin maps_off_knows_no_map
+# maps=0: plain profiling (the baseline that make bench compares map tracking with)
+MAPPROF_OPTIONS="maps=0:rate=1:output=$TMP/off" LD_PRELOAD="$LIB" "$TP/ghash" 1000 >/dev/null
+MAPPROF_OPTIONS="maps=0:output=$TMP/offa" LD_PRELOAD="$LIB" "$TP/annotated" >/dev/null
+# a maps file is written only when there is a map to list
+t_eq "$(ls "$TMP"/off.*.maps "$TMP"/offa.*.maps 2>/dev/null | wc -l)" 0 "maps files"
+t_eq "$(ls "$TMP"/off.*.pb.gz "$TMP"/offa.*.pb.gz 2>/dev/null | wc -l)" 5 "profiles (4 dumps of ghash, 1 of annotated)"
+pb=$(ls "$TMP"/off.*.0.pb.gz)
+t_eq "$("${GO_PPROF[@]}" -raw "$pb" 2>/dev/null | grep -c 'map_kind')" 0 "map labels"
+[ "$(pprof_total "$pb" inuse_space)" -gt 0 ] || t_fail "no in-use bytes in the profile"
+t_end
+
 t_begin annotated_macro_map
 out="$TMP/an"
 MAPPROF_OPTIONS="output=$out" LD_PRELOAD="$LIB" "$TP/annotated" >"$TMP/an.truth"

@@ -14,6 +14,7 @@ static void test_defaults(void)
     CHECK_EQ_INT(o.signal, SIGUSR2);
     CHECK_EQ_INT(o.formats, MP_FMT_PB);
     CHECK(strcmp(o.output, "mapprof") == 0);
+    CHECK(o.maps);
 }
 
 static void test_values(void)
@@ -22,7 +23,7 @@ static void test_values(void)
     mp_options_default(&o);
     int bad = mp_options_parse(&o, "rate=4k:output=/tmp/x/prof:unwind=fp:max_depth=32:"
                                    "signal=SIGUSR1:interval=5:inuse_step=1M:formats=pb,legacy:"
-                                   "seed=42:quiet=1");
+                                   "seed=42:quiet=1:maps=off");
     CHECK_EQ_INT(bad, 0);
     CHECK_EQ_INT(o.rate, 4096);
     CHECK(strcmp(o.output, "/tmp/x/prof") == 0);
@@ -34,6 +35,7 @@ static void test_values(void)
     CHECK_EQ_INT(o.formats, MP_FMT_PB | MP_FMT_LEGACY);
     CHECK_EQ_INT(o.seed, 42);
     CHECK(o.quiet);
+    CHECK(!o.maps);
 }
 
 static void test_bad_values_keep_defaults(void)
