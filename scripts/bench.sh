@@ -108,7 +108,7 @@ if [ -f "$JEMALLOC" ]; then
     JE_PROF=1
   fi
 fi
-configs=(plain mapprof_default mapprof_rate1_fp mapprof_rate1_libunwind mapprof_check)
+configs=(plain mapprof_default mapprof_nomaps mapprof_rate1_fp mapprof_rate1_libunwind mapprof_check)
 command -v heaptrack >/dev/null && configs+=(heaptrack)
 [ -f "$TCMALLOC" ] && configs+=(tcmalloc_small gperftools_heapprof)
 [ -f "$JEMALLOC" ] && configs+=(jemalloc jemalloc_prof jemalloc_small jemalloc_prof_lg0)
@@ -136,6 +136,7 @@ run_one() {
   case $c in
     plain|plain_small) ;;
     mapprof_default) pre=(LD_PRELOAD="$LIB" MAPPROF_OPTIONS="output=$dir/p") ;;
+    mapprof_nomaps) pre=(LD_PRELOAD="$LIB" MAPPROF_OPTIONS="maps=0:output=$dir/p") ;;
     mapprof_rate1_fp) pre=(LD_PRELOAD="$LIB" MAPPROF_OPTIONS="rate=1:unwind=fp:output=$dir/p") ;;
     mapprof_rate1_libunwind) pre=(LD_PRELOAD="$LIB" MAPPROF_OPTIONS="rate=1:unwind=libunwind:output=$dir/p") ;;
     mapprof_check) wrap=("$CLI" check --) ;;
@@ -247,6 +248,12 @@ for w in order_w:
             s["target"] = "<= %.2fx (half of heaptrack)" % (ht / 2); s["met"] = s["time_ratio"] <= ht / 2
         elif s["workload"] == w and s["config"] in targets and s.get("time_ratio"):
             s["target"] = "<= %.2fx" % targets[s["config"]]; s["met"] = s["time_ratio"] <= targets[s["config"]]
+# map tracking's own cost: default-rate profiling with maps known vs with maps=0
+map_cost = {}
+for w in order_w:
+    a, b = summary(w, "mapprof_default"), summary(w, "mapprof_nomaps")
+    if a and b and b["median_s"]:
+        map_cost[w] = a["median_s"] / b["median_s"]
 m = {}
 for line in open(meta):
     c, s, kb = line.split()
@@ -255,6 +262,7 @@ per_block = (med(m["rate1_fp"]) - med(m["plain"])) * 1024 / int(nblocks) if m.ge
 dumps = [tuple(map(float, l.split())) for l in open(stacks)]
 dump_s = med([d[0] for d in dumps if d[0] >= 0])
 doc = {"scale": float(scale), "rounds": int(runs), "cells": rows,
+       "map_tracking_cost": map_cost, "map_tracking_target": 1.02,
        "metadata_bytes_per_block_rate1": per_block, "metadata_blocks": int(nblocks),
        "metadata_target_bytes": 32, "metadata_met": per_block is not None and per_block <= 32,
        "dump_stacks": int(nstacks), "dump_seconds_median": dump_s,
@@ -276,6 +284,9 @@ for s in rows:
     if bad: tg = ("FAILED: exit status %s; " % ",".join(map(str, bad))) + tg
     print("%-12s %-24s %5d %9.3f %8s %8s %11s  %s" % (s["workload"], s["config"], s["runs"], s["median_s"],
           fmt(s["time_ratio"]), fmt(s["rss_ratio"]), wr, tg))
+print("\nmap tracking at the default rate (mapprof_default / mapprof_nomaps), target <= 1.02x:")
+for w, r in map_cost.items():
+    print("  %-12s %6.3fx  %s" % (w, r, "met" if r <= 1.02 else "MISSED"))
 print("\nmetadata per tracked block at rate=1 (unwind=fp, %d live 32-byte blocks, peak RSS difference): %s  target <= 32 B %s"
       % (int(nblocks), "%.1f B" % per_block if per_block is not None else "n/a",
          "met" if doc["metadata_met"] else "MISSED"))
