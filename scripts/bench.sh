@@ -230,7 +230,7 @@ def summary(w, c):
             "written_bytes": med([x[2] for x in v]), "exit_status": sorted({x[3] for x in v})}
 rows = []
 for w in order_w:
-    ht = None
+    ht = vg = None
     for c in order_c:
         s = summary(w, c)
         if s is None:
@@ -242,10 +242,13 @@ for w in order_w:
                   "time_ratio": s["median_s"] / b["median_s"] if b and b["median_s"] else None,
                   "rss_ratio": s["median_rss_kb"] / b["median_rss_kb"] if b else None})
         if c == "heaptrack": ht = s["time_ratio"]
+        if c == "valgrind": vg = s["time_ratio"]
         rows.append(s)
     for s in rows:
         if s["workload"] == w and s["config"] == "mapprof_rate1_libunwind" and ht and s.get("time_ratio"):
             s["target"] = "<= %.2fx (half of heaptrack)" % (ht / 2); s["met"] = s["time_ratio"] <= ht / 2
+        elif s["workload"] == w and s["config"] == "mapprof_check" and vg and s.get("time_ratio"):
+            s["target"] = "<= %.2fx (valgrind / 10)" % (vg / 10); s["met"] = s["time_ratio"] <= vg / 10
         elif s["workload"] == w and s["config"] in targets and s.get("time_ratio"):
             s["target"] = "<= %.2fx" % targets[s["config"]]; s["met"] = s["time_ratio"] <= targets[s["config"]]
 # map tracking's own cost: default-rate profiling with maps known vs with maps=0

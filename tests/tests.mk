@@ -47,3 +47,8 @@ BENCH_PROGS += $(addprefix $(BUILD)/tests/bench/,cxxchurn threadchurn liveblocks
 
 # hashmap/ benchmarks and workloads (make bench), in their own fragment.
 -include tests/bench/hashmap.mk
+
+# Target programs on hashmap/ (the library linked statically, as a user's program would).
+$(TP)/hmmaps $(TP)/hmdiff: $(TP)/%: tests/preload/%.c $(BUILD)/libhashmap.a
+	@mkdir -p $(dir $@)
+	$(CC) $(TP_CFLAGS) $< -o $@ $(BUILD)/libhashmap.a -lm -lpthread -ldl
