@@ -4,16 +4,7 @@
 . "$(dirname "$0")/../lib.sh"
 
 export G_SLICE=always-malloc
-# maps_field FILE ID COLUMN: a column of a map line in a .maps file (3 kind, 4 entries,
-# 5 peak, 6 buckets, 7 slots, 8 bucket_bytes, 9 node_bytes, 12 retained, 13 inserts, 14 removes)
-maps_field() { awk -F'\t' -v id="$2" -v c="$3" '$1 == "map" && $2 == id { print $c }' "$1"; }
-maps_ids() { awk -F'\t' '$1 == "map" { print $2 }' "$1" | sort -n | tr '\n' ' '; }
 sum_bucket_bytes() { awk -F'\t' '$1 == "map" { s += $8 } END { print s + 0 }' "$1"; }
-# pprof_focus_total FILE TAGFOCUS SAMPLE_INDEX: bytes pprof keeps with that filter
-pprof_focus_total() {
-  "${GO_PPROF[@]}" -top -unit=B -nodefraction=0 -edgefraction=0 -nodecount=1000000 -tagfocus="$2" -sample_index="$3" "$1" 2>/dev/null |
-    awk '/^Showing nodes accounting for/ { v = $5; sub(/B,?$/, "", v); print v; exit }'
-}
 
 for rate in 1 524288; do
   out="$TMP/g$rate"
