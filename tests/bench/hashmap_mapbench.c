@@ -1,14 +1,14 @@
 /* hashmap_mapbench.c - the map benchmark of make bench: hashmap/ against GLib's GHashTable and
  * libstdc++'s std::unordered_map (hashmap_mapbench_cxx.cpp), uint64_t keys to uint64_t values.
  *
- *   hashmap_mapbench time N RUNS REPS   speed: RUNS rounds; in each, every implementation (in
- *                                       an order that rotates by round) runs REPS times: new
- *                                       map, insert N, N hit lookups, N miss lookups, one full
- *                                       pass, N deletes. One line per round, implementation and
- *                                       phase: "time IMPL N PHASE ROUND SECONDS OPS".
- *   hashmap_mapmem mem IMPL N           bytes: one map of N entries built under the counting
- *                                       allocator (hashmap_memcount.c; this program linked with
- *                                       it): "mem IMPL N REQUESTED WITH_OVERHEAD BLOCKS".
+ *   hashmap_mapbench time N RUNS REPS [IMPL...]
+ *       speed: RUNS rounds; in each, every implementation (or those named), in an order that
+ *       rotates by round, runs REPS times: new map, insert N, N hit lookups, N miss lookups, one
+ *       full pass, N deletes. One line per round, implementation and phase:
+ *       "time IMPL N PHASE ROUND SECONDS OPS".
+ *   hashmap_mapmem mem IMPL N
+ *       bytes: one map of N entries built under the counting allocator (hashmap_memcount.c,
+ *       linked into hashmap_mapmem): "mem IMPL N REQUESTED WITH_OVERHEAD BLOCKS".
  *
  * Fairness: the same keys for everyone (n distinct pseudo-random 64-bit keys from a fixed seed,
  * misses from a disjoint set, lookups and deletes in a shuffled order), generated before any
@@ -258,7 +258,7 @@ static long arg_long(const char *s, long min)
 
 static int usage(void)
 {
-    fprintf(stderr, "usage: hashmap_mapbench time N RUNS REPS\n"
+    fprintf(stderr, "usage: hashmap_mapbench time N RUNS REPS [IMPL...]\n"
                     "       hashmap_mapmem mem IMPL N   (hashmap ghash ghash_direct umap umap_mix)\n");
     return 2;
 }
@@ -266,13 +266,17 @@ static int usage(void)
 int main(int argc, char **argv)
 {
     mb_keys_t k;
-    if (argc == 5 && !strcmp(argv[1], "time")) {
+    if (argc >= 5 && !strcmp(argv[1], "time")) {
         size_t n = (size_t)arg_long(argv[2], 1);
         long runs = arg_long(argv[3], 1), reps = arg_long(argv[4], 1);
+        int impls[NIMPL], nimpl = 0;
+        for (int i = 5; i < argc && nimpl < NIMPL; i++) impls[nimpl++] = impl_of(argv[i]);
+        if (!nimpl)
+            for (; nimpl < NIMPL; nimpl++) impls[nimpl] = nimpl;
         make_keys(&k, n);
         for (long round = 0; round < runs; round++)
-            for (int j = 0; j < NIMPL; j++) {
-                int impl = (int)((j + round) % NIMPL);
+            for (int j = 0; j < nimpl; j++) {
+                int impl = impls[(j + round) % nimpl];
                 mb_result_t r = { 0 };
                 run_impl(impl, &k, reps, &r);
                 check(impl, &k, reps, &r);
