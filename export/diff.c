@@ -186,13 +186,7 @@ static void begin(mp_out_t *o, int json, size_t *count, const char *kind, const 
         mp_json_frames(o, m ? m->frames : NULL, m ? m->nframes : 0);
         mp_out_printf(o, "}");
     } else {
-        const mp_lframe_t *at = m && m->nframes ? &m->frames[0] : NULL;
-        for (size_t k = 0; m && k < m->nframes; k++)
-            if (strncmp(m->frames[k].file, "/usr/include/", 13) && m->frames[k].file[0] &&
-                !strstr(m->frames[k].module, "libglib") && !strstr(m->frames[k].module, "libstdc++")) {
-                at = &m->frames[k];
-                break;
-            }
+        const mp_lframe_t *at = m && m->nframes ? &m->frames[mp_mapinfo_site(m)] : NULL;
         mp_out_printf(o, "%s: map %u (%s) created at %s %s:%d\n", kind, m ? m->id : 0,
                       m ? m->kind : "?", at ? at->function : "?", at ? at->file : "", at ? at->line : 0);
     }

@@ -183,13 +183,14 @@ static int by_retained(const void *a, const void *b)
     return x->id < y->id ? -1 : x->id > y->id;
 }
 
-/* The first creation frame that is the program's own (not the map library's). */
-static size_t first_user_frame(const mp_mapinfo_t *m)
+size_t mp_mapinfo_site(const mp_mapinfo_t *m)
 {
     for (size_t k = 0; k < m->nframes; k++) {
         const char *mod = m->frames[k].module, *fn = m->frames[k].function;
+        const char *file = m->frames[k].file;
         if (strstr(mod, "libglib") || strstr(mod, "libstdc++") || strstr(mod, "libmapprof") ||
-            !strncmp(fn, "hm_", 3) || !strncmp(fn, "g_hash_table", 12) || !strncmp(fn, "std::", 5))
+            !strncmp(fn, "hm_", 3) || !strncmp(fn, "g_hash_table", 12) || !strncmp(fn, "std::", 5) ||
+            !strncmp(file, "/usr/include/", 13))
             continue;
         return k;
     }
@@ -237,7 +238,7 @@ void mp_mapsfile_table(const mp_mapsfile_t *mf, FILE *out, size_t top)
             "capacity", "bucket_B", "retained_B", "node_B", "created at");
     for (size_t i = 0; i < mf->n && (!top || i < top); i++) {
         const mp_mapinfo_t *x = &m[i];
-        size_t k = first_user_frame(x);
+        size_t k = mp_mapinfo_site(x);
         char where[512] = "?";
         if (x->nframes)
             snprintf(where, sizeof where, "%s %s:%d", x->frames[k].function, x->frames[k].file, x->frames[k].line);

@@ -68,6 +68,9 @@ int mp_mapsfile_path(const char *profile, char *out, size_t len);
 
 /* {"maps":[...]} sorted by retained bytes (largest first). */
 void mp_mapsfile_json(const mp_mapsfile_t *mf, FILE *out);
+/* Index of m's creation site: its first frame that is the program's own, not the map
+ * library's (hashmap/, GLib, libstdc++ headers); 0 when none is. */
+size_t mp_mapinfo_site(const mp_mapinfo_t *m);
 /* The findings one snapshot shows by itself (findings=1, written live beside the profile):
  * maps holding bucket memory beyond their entries' need after losing at least half of their
  * peak entries (retained_buckets), and entries pointing into freed memory (dangling).
