@@ -79,18 +79,78 @@ void hm_set_auto_shrink(hm_map_t *m, bool on);
 /* Iteration: every entry present for the whole iteration is seen exactly once, whatever
  * growth or deletes happen meanwhile; entries inserted meanwhile may or may not be seen. An
  * iterator that is dropped before hm_iter_next returned false must be ended with hm_iter_end
- * (it keeps old bucket arrays alive until then). */
+ * (it keeps old bucket arrays alive until then). The fields are private; the common step of
+ * hm_iter_next is inline (see below), the rest is in hm_iter_next_slow. */
 typedef struct hm_iter {
-    hm_map_t *m;
+    /* read by the inline step */
+    void *bptr;             /* current bucket (NULL before the first) */
+    uint64_t cand;          /* its slots still to visit: high bit of byte r = slot offset + r */
     void *buckets;          /* bucket array at the start */
-    void *bptr;             /* current bucket */
+    void *const *oldp;      /* the map's old-array pointer: non-NULL while the map grows */
     uint64_t start, bucket; /* start bucket, next bucket */
-    uint8_t B, offset, i, wrapped, done;
+    uint64_t mask;          /* 2^B - 1 */
+    uint32_t bsize;         /* bucket layout */
+    uint16_t koff, voff, ooff, kslot, vslot;
+    uint8_t offset;         /* random slot offset */
+    uint8_t fast;           /* the inline step may return slots (keys and values direct) */
+    uint8_t adv;            /* ... and may move to the next bucket (no old bucket in use) */
+    uint8_t wrapped, done;
+    /* slow path only */
+    uint8_t B, oB;
+    hm_map_t *m;
+    void *obuckets;         /* old array read for the current bucket (NULL: none) */
+    struct hm_iter *next, *prev;    /* the map's live iterators */
     uint64_t check;         /* old-bucket filter (UINT64_MAX: none) */
 } hm_iter_t;
 void hm_iter_begin(hm_map_t *m, hm_iter_t *it);
-bool hm_iter_next(hm_iter_t *it, void **key, void **val);
+bool hm_iter_next_slow(hm_iter_t *it, void **key, void **val);
 void hm_iter_end(hm_iter_t *it);
+
+/* The next entry: *key and *val point to the stored key and value; false at the end. Inline,
+ * so that iterating costs a few instructions per entry: the next live slot of the current
+ * bucket, or the next bucket while the map is not growing; anything else (growth, entries
+ * moved or deleted since, indirect keys or values, the end) goes to hm_iter_next_slow. */
+static inline bool hm_iter_next(hm_iter_t *it, void **key, void **val)
+{
+    for (;;) {
+        uint64_t c = it->cand;
+        unsigned char *b = (unsigned char *)it->bptr;
+        if (__builtin_expect(c != 0 && it->fast, 1)) {
+            unsigned s = ((unsigned)__builtin_ctzll(c) / 8u + it->offset) & 7u;
+            if (__builtin_expect(b[s] >= 5, 1)) {   /* a live entry (smaller: slot states) */
+                it->cand = c & (c - 1);
+                *key = b + it->koff + (size_t)s * it->kslot;
+                *val = b + it->voff + (size_t)s * it->vslot;
+                return true;
+            }
+        } else if (c == 0 && it->adv && *it->oldp == NULL) {
+            unsigned char *n;
+            __builtin_memcpy(&n, b + it->ooff, sizeof n);      /* overflow bucket */
+            if (!n) {
+                if (it->bucket == it->start && it->wrapped) break;
+                n = (unsigned char *)it->buckets + it->bucket * it->bsize;
+                if (++it->bucket > it->mask) {
+                    it->bucket = 0;
+                    it->wrapped = 1;
+                }
+            }
+            uint64_t w, lo7 = 0x7f7f7f7f7f7f7f7fULL;
+            __builtin_memcpy(&w, n, 8);
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+            w = __builtin_bswap64(w);
+#endif
+            unsigned rot = 8u * it->offset;
+            w = (w >> rot) | (w << ((64u - rot) & 63u));
+            w &= ~0x0101010101010101ULL;                        /* bytes 0 and 1 -> 0 */
+            it->bptr = n;
+            it->cand = ((w & lo7) + lo7) & ~lo7;                 /* bytes >= 2 */
+            it->cand = (it->cand | w) & ~lo7;
+            continue;
+        }
+        break;
+    }
+    return hm_iter_next_slow(it, key, val);
+}
 
 /* Exact statistics, in O(1) (the map keeps them as it goes). Bmin is the smallest B with
  * entries <= 6.5 * 2^B. */

@@ -1,0 +1,309 @@
+/* hashmap/grow.c - growth (hashGrow, evacuate), shrink, and the life of bucket arrays.
+ *
+ * Growth allocates the new array and nothing else; the entries move later, one old bucket
+ * (with its chain) at a time: every insert or delete evacuates the old bucket its key maps to,
+ * then the lowest one not done yet (nevacuate), so no operation pays for a whole resize. When
+ * doubling, old bucket j splits into new buckets j (X) and j + 2^oldB (Y) by the hash bit
+ * 2^oldB; a same-size regrow sends the whole chain to j, compacting it. Invariants:
+ *  - new buckets j (and j + 2^oldB) are empty until old bucket j is evacuated: nothing is
+ *    inserted into a new bucket before its old bucket is evacuated;
+ *  - evacuating is all or nothing: entries are copied first, and when an overflow bucket
+ *    cannot be allocated the copies are thrown away and the old bucket restored, so the map
+ *    never loses an entry to ENOMEM;
+ *  - an evacuated old bucket keeps its keys, marked HM_EVAC_X/Y (HM_EVAC_EMPTY for empty
+ *    slots): an iterator that was reading it finds the entry again by key. Its overflow chain
+ *    is freed at once unless an iterator pins the old array;
+ *  - an array the map drops (old array after growth, array replaced by a shrink, old array
+ *    abandoned by clear) is freed unless a live iterator pins it; then it is "retired" and
+ *    still counted by hm_stats until the last such iterator lets go (iter.c).
+ * Shrink is a rebuild: finish growth, copy every entry into a new array at the smallest B,
+ * then switch; on ENOMEM the new array is dropped and the map is as it was. */
+#include <errno.h>
+
+#include "internal.h"
+
+char *hm_alloc_overflow(hm_map_t *m)
+{
+    char *o = hm_mem_alloc(m, HM_MEM_OVERFLOW, m->bsize);
+    if (o) {
+        memset(o, 0, HM_SLOTS);
+        hm_set_ovf(m, o, NULL);
+    }
+    return o;
+}
+
+size_t hm_free_chains(hm_map_t *m, char *arr, unsigned B)
+{
+    size_t n = (size_t)1 << B, freed = 0;
+    for (size_t j = 0; j < n; j++) {
+        char *head = arr + j * m->bsize, *o = hm_ovf(m, head);
+        hm_set_ovf(m, head, NULL);
+        while (o) {
+            char *next = hm_ovf(m, o);
+            hm_mem_free(m, HM_MEM_OVERFLOW, o, m->bsize);
+            freed++;
+            o = next;
+        }
+    }
+    return freed;
+}
+
+size_t hm_free_array(hm_map_t *m, char *arr, unsigned B, bool walk)
+{
+    size_t freed = walk ? hm_free_chains(m, arr, B) : 0;
+    hm_mem_free(m, HM_MEM_BUCKETS, arr, (size_t)m->bsize << B);
+    return freed;
+}
+
+void hm_drop_array(hm_map_t *m, char *arr, unsigned B, size_t nov)
+{
+    if (hm_array_pinned(m, arr)) {
+        m->retired_nbuckets += (size_t)1 << B;
+        m->nov_retired += nov;
+    } else {
+        hm_free_array(m, arr, B, nov > 0);
+    }
+}
+
+void hm_mark_array_empty(hm_map_t *m, char *arr, unsigned B)
+{
+    size_t n = (size_t)1 << B;
+    for (size_t j = 0; j < n; j++)
+        for (char *b = arr + j * m->bsize; b; b = hm_ovf(m, b)) memset(b, HM_EMPTY_REST, HM_SLOTS);
+}
+
+int hm_hash_grow(hm_map_t *m, bool same_size)
+{
+    unsigned nb = m->B + (same_size ? 0 : 1);
+    if (nb > 8 * sizeof(size_t) - 8) return ENOMEM;
+    size_t bytes = (size_t)m->bsize << nb;
+    if ((bytes >> nb) != m->bsize) return ENOMEM;
+    char *arr = hm_mem_alloc(m, HM_MEM_BUCKETS, bytes);
+    if (!arr) return ENOMEM;
+    memset(arr, 0, bytes);
+    m->oldbuckets = m->buckets;
+    m->oldB = m->B;
+    m->nov_old = m->noverflow;
+    m->noverflow = 0;
+    m->buckets = arr;
+    hm_set_B(m, nb);
+    m->nevacuate = 0;
+    if (same_size) m->flags |= HM_F_SAMESIZE;
+    else m->flags &= (uint8_t)~HM_F_SAMESIZE;
+    hm_ev_grow(m, same_size, false);
+    return 0;
+}
+
+static void grow_done(hm_map_t *m)
+{
+    char *old = m->oldbuckets;
+    bool same = (m->flags & HM_F_SAMESIZE) != 0;
+    size_t nov = m->nov_old;
+    m->oldbuckets = NULL;
+    m->nov_old = 0;
+    m->nevacuate = 0;
+    m->flags &= (uint8_t)~HM_F_SAMESIZE;
+    hm_drop_array(m, old, m->oldB, nov);
+    hm_ev_grow(m, same, true);
+}
+
+/* nevacuate was just evacuated: move the mark past every evacuated bucket (at most 1024 looks,
+ * as Go), and finish the growth when none is left. */
+static void advance(hm_map_t *m)
+{
+    size_t n = (size_t)1 << m->oldB;
+    size_t stop = m->nevacuate + 1 + 1024;
+    if (stop > n) stop = n;
+    m->nevacuate++;
+    while (m->nevacuate < stop && hm_evacuated(m->oldbuckets + m->nevacuate * m->bsize))
+        m->nevacuate++;
+    if (m->nevacuate == n) grow_done(m);
+}
+
+/* Empties a destination bucket again after a failed evacuation (it was empty before). */
+static void reset_dst(hm_map_t *m, char *head)
+{
+    char *o = hm_ovf(m, head);
+    while (o) {
+        char *next = hm_ovf(m, o);
+        hm_mem_free(m, HM_MEM_OVERFLOW, o, m->bsize);
+        m->noverflow--;
+        o = next;
+    }
+    memset(head, HM_EMPTY_REST, HM_SLOTS);
+    hm_set_ovf(m, head, NULL);
+}
+
+/* Evacuates one old bucket and its chain. Specialized by kind and slot sizes (constants in
+ * the common instantiations, so copies are single moves); the tophash word of each old bucket
+ * is rewritten once, after its entries are copied. */
+HM_INLINE int evacuate_impl(hm_map_t *m, size_t oldbucket, int kind, size_t ks, size_t vs)
+{
+    const size_t bs = m->bsize, koff = m->koff, voff = m->voff;
+    char *ob = m->oldbuckets + oldbucket * bs;
+    const bool same = (m->flags & HM_F_SAMESIZE) != 0;
+    const size_t newbit = same ? 0 : (size_t)1 << m->oldB;
+    char *db[2] = { m->buckets + oldbucket * bs, same ? NULL : m->buckets + (oldbucket + newbit) * bs };
+    unsigned di[2] = { 0, 0 };     /* X and Y: where the next entry goes */
+    if (!hm_evacuated(ob)) {
+        for (char *b = ob; b; b = hm_ovf(m, b)) {
+            uint64_t live = hm_used_bytes(hm_word(b));
+            uint64_t marks = HM_LO * HM_EVAC_EMPTY;
+            while (live) {
+                unsigned i = hm_first(live);
+                live &= live - 1;
+                int y = !same && (hm_hash_slot_k(m, b, i, kind) & newbit) != 0;
+                if (di[y] == HM_SLOTS) {
+                    char *n = hm_alloc_overflow(m);
+                    if (!n) goto undo;
+                    hm_set_ovf(m, db[y], n);
+                    m->noverflow++;
+                    db[y] = n;
+                    di[y] = 0;
+                }
+                char *d = db[y];
+                unsigned j = di[y]++;
+                hm_top(d)[j] = hm_top(b)[i];
+                hm_copy(d + koff + j * ks, b + koff + i * ks, ks);
+                hm_copy(d + voff + j * vs, b + voff + i * vs, vs);
+                marks ^= (uint64_t)((HM_EVAC_X + y) ^ HM_EVAC_EMPTY) << (8 * i);
+            }
+            hm_set_word(b, marks);
+        }
+        char *o = hm_ovf(m, ob);
+        if (o && !hm_array_pinned(m, m->oldbuckets)) {
+            hm_set_ovf(m, ob, NULL);
+            while (o) {
+                char *next = hm_ovf(m, o);
+                hm_mem_free(m, HM_MEM_OVERFLOW, o, bs);
+                m->nov_old--;
+                o = next;
+            }
+        }
+    }
+    if (oldbucket == m->nevacuate) advance(m);
+    return 0;
+
+undo:
+    /* Buckets before the failing one carry marks; it and the rest are untouched. An empty
+     * slot comes back as HM_EMPTY_ONE (always safe: probes just look further). */
+    for (char *b = ob; b; b = hm_ovf(m, b)) {
+        uint8_t *t = hm_top(b);
+        for (unsigned i = 0; i < HM_SLOTS; i++) {
+            if (t[i] == HM_EVAC_X || t[i] == HM_EVAC_Y) t[i] = hm_tophash(hm_hash_slot(m, b, i));
+            else if (t[i] == HM_EVAC_EMPTY) t[i] = HM_EMPTY_ONE;
+        }
+    }
+    reset_dst(m, m->buckets + oldbucket * bs);
+    if (!same) reset_dst(m, m->buckets + (oldbucket + newbit) * bs);
+    return ENOMEM;
+}
+
+static int evacuate_u64_8(hm_map_t *m, size_t ob) { return evacuate_impl(m, ob, HM_K_U64, 8, 8); }
+static int evacuate_8_8(hm_map_t *m, size_t ob) { return evacuate_impl(m, ob, m->kind, 8, 8); }
+static int evacuate_u32_4(hm_map_t *m, size_t ob) { return evacuate_impl(m, ob, HM_K_U32, 4, m->vslot); }
+static int evacuate_any(hm_map_t *m, size_t ob) { return evacuate_impl(m, ob, m->kind, m->kslot, m->vslot); }
+
+static int evacuate(hm_map_t *m, size_t oldbucket)
+{
+    if (m->kslot == 8 && m->vslot == 8)
+        return m->kind == HM_K_U64 ? evacuate_u64_8(m, oldbucket) : evacuate_8_8(m, oldbucket);
+    if (m->kind == HM_K_U32) return evacuate_u32_4(m, oldbucket);
+    return evacuate_any(m, oldbucket);
+}
+
+static void prefetch_bucket(const hm_map_t *m, const char *b)
+{
+    __builtin_prefetch(b);
+    __builtin_prefetch(b + 64);
+    if (m->bsize > 64) __builtin_prefetch(b + 128);
+}
+
+int hm_grow_work(hm_map_t *m, uint64_t h)
+{
+    size_t ob = h & hm_mask(m->oldB);
+    if (m->prefetch) {
+        /* Both evacuations' sources and destinations at once, so their misses overlap. */
+        size_t nb = m->nevacuate, bs = m->bsize, newbit = (size_t)1 << m->oldB;
+        prefetch_bucket(m, m->oldbuckets + ob * bs);
+        prefetch_bucket(m, m->oldbuckets + nb * bs);
+        __builtin_prefetch(m->buckets + nb * bs);
+        if (!(m->flags & HM_F_SAMESIZE)) {
+            __builtin_prefetch(m->buckets + (ob + newbit) * bs);
+            __builtin_prefetch(m->buckets + (nb + newbit) * bs);
+        }
+    }
+    int err = evacuate(m, ob);
+    if (err) return err;
+    if (m->oldbuckets) (void)evacuate(m, m->nevacuate);
+    return 0;
+}
+
+int hm_shrink_now(hm_map_t *m)
+{
+    while (m->oldbuckets) {
+        int err = evacuate(m, m->nevacuate);
+        if (err) return err;
+    }
+    unsigned nb = hm_bmin(m->count);
+    if (nb == m->B && m->noverflow == 0) return 0;
+    const size_t bs = m->bsize;
+    size_t bytes = bs << nb;
+    char *arr = hm_mem_alloc(m, HM_MEM_BUCKETS, bytes);
+    if (!arr) return ENOMEM;
+    memset(arr, 0, bytes);
+    size_t nov = 0, n = (size_t)1 << m->B, nmask = hm_mask(nb);
+    for (size_t j = 0; j < n; j++) {
+        for (char *b = m->buckets + j * bs; b; b = hm_ovf(m, b)) {
+            uint8_t *t = hm_top(b);
+            for (unsigned i = 0; i < HM_SLOTS; i++) {
+                if (t[i] < HM_MIN_TOPHASH) continue;
+                char *d = arr + (hm_hash_slot(m, b, i) & nmask) * bs;
+                unsigned di;
+                for (;;) {     /* first free slot: the new array fills front to back */
+                    uint64_t e = hm_zero_bytes(hm_word(d));
+                    if (e) {
+                        di = hm_first(e);
+                        break;
+                    }
+                    char *next = hm_ovf(m, d);
+                    if (!next) {
+                        if (!(next = hm_alloc_overflow(m))) {
+                            hm_free_array(m, arr, nb, true);
+                            return ENOMEM;
+                        }
+                        hm_set_ovf(m, d, next);
+                        nov++;
+                        d = next;
+                        di = 0;
+                        break;
+                    }
+                    d = next;
+                }
+                hm_top(d)[di] = t[i];
+                hm_copy(hm_kslot(m, d, di), hm_kslot(m, b, i), m->kslot);
+                hm_copy(hm_vslot(m, d, di), hm_vslot(m, b, i), m->vslot);
+            }
+        }
+    }
+    char *old = m->buckets;
+    unsigned oB = m->B;
+    size_t onov = m->noverflow;
+    if (hm_array_pinned(m, old)) {
+        /* Iterators reading the old array look its entries up in the new one. */
+        for (size_t j = 0; j < n; j++) {
+            for (char *b = old + j * bs; b; b = hm_ovf(m, b)) {
+                uint8_t *t = hm_top(b);
+                for (unsigned i = 0; i < HM_SLOTS; i++)
+                    t[i] = t[i] >= HM_MIN_TOPHASH ? HM_EVAC_X : HM_EVAC_EMPTY;
+            }
+        }
+    }
+    m->buckets = arr;
+    hm_set_B(m, nb);
+    m->noverflow = nov;
+    hm_drop_array(m, old, oB, onov);
+    hm_ev_grow(m, nb == oB, false);
+    hm_ev_grow(m, nb == oB, true);
+    return 0;
+}

@@ -1,0 +1,355 @@
+/* hashmap/internal.h - what the files of hashmap/ share: the map header, the bucket layout, the
+ * tophash states, the word-at-a-time tophash scans, the inline hash mixers, the event and
+ * allocation wrappers, and the functions one file offers another.
+ *
+ * A bucket is [8 tophash bytes][8 keys][8 values][overflow pointer]; keys start at m->koff
+ * (8, or 16 for 16-aligned keys), values at m->voff, the overflow pointer at m->ooff (8-aligned), and a bucket is m->bsize
+ * bytes (a multiple of the strictest alignment, at most 16, so that 2^B of them form an array).
+ * A slot holds the key or value itself, or, when indirect, the pointer the allocator returned
+ * for a block holding it. Nothing here allocates or takes a lock. */
+#ifndef HASHMAP_INTERNAL_H
+#define HASHMAP_INTERNAL_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "hashmap.h"
+
+#define HM_HIDDEN __attribute__((visibility("hidden")))
+#define HM_INLINE static inline __attribute__((always_inline))
+#define HM_LIKELY(x) __builtin_expect(!!(x), 1)
+#define HM_UNLIKELY(x) __builtin_expect(!!(x), 0)
+
+#define HM_SLOTS 8          /* entries per bucket */
+#define HM_KOFF 8           /* keys follow the 8 tophash bytes (unless aligned to 16) */
+#define HM_MAX_DIRECT 128   /* larger keys and values are stored out of line */
+#define HM_MAX_ALIGN 16     /* what the allocator is trusted to give (malloc's) */
+
+/* Maximum average load: HM_LOAD_NUM / 2 entries per bucket (13: 6.5). A macro so that the
+ * load-factor table in map.c can be measured again at other values. */
+#ifndef HM_LOAD_NUM
+#define HM_LOAD_NUM 13
+#endif
+
+/* tophash states: values below HM_MIN_TOPHASH mark slots, as in Go. */
+enum {
+    HM_EMPTY_REST = 0,  /* empty, and so is every later slot of this bucket and its chain */
+    HM_EMPTY_ONE = 1,   /* empty */
+    HM_EVAC_X = 2,      /* entry moved to the new array's bucket of the same index */
+    HM_EVAC_Y = 3,      /* entry moved to the upper half of the new array */
+    HM_EVAC_EMPTY = 4,  /* empty (or removed since) in an evacuated bucket */
+    HM_MIN_TOPHASH = 5  /* smallest tophash of a live entry */
+};
+
+/* Which code paths serve a map: the ready-made key functions get inlined specializations. */
+enum { HM_K_GENERIC, HM_K_U64, HM_K_U32, HM_K_CSTR };
+
+/* m->flags */
+#define HM_F_SAMESIZE   1u  /* the growth in progress keeps B (overflow regrow or compaction) */
+#define HM_F_AUTOSHRINK 2u  /* hm_set_auto_shrink(m, true) */
+#define HM_F_ENTRY_EV   4u  /* the listener asked for entry events */
+#define HM_F_IKEY       8u  /* keys are stored indirectly */
+#define HM_F_IVAL      16u  /* values are stored indirectly */
+
+#define HM_NOCHECK UINT64_MAX   /* hm_iter_t.check: no old-bucket filter */
+
+struct hm_map {
+    /* Read by every operation. */
+    size_t count;           /* live entries */
+    char *buckets;          /* 2^B buckets */
+    char *oldbuckets;       /* 2^oldB buckets being evacuated; NULL when not growing */
+    uint64_t seed;          /* hash seed (Go's hash0) */
+    size_t mask;            /* 2^B - 1 */
+    size_t growat;          /* an insert at this count doubles: floor(6.5 * 2^B) */
+    uint32_t bsize;         /* bytes of one bucket */
+    uint16_t koff, voff;    /* offsets of the keys and the values in a bucket */
+    uint16_t ooff;          /* offset of the overflow pointer */
+    uint16_t kslot, vslot;  /* bytes per key and value slot */
+    uint8_t B, oldB;
+    uint8_t kind;           /* HM_K_* */
+    uint8_t flags;          /* HM_F_*; never written by another thread */
+    uint8_t writing;        /* a write is in progress (accessed as volatile only) */
+    uint8_t prefetch;       /* the array outgrew the caches: prefetch whole buckets */
+    size_t nevacuate;       /* old buckets below this one are all evacuated */
+    hm_hash_fn hash;
+    hm_eq_fn eq;
+    /* The rest. */
+    size_t key_size, val_size;
+    uintptr_t kamask, vamask;   /* alignment - 1 of indirect blocks past HM_MAX_ALIGN, else 0 */
+    size_t kblock, vblock;      /* bytes of one indirect key / value block */
+    uint32_t pad;               /* padding bytes in one bucket */
+    size_t noverflow;           /* overflow buckets chained off buckets (exact) */
+    size_t nov_old;             /* ... still chained off oldbuckets */
+    size_t retired_nbuckets;    /* buckets of arrays dropped by the map, kept for iterators */
+    size_t nov_retired;         /* overflow buckets chained off those */
+    size_t indirect_bytes;      /* bytes of indirect key and value blocks */
+    struct hm_iter *iters;      /* live iterators (they pin the arrays they read) */
+    uint64_t iter_rand;         /* state of the iterators' random start */
+    const hm_hooks_t *hooks;    /* the listener told of this map's creation (NULL: none) */
+    hm_allocator_t alloc;
+    unsigned type_flags;        /* hm_type_t.flags */
+};
+
+/* ---- bucket access ---- */
+
+HM_INLINE uint8_t *hm_top(char *b) { return (uint8_t *)b; }
+HM_INLINE char *hm_kslot(const hm_map_t *m, char *b, unsigned i)
+{
+    return b + m->koff + (size_t)i * m->kslot;
+}
+HM_INLINE char *hm_vslot(const hm_map_t *m, char *b, unsigned i)
+{
+    return b + m->voff + (size_t)i * m->vslot;
+}
+HM_INLINE char *hm_ovf(const hm_map_t *m, const char *b)
+{
+    return *(char *const *)(b + m->ooff);
+}
+HM_INLINE void hm_set_ovf(const hm_map_t *m, char *b, char *o) { *(char **)(b + m->ooff) = o; }
+
+/* The key or value bytes of a slot (through the pointer when indirect). */
+HM_INLINE char *hm_indirect(char *slot, uintptr_t amask)
+{
+    uintptr_t p = *(uintptr_t *)slot;
+    return (char *)((p + amask) & ~amask);
+}
+HM_INLINE char *hm_keyp(const hm_map_t *m, char *b, unsigned i)
+{
+    char *s = hm_kslot(m, b, i);
+    return HM_UNLIKELY(m->flags & HM_F_IKEY) ? hm_indirect(s, m->kamask) : s;
+}
+HM_INLINE char *hm_valp(const hm_map_t *m, char *b, unsigned i)
+{
+    char *s = hm_vslot(m, b, i);
+    return HM_UNLIKELY(m->flags & HM_F_IVAL) ? hm_indirect(s, m->vamask) : s;
+}
+
+HM_INLINE size_t hm_mask(unsigned B) { return ((size_t)1 << B) - 1; }
+
+/* An old bucket whose first slot holds an evacuation mark has been evacuated (whole chain). */
+HM_INLINE bool hm_evacuated(const char *b)
+{
+    uint8_t t = *(const uint8_t *)b;
+    return t > HM_EMPTY_ONE && t < HM_MIN_TOPHASH;
+}
+
+HM_INLINE uint8_t hm_tophash(uint64_t h)
+{
+    uint8_t t = (uint8_t)(h >> 56);
+    return t < HM_MIN_TOPHASH ? (uint8_t)(t + HM_MIN_TOPHASH) : t;
+}
+
+/* floor(6.5 * 2^B): the count at which the next insert doubles. */
+HM_INLINE size_t hm_growat(unsigned B) { return ((size_t)HM_LOAD_NUM << B) >> 1; }
+
+/* Arrays larger than this are prefetched a bucket at a time (the L2 cache is not far off). */
+#define HM_PREFETCH_BYTES (256u << 10)
+
+/* B changes: everything derived from it follows. */
+HM_INLINE void hm_set_B(hm_map_t *m, unsigned B)
+{
+    m->B = (uint8_t)B;
+    m->mask = hm_mask(B);
+    m->growat = hm_growat(B);
+    m->prefetch = ((size_t)m->bsize << B) > HM_PREFETCH_BYTES;
+}
+
+/* Asks for the lines of a bucket past its first (tophash) line: its keys and values. */
+HM_INLINE void hm_prefetch_rest(const hm_map_t *m, const char *b)
+{
+    if (HM_UNLIKELY(m->prefetch)) {
+        __builtin_prefetch(b + 64);
+        if (m->bsize > 64) __builtin_prefetch(b + 128);
+    }
+}
+
+/* Go's rule: too many overflow buckets when noverflow >= 2^min(B, 15). */
+HM_INLINE bool hm_too_many_overflow(const hm_map_t *m)
+{
+    unsigned b = m->B < 15 ? m->B : 15;
+    return m->noverflow >= ((size_t)1 << b);
+}
+
+/* Smallest B with count <= 6.5 * 2^B. */
+HM_INLINE unsigned hm_bmin(size_t count)
+{
+    unsigned b = 0;
+    while (b < 63 && ((size_t)HM_LOAD_NUM << b) < 2 * count) b++;
+    return b;
+}
+
+/* ---- word-at-a-time tophash scans: byte i of the word is slot i ---- */
+
+#define HM_LO 0x0101010101010101ULL
+#define HM_HI 0x8080808080808080ULL
+
+HM_INLINE uint64_t hm_word(const char *b)
+{
+    uint64_t w;
+    memcpy(&w, b, 8);
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    w = __builtin_bswap64(w);
+#endif
+    return w;
+}
+/* The high bit of every zero byte of x, exactly (no false positives from borrows). */
+HM_INLINE uint64_t hm_zero_bytes(uint64_t x)
+{
+    return ~(((x & ~HM_HI) + ~HM_HI) | x | ~HM_HI);
+}
+HM_INLINE void hm_set_word(char *b, uint64_t w)
+{
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    w = __builtin_bswap64(w);
+#endif
+    memcpy(b, &w, 8);
+}
+HM_INLINE unsigned hm_first(uint64_t bytemask) { return (unsigned)__builtin_ctzll(bytemask) >> 3; }
+/* The high bit of every byte >= 2 of a tophash word: live entries and evacuation marks. */
+HM_INLINE uint64_t hm_used_bytes(uint64_t w) { return ~hm_zero_bytes(w & ~HM_LO) & HM_HI; }
+
+/* ---- hashing ---- */
+
+#define HM_C0 0x9362da5cc13da58bULL
+#define HM_C1 0xac8efe121c5989f1ULL
+#define HM_C2 0x789c1af40ce8fcc9ULL
+#define HM_C3 0xd419c7723226db95ULL
+
+/* 64x64 -> 128-bit product, halves folded together. */
+HM_INLINE uint64_t hm_mum(uint64_t a, uint64_t b)
+{
+    __uint128_t r = (__uint128_t)a * b;
+    return (uint64_t)r ^ (uint64_t)(r >> 64);
+}
+/* The integer mixer behind hm_hash_u64, hm_hash_u32 and hm_hash_ptr. */
+HM_INLINE uint64_t hm_mix64(uint64_t k, uint64_t seed)
+{
+    uint64_t x = k ^ seed;
+    return hm_mum(x ^ HM_C0, ((x << 32) | (x >> 32)) ^ HM_C1);
+}
+
+/* Hash of the key stored in slot i of bucket b (kind: m->kind, a constant where it can be). */
+HM_INLINE uint64_t hm_hash_slot_k(const hm_map_t *m, char *b, unsigned i, int kind)
+{
+    char *k = hm_kslot(m, b, i);
+    switch (kind) {
+    case HM_K_U64: { uint64_t v; memcpy(&v, k, 8); return hm_mix64(v, m->seed); }
+    case HM_K_U32: { uint32_t v; memcpy(&v, k, 4); return hm_mix64(v, m->seed); }
+    default: return m->hash(HM_UNLIKELY(m->flags & HM_F_IKEY) ? hm_indirect(k, m->kamask) : k,
+                            m->seed);
+    }
+}
+HM_INLINE uint64_t hm_hash_slot(const hm_map_t *m, char *b, unsigned i)
+{
+    return hm_hash_slot_k(m, b, i, m->kind);
+}
+
+/* Copies n bytes; the common sizes become plain moves. */
+HM_INLINE void hm_copy(void *d, const void *s, size_t n)
+{
+    switch (n) {
+    case 0: return;
+    case 4: memcpy(d, s, 4); return;
+    case 8: memcpy(d, s, 8); return;
+    case 16: memcpy(d, s, 16); return;
+    default: memcpy(d, s, n); return;
+    }
+}
+
+/* ---- events and memory (hooks.c) ---- */
+
+/* The hooks in force: NULL when nobody listens (or a placeholder until the first hm_new). */
+extern _Atomic(const hm_hooks_t *) hm_hooks_now HM_HIDDEN;
+
+/* The listener to tell about m, or NULL: one load and one predictable branch. */
+HM_INLINE const hm_hooks_t *hm_listener(const hm_map_t *m)
+{
+    const hm_hooks_t *h = atomic_load_explicit(&hm_hooks_now, memory_order_relaxed);
+    if (HM_UNLIKELY(h != NULL)) return h == m->hooks ? h : NULL;
+    return NULL;
+}
+
+const hm_hooks_t *hm_hooks_resolve(void) HM_HIDDEN;
+void *hm_alloc_ev(hm_map_t *m, const hm_hooks_t *h, hm_mem_t what, size_t n) HM_HIDDEN;
+void hm_free_ev(hm_map_t *m, const hm_hooks_t *h, hm_mem_t what, void *p, size_t n) HM_HIDDEN;
+void hm_ev_count(hm_map_t *m, const hm_hooks_t *h) HM_HIDDEN;
+void hm_ev_entry(hm_map_t *m, const hm_hooks_t *h, const void *k, const void *v, bool removed) HM_HIDDEN;
+void hm_ev_grow(hm_map_t *m, bool same_size, bool finished) HM_HIDDEN;
+void hm_fatal(const char *msg) HM_HIDDEN __attribute__((noreturn, cold));
+
+HM_INLINE void *hm_mem_alloc(hm_map_t *m, hm_mem_t what, size_t n)
+{
+    const hm_hooks_t *h = hm_listener(m);
+    if (HM_UNLIKELY(h != NULL)) return hm_alloc_ev(m, h, what, n);
+    return m->alloc.alloc(n, m->alloc.ctx);
+}
+HM_INLINE void hm_mem_free(hm_map_t *m, hm_mem_t what, void *p, size_t n)
+{
+    const hm_hooks_t *h = hm_listener(m);
+    if (HM_UNLIKELY(h != NULL)) hm_free_ev(m, h, what, p, n);
+    else m->alloc.free(p, n, m->alloc.ctx);
+}
+
+/* The writing flag (Go's hashWriting): catches a second writer, or a write from a hook. */
+HM_INLINE void hm_write_begin(hm_map_t *m)
+{
+    volatile uint8_t *w = &m->writing;
+    if (HM_UNLIKELY(*w)) hm_fatal("concurrent map writes");
+    *w = 1;
+}
+HM_INLINE void hm_write_end(hm_map_t *m)
+{
+    volatile uint8_t *w = &m->writing;
+    if (HM_UNLIKELY(!*w)) hm_fatal("concurrent map writes");
+    *w = 0;
+}
+HM_INLINE void hm_read_check(const hm_map_t *m)
+{
+    if (HM_UNLIKELY(*(const volatile uint8_t *)&m->writing))
+        hm_fatal("concurrent map read and map write");
+}
+
+/* ---- hash.c ---- */
+
+/* A fresh, different seed for each map. */
+uint64_t hm_random_seed(void) HM_HIDDEN;
+
+/* ---- map.c ---- */
+
+/* The stored key and value for key, or false. No writing check, no growth work. */
+bool hm_lookup(hm_map_t *m, const void *key, void **k, void **v) HM_HIDDEN;
+
+/* ---- grow.c ---- */
+
+/* An empty overflow bucket (not linked, not counted), or NULL. */
+char *hm_alloc_overflow(hm_map_t *m) HM_HIDDEN;
+/* Starts growing: a new array of 2^(B+1) buckets, or 2^B when same_size. 0 or ENOMEM. */
+int hm_hash_grow(hm_map_t *m, bool same_size) HM_HIDDEN;
+/* Evacuates the old bucket that hash h maps to, then one more. 0, or ENOMEM when the first
+ * could not be evacuated (nothing moved then). */
+int hm_grow_work(hm_map_t *m, uint64_t h) HM_HIDDEN;
+/* Finishes any growth and rebuilds at the smallest B. 0 or ENOMEM (entries unchanged). */
+int hm_shrink_now(hm_map_t *m) HM_HIDDEN;
+/* Frees the overflow chains of the 2^B buckets at arr; returns how many buckets it freed. */
+size_t hm_free_chains(hm_map_t *m, char *arr, unsigned B) HM_HIDDEN;
+/* Frees the overflow chains of 2^B buckets at arr (when walk), then arr. Returns the number of
+ * overflow buckets freed. */
+size_t hm_free_array(hm_map_t *m, char *arr, unsigned B, bool walk) HM_HIDDEN;
+/* arr (2^B buckets, nov overflow buckets) is no longer the map's: freed now, or kept while an
+ * iterator reads it. */
+void hm_drop_array(hm_map_t *m, char *arr, unsigned B, size_t nov) HM_HIDDEN;
+/* Sets every tophash of 2^B buckets at arr and their chains to HM_EMPTY_REST. */
+void hm_mark_array_empty(hm_map_t *m, char *arr, unsigned B) HM_HIDDEN;
+
+/* ---- iter.c ---- */
+
+/* True when a live iterator may read array arr. */
+bool hm_array_pinned(const hm_map_t *m, const char *arr) HM_HIDDEN;
+/* An indirect key block (raw pointer p, key hash h) is about to be freed: evacuated slots that
+ * iterators may still read and that point to it are marked HM_EVAC_EMPTY. */
+void hm_iter_forget(hm_map_t *m, uint64_t h, const void *p) HM_HIDDEN;
+
+#endif

@@ -1,0 +1,724 @@
+/* hashmap/map.c - creation, lookup, insert, delete, clear and free.
+ *
+ * The design, after Go's runtime map (before Swiss tables). A map is an array of 2^B buckets.
+ * A bucket holds up to 8 entries: first 8 tophash bytes (the top 8 bits of each entry's hash,
+ * or a slot state below 5: empty, empty-and-nothing-after, evacuated to X or Y, ...), then the
+ * 8 keys, then the 8 values (apart from the keys, so a 1-byte key beside an 8-byte value pays
+ * no padding), then a pointer to an overflow bucket for the 9th entry on. The low B bits of
+ * the hash choose the bucket; a probe compares the 8 tophash bytes at once (one 64-bit word)
+ * and touches a key only on a tophash match; a miss stops at the first "empty and nothing
+ * after" slot. Keys or values over 128 bytes live out of line, the slot holding a pointer.
+ *
+ * When an insert would take the average load past 6.5 entries per bucket, the array doubles;
+ * when overflow buckets pile up (as many as 2^min(B,15), after many deletes), a new array of
+ * the same size compacts them. Growth is incremental (grow.c): each insert or delete moves at
+ * most two old buckets, so no single operation pays for a resize. Iterators (iter.c) survive
+ * all of it. Beyond Go: hm_shrink and an opt-in auto shrink, O(1) exact statistics (stats.c),
+ * a caller's allocator, and profiler hooks that cost one predictable branch (hooks.c).
+ *
+ * Why 6.5: measured with this library (u64 -> u64, random keys, B = 16, tables loaded to the
+ * maximum, i.e. just before they double; averaged over 4 runs; the same program rebuilt with
+ * each maximum load). %overflow: buckets that have an overflow bucket. bytes/entry: all bucket
+ * memory per entry (16 of them key and value). hitprobe, missprobe: entries in front of a
+ * present key, entries of an absent key's chain (what a probe without tophash would compare).
+ * hitcmp, misscmp: key comparisons actually made, thanks to the tophash.
+ *
+ *   load  %overflow  bytes/entry  hitprobe  missprobe  hitcmp  misscmp
+ *   4.00       2.14        36.77      3.00       4.00   1.008    0.016
+ *   4.50       4.05        33.30      3.25       4.50   1.009    0.018
+ *   5.00       6.79        30.76      3.50       5.00   1.010    0.020
+ *   5.50      10.54        28.94      3.75       5.50   1.011    0.022
+ *   6.00      15.33        27.68      4.00       6.00   1.012    0.024
+ *   6.50      20.81        26.77      4.25       6.50   1.013    0.026
+ *   7.00      27.06        26.16      4.50       7.00   1.014    0.028
+ *   7.50      33.79        25.73      4.75       7.50   1.015    0.030
+ *   8.00      40.64        25.38      5.00       8.00   1.016    0.032
+ *
+ * Past 6.5 the memory saved per entry shrinks while chains (and misses that walk them) grow
+ * quickly; below it memory climbs fast. The figures agree with Go's own table to within noise.
+ * A map just after doubling is half as loaded (about 36 bytes per entry here).
+ *
+ * Hot paths: the ready-made key functions (u64, u32, pointers, C strings) get specialized
+ * probe, insert and delete functions with the hash inlined and constant slot sizes; others go
+ * through the type's hash and eq. Large arrays are prefetched a bucket at a time, and arrays
+ * from the default allocator are offered to transparent huge pages (random probes would miss
+ * the TLB otherwise). Every write sets the writing flag first and aborts if it was set:
+ * another writer, or a hook writing to its own map. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+
+#include "internal.h"
+
+/* Large bucket arrays are probed at random: with 4 KiB pages nearly every probe also misses
+ * the TLB. Blocks of the default allocator that large are offered to transparent huge pages
+ * (an advice: the kernel may ignore it; nothing else changes). */
+#define HM_HUGE_MIN (4u << 20)
+#define HM_HUGE_PAGE ((uintptr_t)2 << 20)
+
+static void *default_alloc(size_t n, void *ctx)
+{
+    (void)ctx;
+    void *p = malloc(n);
+    if (p && n >= HM_HUGE_MIN) {
+        uintptr_t lo = ((uintptr_t)p + HM_HUGE_PAGE - 1) & ~(HM_HUGE_PAGE - 1);
+        uintptr_t hi = ((uintptr_t)p + n) & ~(HM_HUGE_PAGE - 1);
+        if (hi > lo) (void)madvise((void *)lo, hi - lo, MADV_HUGEPAGE);
+    }
+    return p;
+}
+
+static void default_free(void *p, size_t n, void *ctx)
+{
+    (void)n;
+    (void)ctx;
+    free(p);
+}
+
+static size_t align_up(size_t x, size_t a) { return (x + a - 1) & ~(a - 1); }
+static bool is_pow2(size_t a) { return a && !(a & (a - 1)); }
+
+/* ---- creation ---- */
+
+static uint8_t kind_of(const hm_type_t *t, size_t kslot, bool ikey)
+{
+    if (ikey) return HM_K_GENERIC;
+    if (t->key_size == 8 && kslot == 8 &&
+        ((t->hash == hm_hash_u64 && t->eq == hm_eq_u64) ||
+         (sizeof(void *) == 8 && t->hash == hm_hash_ptr && t->eq == hm_eq_ptr)))
+        return HM_K_U64;
+    if (t->key_size == 4 && kslot == 4 && t->hash == hm_hash_u32 && t->eq == hm_eq_u32)
+        return HM_K_U32;
+    if (t->key_size == sizeof(char *) && kslot == sizeof(char *) && t->hash == hm_hash_cstr &&
+        t->eq == hm_eq_cstr)
+        return HM_K_CSTR;
+    return HM_K_GENERIC;
+}
+
+hm_map_t *hm_new(const hm_type_t *type, const hm_allocator_t *alloc)
+{
+    return hm_new_seeded(type, alloc, hm_random_seed());
+}
+
+hm_map_t *hm_new_seeded(const hm_type_t *t, const hm_allocator_t *alloc, uint64_t seed)
+{
+    if (!t || !t->hash || !t->eq) return NULL;
+    size_t ka = t->key_align ? t->key_align : 1, va = t->val_align ? t->val_align : 1;
+    if (!is_pow2(ka) || !is_pow2(va) || t->key_size > SIZE_MAX / 2 || t->val_size > SIZE_MAX / 2)
+        return NULL;
+    hm_allocator_t a = { default_alloc, default_free, NULL };
+    if (alloc) {
+        if (!alloc->alloc || !alloc->free) return NULL;
+        a = *alloc;
+    }
+
+    /* Layout: [tophash x8][keys x8][values x8][overflow], each part at its alignment. */
+    const size_t P = sizeof(void *);
+    bool ik = t->key_size > HM_MAX_DIRECT || ka > HM_MAX_ALIGN;
+    bool iv = t->val_size > HM_MAX_DIRECT || va > HM_MAX_ALIGN;
+    size_t kal = ik ? P : ka, val = iv ? P : va;
+    size_t kslot = ik ? P : align_up(t->key_size, ka);
+    size_t vslot = iv ? P : align_up(t->val_size, va);
+    size_t koff = align_up(HM_KOFF, kal);
+    size_t voff = align_up(koff + HM_SLOTS * kslot, val);
+    size_t ooff = align_up(voff + HM_SLOTS * vslot, P);
+    size_t bal = P;
+    if (kal > bal) bal = kal;
+    if (val > bal) bal = val;
+    size_t bsize = align_up(ooff + P, bal);
+    size_t kbytes = ik ? P : t->key_size, vbytes = iv ? P : t->val_size;
+
+    const hm_hooks_t *h = hm_hooks_resolve();
+    hm_map_t *m = a.alloc(sizeof *m, a.ctx);
+    if (!m) return NULL;
+    memset(m, 0, sizeof *m);
+    m->seed = seed;
+    m->bsize = (uint32_t)bsize;
+    hm_set_B(m, 0);
+    m->koff = (uint16_t)koff;
+    m->voff = (uint16_t)voff;
+    m->ooff = (uint16_t)ooff;
+    m->kslot = (uint16_t)kslot;
+    m->vslot = (uint16_t)vslot;
+    m->kind = kind_of(t, kslot, ik);
+    m->flags = (uint8_t)((ik ? HM_F_IKEY : 0) | (iv ? HM_F_IVAL : 0));
+    m->hash = t->hash;
+    m->eq = t->eq;
+    m->key_size = t->key_size;
+    m->val_size = t->val_size;
+    /* Blocks come 16-aligned from the allocator; stricter ones get room to align within. */
+    m->kamask = ka > HM_MAX_ALIGN ? ka - 1 : 0;
+    m->vamask = va > HM_MAX_ALIGN ? va - 1 : 0;
+    m->kblock = t->key_size + (m->kamask ? ka - HM_MAX_ALIGN : 0);
+    m->vblock = t->val_size + (m->vamask ? va - HM_MAX_ALIGN : 0);
+    if (ik && m->kblock == 0) m->kblock = 1;
+    if (iv && m->vblock == 0) m->vblock = 1;
+    m->pad = (uint32_t)(bsize - HM_SLOTS - HM_SLOTS * kbytes - HM_SLOTS * vbytes - P);
+    m->iter_rand = seed ^ HM_C3;
+    m->alloc = a;
+    m->type_flags = t->flags;
+
+    if (h) {
+        m->hooks = h;
+        if (h->created) {
+            hm_map_info_t info = {
+                .key_size = t->key_size, .val_size = t->val_size,
+                .key_slot = kslot, .val_slot = vslot, .bucket_size = bsize,
+                .key_pointer = (t->flags & HM_KEY_POINTER) || t->hash == hm_hash_ptr ||
+                               t->hash == hm_hash_cstr,
+                .val_pointer = (t->flags & HM_VAL_POINTER) != 0,
+                .max_load = HM_LOAD_NUM / 2.0,
+                .stats = hm_stats,
+            };
+            if (h->created(m, &info)) m->flags |= HM_F_ENTRY_EV;
+        }
+    }
+    m->buckets = hm_mem_alloc(m, HM_MEM_BUCKETS, bsize);
+    if (!m->buckets) {
+        const hm_hooks_t *l = hm_listener(m);
+        if (l && l->destroyed) l->destroyed(m);
+        a.free(m, sizeof *m, a.ctx);
+        return NULL;
+    }
+    memset(m->buckets, 0, bsize);
+    return m;
+}
+
+/* ---- the specialized probe ---- */
+
+/* Bytes per key slot and offset of the keys, constants in the specialized paths. */
+#define KSLOT(m, kind) ((kind) == HM_K_U64 || (kind) == HM_K_CSTR ? 8u \
+                        : (kind) == HM_K_U32 ? 4u : (unsigned)(m)->kslot)
+#define KOFF(m, kind) ((kind) == HM_K_GENERIC ? (unsigned)(m)->koff : (unsigned)HM_KOFF)
+
+/* A key as the probe compares it: fast kinds hold it in a register (kv) or as the string
+ * pointer, so the caller's memory is read once, before any growth work. */
+typedef struct probe {
+    const void *key;    /* the key bytes, as the type's functions take them */
+    uint64_t kv;        /* HM_K_U64 / HM_K_U32: the key; HM_K_CSTR: the char * */
+} probe_t;
+
+HM_INLINE void probe_init(probe_t *p, const void *key, int kind)
+{
+    p->key = key;
+    p->kv = 0;
+    if (kind == HM_K_U64 || kind == HM_K_CSTR) memcpy(&p->kv, key, 8);
+    else if (kind == HM_K_U32) { uint32_t v; memcpy(&v, key, 4); p->kv = v; }
+}
+
+HM_INLINE uint64_t probe_hash(const hm_map_t *m, const probe_t *p, int kind)
+{
+    switch (kind) {
+    case HM_K_U64:
+    case HM_K_U32: return hm_mix64(p->kv, m->seed);
+    case HM_K_CSTR: {
+        const char *s = (const char *)(uintptr_t)p->kv;
+        return hm_hash_bytes(s, strlen(s), m->seed);
+    }
+    default: return m->hash(p->key, m->seed);
+    }
+}
+
+HM_INLINE bool probe_eq(const hm_map_t *m, const probe_t *p, char *slot, int kind)
+{
+    switch (kind) {
+    case HM_K_U64: { uint64_t v; memcpy(&v, slot, 8); return v == p->kv; }
+    case HM_K_U32: { uint32_t v; memcpy(&v, slot, 4); return v == (uint32_t)p->kv; }
+    case HM_K_CSTR: {
+        const char *a = (const char *)(uintptr_t)p->kv, *b;
+        memcpy(&b, slot, sizeof b);
+        return a == b || strcmp(a, b) == 0;
+    }
+    default:
+        return m->eq(p->key, HM_UNLIKELY(m->flags & HM_F_IKEY) ? hm_indirect(slot, m->kamask) : slot);
+    }
+}
+
+/* The bucket to search for hash h: the old one while it is not evacuated yet. */
+HM_INLINE char *bucket_of(const hm_map_t *m, uint64_t h)
+{
+    char *b = m->buckets + (h & m->mask) * m->bsize;
+    if (HM_UNLIKELY(m->oldbuckets != NULL)) {
+        char *ob = m->oldbuckets + (h & hm_mask(m->oldB)) * m->bsize;
+        if (!hm_evacuated(ob)) b = ob;
+    }
+    return b;
+}
+
+/* The slot holding the probe's key in the chain from *bp (its bucket left in *bp), or -1. A
+ * chain ends at its first HM_EMPTY_REST byte: nothing lives past one. */
+HM_INLINE int find_in(const hm_map_t *m, char **bp, uint64_t h, const probe_t *p, int kind)
+{
+    char *b = *bp;
+    const uint64_t tops = HM_LO * hm_tophash(h);
+    const size_t ks = KSLOT(m, kind);
+    for (;;) {
+        uint64_t w = hm_word(b);
+        uint64_t match = hm_zero_bytes(w ^ tops);
+        while (match) {
+            unsigned i = hm_first(match);
+            if (HM_LIKELY(probe_eq(m, p, b + KOFF(m, kind) + i * ks, kind))) {
+                *bp = b;
+                return (int)i;
+            }
+            match &= match - 1;
+        }
+        if (hm_zero_bytes(w)) return -1;
+        b = hm_ovf(m, b);
+        if (!b) return -1;
+    }
+}
+
+/* ---- get ---- */
+
+HM_INLINE void *get_impl(hm_map_t *m, const void *key, int kind)
+{
+    hm_read_check(m);
+    probe_t p;
+    probe_init(&p, key, kind);
+    uint64_t h = probe_hash(m, &p, kind);
+    char *b = bucket_of(m, h);
+    hm_prefetch_rest(m, b);
+    int i = find_in(m, &b, h, &p, kind);
+    return i < 0 ? NULL : hm_valp(m, b, (unsigned)i);
+}
+
+/* One function per kind: the fast ones stay leaves with few registers to save. */
+#define HM_NOINLINE static __attribute__((noinline))
+HM_NOINLINE void *get_u64(hm_map_t *m, const void *k) { return get_impl(m, k, HM_K_U64); }
+HM_NOINLINE void *get_u32(hm_map_t *m, const void *k) { return get_impl(m, k, HM_K_U32); }
+HM_NOINLINE void *get_cstr(hm_map_t *m, const void *k) { return get_impl(m, k, HM_K_CSTR); }
+HM_NOINLINE void *get_any(hm_map_t *m, const void *k) { return get_impl(m, k, HM_K_GENERIC); }
+
+void *hm_get(hm_map_t *m, const void *key)
+{
+    switch (m->kind) {
+    case HM_K_U64: return get_u64(m, key);
+    case HM_K_U32: return get_u32(m, key);
+    case HM_K_CSTR: return get_cstr(m, key);
+    default: return get_any(m, key);
+    }
+}
+
+bool hm_lookup(hm_map_t *m, const void *key, void **k, void **v)
+{
+    probe_t p;
+    probe_init(&p, key, HM_K_GENERIC);
+    uint64_t h = probe_hash(m, &p, HM_K_GENERIC);
+    char *b = bucket_of(m, h);
+    int i = find_in(m, &b, h, &p, HM_K_GENERIC);
+    if (i < 0) return false;
+    *k = hm_keyp(m, b, (unsigned)i);
+    *v = hm_valp(m, b, (unsigned)i);
+    return true;
+}
+
+/* ---- put ---- */
+
+/* Growth work can free the array a caller's key or value points into (a pointer from hm_get
+ * or an iterator): before it runs, direct keys and values are copied to the stack. */
+typedef struct stash {
+    _Alignas(16) unsigned char key[HM_MAX_DIRECT];
+    _Alignas(16) unsigned char val[HM_MAX_DIRECT];
+    bool done;
+} stash_t;
+
+HM_INLINE void stash_key(const hm_map_t *m, stash_t *s, probe_t *p, int kind)
+{
+    if (kind == HM_K_GENERIC && !(m->flags & HM_F_IKEY)) {
+        memcpy(s->key, p->key, m->key_size);
+        p->key = s->key;
+    }
+}
+HM_INLINE void stash_all(const hm_map_t *m, stash_t *s, probe_t *p, const void **val, int kind)
+{
+    if (s->done) return;
+    stash_key(m, s, p, kind);
+    if (*val && !(m->flags & HM_F_IVAL)) {
+        hm_copy(s->val, *val, m->val_size);
+        *val = s->val;
+    }
+    s->done = true;
+}
+
+static void free_block(hm_map_t *m, hm_mem_t what, void *blk)
+{
+    size_t n = what == HM_MEM_KEY ? m->kblock : m->vblock;
+    m->indirect_bytes -= n;
+    hm_mem_free(m, what, blk, n);
+}
+
+static void *alloc_block(hm_map_t *m, hm_mem_t what)
+{
+    size_t n = what == HM_MEM_KEY ? m->kblock : m->vblock;
+    void *p = hm_mem_alloc(m, what, n);
+    if (p) m->indirect_bytes += n;
+    return p;
+}
+
+HM_INLINE void store_key(const hm_map_t *m, char *slot, const probe_t *p, int kind)
+{
+    switch (kind) {
+    case HM_K_U64:
+    case HM_K_CSTR: memcpy(slot, &p->kv, 8); break;
+    case HM_K_U32: { uint32_t v = (uint32_t)p->kv; memcpy(slot, &v, 4); break; }
+    default: {
+        char *d = HM_UNLIKELY(m->flags & HM_F_IKEY) ? hm_indirect(slot, m->kamask) : slot;
+        if (d != (const char *)p->key) hm_copy(d, p->key, m->key_size);
+    }
+    }
+}
+
+HM_INLINE void store_val(const hm_map_t *m, char *vp, const void *val)
+{
+    if (!val) memset(vp, 0, m->val_size);
+    else if (vp != (const char *)val) hm_copy(vp, val, m->val_size);
+}
+
+HM_INLINE int put_impl(hm_map_t *m, const void *key, const void *val, bool *inserted, int kind)
+{
+    hm_write_begin(m);
+    probe_t p;
+    probe_init(&p, key, kind);
+    const uint64_t h = probe_hash(m, &p, kind);
+    const uint64_t tops = HM_LO * hm_tophash(h);
+    const size_t ks = KSLOT(m, kind);
+    stash_t st;
+    st.done = false;
+    void *kblk = NULL, *vblk = NULL;    /* indirect blocks for a new entry */
+    bool blocks = false;
+    int err = 0;
+    char *b, *insb;
+    unsigned insi;
+
+again:
+    if (HM_UNLIKELY(m->oldbuckets != NULL)) {
+        stash_all(m, &st, &p, &val, kind);
+        if ((err = hm_grow_work(m, h))) goto out;
+    }
+    b = m->buckets + (h & m->mask) * m->bsize;
+    hm_prefetch_rest(m, b);
+    insb = NULL;
+    insi = 0;
+    for (;;) {
+        uint64_t w = hm_word(b);
+        uint64_t match = hm_zero_bytes(w ^ tops);
+        while (match) {
+            unsigned i = hm_first(match);
+            char *slot = b + KOFF(m, kind) + i * ks;
+            if (HM_LIKELY(probe_eq(m, &p, slot, kind))) {
+                /* Replace: the key too (equal keys may differ in bytes, as C strings do). */
+                store_key(m, slot, &p, kind);
+                char *vp = hm_valp(m, b, i);
+                store_val(m, vp, val);
+                if (inserted) *inserted = false;
+                const hm_hooks_t *l = hm_listener(m);
+                if (HM_UNLIKELY(l != NULL)) hm_ev_entry(m, l, hm_keyp(m, b, i), vp, false);
+                goto out;
+            }
+            match &= match - 1;
+        }
+        if (!insb) {
+            uint64_t e = hm_zero_bytes(w & ~HM_LO);     /* HM_EMPTY_REST or HM_EMPTY_ONE */
+            if (e) {
+                insb = b;
+                insi = hm_first(e);
+            }
+        }
+        if (hm_zero_bytes(w)) break;
+        char *n = hm_ovf(m, b);
+        if (!n) break;
+        b = n;
+    }
+
+    /* A new entry. Every allocation it needs happens before the map changes. */
+    if (HM_UNLIKELY(m->flags & (HM_F_IKEY | HM_F_IVAL)) && !blocks) {
+        if ((m->flags & HM_F_IKEY) && !(kblk = alloc_block(m, HM_MEM_KEY))) goto nomem;
+        if ((m->flags & HM_F_IVAL) && !(vblk = alloc_block(m, HM_MEM_VALUE))) goto nomem;
+        blocks = true;
+    }
+    if (HM_UNLIKELY(m->oldbuckets == NULL && (m->count >= m->growat || hm_too_many_overflow(m)))) {
+        stash_all(m, &st, &p, &val, kind);
+        if (hm_hash_grow(m, m->count < m->growat)) goto nomem;
+        goto again;
+    }
+    if (!insb) {
+        insb = hm_alloc_overflow(m);
+        if (!insb) goto nomem;
+        hm_set_ovf(m, b, insb);
+        m->noverflow++;
+        insi = 0;
+    }
+    hm_top(insb)[insi] = hm_tophash(h);
+    char *slot = insb + KOFF(m, kind) + insi * ks;
+    if (kblk) {
+        memcpy(slot, &kblk, sizeof kblk);
+        kblk = NULL;
+    }
+    store_key(m, slot, &p, kind);
+    char *vs = hm_vslot(m, insb, insi);
+    if (vblk) {
+        memcpy(vs, &vblk, sizeof vblk);
+        vblk = NULL;
+    }
+    char *vp = HM_UNLIKELY(m->flags & HM_F_IVAL) ? hm_indirect(vs, m->vamask) : vs;
+    store_val(m, vp, val);
+    m->count++;
+    if (inserted) *inserted = true;
+    {
+        const hm_hooks_t *l = hm_listener(m);
+        if (HM_UNLIKELY(l != NULL)) {
+            hm_ev_entry(m, l, hm_keyp(m, insb, insi), vp, false);
+            hm_ev_count(m, l);
+        }
+    }
+    goto out;
+
+nomem:
+    err = ENOMEM;
+out:
+    if (HM_UNLIKELY(kblk != NULL)) free_block(m, HM_MEM_KEY, kblk);
+    if (HM_UNLIKELY(vblk != NULL)) free_block(m, HM_MEM_VALUE, vblk);
+    hm_write_end(m);
+    return err;
+}
+
+HM_NOINLINE int put_u64(hm_map_t *m, const void *k, const void *v, bool *ins)
+{
+    return put_impl(m, k, v, ins, HM_K_U64);
+}
+HM_NOINLINE int put_u32(hm_map_t *m, const void *k, const void *v, bool *ins)
+{
+    return put_impl(m, k, v, ins, HM_K_U32);
+}
+HM_NOINLINE int put_cstr(hm_map_t *m, const void *k, const void *v, bool *ins)
+{
+    return put_impl(m, k, v, ins, HM_K_CSTR);
+}
+HM_NOINLINE int put_any(hm_map_t *m, const void *k, const void *v, bool *ins)
+{
+    return put_impl(m, k, v, ins, HM_K_GENERIC);
+}
+
+int hm_put(hm_map_t *m, const void *key, const void *val, bool *inserted)
+{
+    switch (m->kind) {
+    case HM_K_U64: return put_u64(m, key, val, inserted);
+    case HM_K_U32: return put_u32(m, key, val, inserted);
+    case HM_K_CSTR: return put_cstr(m, key, val, inserted);
+    default: return put_any(m, key, val, inserted);
+    }
+}
+
+/* ---- delete ---- */
+
+/* Slot i of b is now empty. When nothing follows it in the chain, it and the empty slots
+ * before it become HM_EMPTY_REST, so probes stop early (Go's mapdelete). */
+static void mark_empty(const hm_map_t *m, char *head, char *b, unsigned i)
+{
+    uint8_t *t = hm_top(b);
+    t[i] = HM_EMPTY_ONE;
+    if (i == HM_SLOTS - 1) {
+        char *n = hm_ovf(m, b);
+        if (n && hm_top(n)[0] != HM_EMPTY_REST) return;
+    } else if (t[i + 1] != HM_EMPTY_REST) {
+        return;
+    }
+    for (;;) {
+        t[i] = HM_EMPTY_REST;
+        if (i == 0) {
+            if (b == head) return;
+            char *c = b;
+            for (b = head; hm_ovf(m, b) != c; b = hm_ovf(m, b)) {}
+            t = hm_top(b);
+            i = HM_SLOTS - 1;
+        } else {
+            i--;
+        }
+        if (t[i] != HM_EMPTY_ONE) return;
+    }
+}
+
+static void remove_slot(hm_map_t *m, char *head, char *b, unsigned i, uint64_t h)
+{
+    const hm_hooks_t *l = hm_listener(m);
+    if (HM_UNLIKELY(l != NULL)) hm_ev_entry(m, l, hm_keyp(m, b, i), NULL, true);
+    if (HM_UNLIKELY(m->flags & (HM_F_IKEY | HM_F_IVAL))) {
+        void *p;
+        if (m->flags & HM_F_IKEY) {
+            memcpy(&p, hm_kslot(m, b, i), sizeof p);
+            if (m->iters) hm_iter_forget(m, h, p);
+            free_block(m, HM_MEM_KEY, p);
+        }
+        if (m->flags & HM_F_IVAL) {
+            memcpy(&p, hm_vslot(m, b, i), sizeof p);
+            free_block(m, HM_MEM_VALUE, p);
+        }
+    }
+    mark_empty(m, head, b, i);
+    m->count--;
+    if (HM_UNLIKELY(l != NULL)) hm_ev_count(m, l);
+}
+
+HM_INLINE bool del_impl(hm_map_t *m, const void *key, int kind)
+{
+    hm_write_begin(m);
+    probe_t p;
+    probe_init(&p, key, kind);
+    const uint64_t h = probe_hash(m, &p, kind);
+    if (HM_UNLIKELY(m->oldbuckets != NULL)) {
+        stash_t st;
+        stash_key(m, &st, &p, kind);
+        (void)hm_grow_work(m, h);   /* on failure the key is found where it is */
+    }
+    char *head = bucket_of(m, h), *b = head;
+    hm_prefetch_rest(m, b);
+    int i = find_in(m, &b, h, &p, kind);
+    if (i >= 0) {
+        remove_slot(m, head, b, (unsigned)i, h);
+        /* Opt-in auto shrink: under 1/8 of the maximum load. */
+        if (HM_UNLIKELY(m->flags & HM_F_AUTOSHRINK) && m->B > 0 &&
+            (m->count << 4) < ((size_t)HM_LOAD_NUM << m->B))
+            (void)hm_shrink_now(m);
+    }
+    hm_write_end(m);
+    return i >= 0;
+}
+
+HM_NOINLINE bool del_u64(hm_map_t *m, const void *k) { return del_impl(m, k, HM_K_U64); }
+HM_NOINLINE bool del_u32(hm_map_t *m, const void *k) { return del_impl(m, k, HM_K_U32); }
+HM_NOINLINE bool del_cstr(hm_map_t *m, const void *k) { return del_impl(m, k, HM_K_CSTR); }
+HM_NOINLINE bool del_any(hm_map_t *m, const void *k) { return del_impl(m, k, HM_K_GENERIC); }
+
+bool hm_del(hm_map_t *m, const void *key)
+{
+    switch (m->kind) {
+    case HM_K_U64: return del_u64(m, key);
+    case HM_K_U32: return del_u32(m, key);
+    case HM_K_CSTR: return del_cstr(m, key);
+    default: return del_any(m, key);
+    }
+}
+
+/* ---- clear, free, small things ---- */
+
+/* Reports (when report) and frees the out-of-line blocks of every live entry in a chain. */
+static void release_chain(hm_map_t *m, const hm_hooks_t *l, char *b, bool report)
+{
+    for (; b; b = hm_ovf(m, b)) {
+        const uint8_t *t = hm_top(b);
+        for (unsigned i = 0; i < HM_SLOTS; i++) {
+            if (t[i] < HM_MIN_TOPHASH) continue;
+            if (report) hm_ev_entry(m, l, hm_keyp(m, b, i), NULL, true);
+            void *p;
+            if (m->flags & HM_F_IKEY) {
+                memcpy(&p, hm_kslot(m, b, i), sizeof p);
+                free_block(m, HM_MEM_KEY, p);
+            }
+            if (m->flags & HM_F_IVAL) {
+                memcpy(&p, hm_vslot(m, b, i), sizeof p);
+                free_block(m, HM_MEM_VALUE, p);
+            }
+        }
+    }
+}
+
+/* Every live entry: in the old buckets not evacuated yet, and in the current array. */
+static void release_entries(hm_map_t *m, const hm_hooks_t *l, bool report)
+{
+    if (!report && !(m->flags & (HM_F_IKEY | HM_F_IVAL))) return;
+    if (m->oldbuckets) {
+        size_t n = (size_t)1 << m->oldB;
+        for (size_t j = 0; j < n; j++) {
+            char *ob = m->oldbuckets + j * m->bsize;
+            if (!hm_evacuated(ob)) release_chain(m, l, ob, report);
+        }
+    }
+    size_t n = (size_t)1 << m->B;
+    for (size_t j = 0; j < n; j++) release_chain(m, l, m->buckets + j * m->bsize, report);
+}
+
+void hm_clear(hm_map_t *m)
+{
+    hm_write_begin(m);
+    const hm_hooks_t *l = hm_listener(m);
+    size_t before = m->count;
+    release_entries(m, l, l && (m->flags & HM_F_ENTRY_EV) && l->entry);
+    /* Arrays only iterators still read: their evacuated slots may point to freed key blocks,
+     * and none of their entries is present any more. */
+    for (hm_iter_t *it = m->iters; it; it = it->next) {
+        char *a = it->buckets;
+        if (a != m->buckets && a != m->oldbuckets) hm_mark_array_empty(m, a, it->B);
+        a = it->obuckets;
+        if (a && a != m->buckets && a != m->oldbuckets) hm_mark_array_empty(m, a, it->oB);
+    }
+    if (m->oldbuckets) {
+        char *old = m->oldbuckets;
+        bool same = (m->flags & HM_F_SAMESIZE) != 0;
+        if (hm_array_pinned(m, old)) hm_mark_array_empty(m, old, m->oldB);
+        m->oldbuckets = NULL;
+        m->flags &= (uint8_t)~HM_F_SAMESIZE;
+        m->nevacuate = 0;
+        hm_drop_array(m, old, m->oldB, m->nov_old);
+        m->nov_old = 0;
+        hm_ev_grow(m, same, true);
+    }
+    if (hm_array_pinned(m, m->buckets)) {
+        hm_mark_array_empty(m, m->buckets, m->B);   /* an iterator may stand in a chain */
+    } else {
+        if (m->noverflow) m->noverflow -= hm_free_chains(m, m->buckets, m->B);
+        memset(m->buckets, 0, (size_t)m->bsize << m->B);
+    }
+    m->count = 0;
+    if (before && l) hm_ev_count(m, l);
+    hm_write_end(m);
+}
+
+void hm_free(hm_map_t *m)
+{
+    if (!m) return;
+    hm_write_begin(m);
+    const hm_hooks_t *l = hm_listener(m);
+    release_entries(m, l, false);
+    /* Arrays kept only for iterators that were never ended. */
+    for (hm_iter_t *it = m->iters; it; it = it->next) {
+        char *arrs[2] = { it->buckets, it->obuckets };
+        unsigned bs[2] = { it->B, it->oB };
+        for (int k = 0; k < 2; k++) {
+            char *a = arrs[k];
+            if (!a || a == m->buckets || a == m->oldbuckets) continue;
+            for (hm_iter_t *o = it; o; o = o->next) {
+                if (o->buckets == a) o->buckets = NULL;
+                if (o->obuckets == a) o->obuckets = NULL;
+            }
+            hm_free_array(m, a, bs[k], true);
+        }
+    }
+    if (m->oldbuckets) hm_free_array(m, m->oldbuckets, m->oldB, true);
+    hm_free_array(m, m->buckets, m->B, true);
+    if (l && l->destroyed) l->destroyed(m);
+    hm_allocator_t a = m->alloc;
+    a.free(m, sizeof *m, a.ctx);
+}
+
+size_t hm_count(const hm_map_t *m)
+{
+    return m->count;
+}
+
+void hm_set_auto_shrink(hm_map_t *m, bool on)
+{
+    hm_write_begin(m);
+    if (on) m->flags |= HM_F_AUTOSHRINK;
+    else m->flags &= (uint8_t)~HM_F_AUTOSHRINK;
+    hm_write_end(m);
+}
+
+int hm_shrink(hm_map_t *m)
+{
+    hm_write_begin(m);
+    int err = hm_shrink_now(m);
+    hm_write_end(m);
+    return err;
+}
