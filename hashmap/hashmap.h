@@ -83,20 +83,25 @@ void hm_set_auto_shrink(hm_map_t *m, bool on);
  * hm_iter_next is inline (see below), the rest is in hm_iter_next_slow. */
 typedef struct hm_iter {
     /* read by the inline step */
+    uint64_t cand;          /* slots of the current bucket still to visit (high bit of byte i:
+                             * slot i), those at or after the random offset first, */
+    uint64_t cand2;         /* ... then these, before it */
+    char *kbase, *vbase;    /* the current bucket's first key and value */
     void *bptr;             /* current bucket (NULL before the first) */
-    uint64_t cand;          /* its slots still to visit: high bit of byte r = slot offset + r */
     void *buckets;          /* bucket array at the start */
     void *const *oldp;      /* the map's old-array pointer: non-NULL while the map grows */
     uint64_t start, bucket; /* start bucket, next bucket */
     uint64_t mask;          /* 2^B - 1 */
+    uint64_t hmask;         /* slots at or after the offset */
     uint32_t bsize;         /* bucket layout */
     uint16_t koff, voff, ooff, kslot, vslot;
-    uint8_t offset;         /* random slot offset */
-    uint8_t fast;           /* the inline step may return slots (keys and values direct) */
-    uint8_t adv;            /* ... and may move to the next bucket (no old bucket in use) */
+    uint8_t adv;            /* the inline step may move to the next bucket (keys and values
+                             * direct, no old bucket in use) */
     uint8_t wrapped, done;
     /* slow path only */
-    uint8_t B, oB;
+    uint8_t fast;           /* keys and values direct: cand/cand2 are the inline step's */
+    uint8_t B, oB, offset;
+    uint64_t scand, scand2; /* cand/cand2 when not fast */
     hm_map_t *m;
     void *obuckets;         /* old array read for the current bucket (NULL: none) */
     struct hm_iter *next, *prev;    /* the map's live iterators */
@@ -114,40 +119,44 @@ static inline bool hm_iter_next(hm_iter_t *it, void **key, void **val)
 {
     for (;;) {
         uint64_t c = it->cand;
-        unsigned char *b = (unsigned char *)it->bptr;
-        if (__builtin_expect(c != 0 && it->fast, 1)) {
-            unsigned s = ((unsigned)__builtin_ctzll(c) / 8u + it->offset) & 7u;
-            if (__builtin_expect(b[s] >= 5, 1)) {   /* a live entry (smaller: slot states) */
+        if (__builtin_expect(c != 0, 1)) {
+            unsigned s = (unsigned)__builtin_ctzll(c) / 8u;
+            if (__builtin_expect(((unsigned char *)it->bptr)[s] >= 5, 1)) {   /* live */
                 it->cand = c & (c - 1);
-                *key = b + it->koff + (size_t)s * it->kslot;
-                *val = b + it->voff + (size_t)s * it->vslot;
+                *key = it->kbase + (size_t)s * it->kslot;
+                *val = it->vbase + (size_t)s * it->vslot;
                 return true;
             }
-        } else if (c == 0 && it->adv && *it->oldp == NULL) {
-            unsigned char *n;
-            __builtin_memcpy(&n, b + it->ooff, sizeof n);      /* overflow bucket */
-            if (!n) {
-                if (it->bucket == it->start && it->wrapped) break;
-                n = (unsigned char *)it->buckets + it->bucket * it->bsize;
-                if (++it->bucket > it->mask) {
-                    it->bucket = 0;
-                    it->wrapped = 1;
-                }
-            }
-            uint64_t w, lo7 = 0x7f7f7f7f7f7f7f7fULL;
-            __builtin_memcpy(&w, n, 8);
-#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-            w = __builtin_bswap64(w);
-#endif
-            unsigned rot = 8u * it->offset;
-            w = (w >> rot) | (w << ((64u - rot) & 63u));
-            w &= ~0x0101010101010101ULL;                        /* bytes 0 and 1 -> 0 */
-            it->bptr = n;
-            it->cand = ((w & lo7) + lo7) & ~lo7;                 /* bytes >= 2 */
-            it->cand = (it->cand | w) & ~lo7;
+            break;      /* deleted or moved since: the slow path knows what to do */
+        }
+        if (it->cand2) {
+            it->cand = it->cand2;
+            it->cand2 = 0;
             continue;
         }
-        break;
+        if (!it->adv || *it->oldp != NULL) break;
+        char *n;
+        __builtin_memcpy(&n, (char *)it->bptr + it->ooff, sizeof n);    /* overflow bucket */
+        if (!n) {
+            if (it->bucket == it->start && it->wrapped) break;
+            n = (char *)it->buckets + it->bucket * it->bsize;
+            if (++it->bucket > it->mask) {
+                it->bucket = 0;
+                it->wrapped = 1;
+            }
+        }
+        uint64_t w, lo7 = 0x7f7f7f7f7f7f7f7fULL;
+        __builtin_memcpy(&w, n, 8);
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+        w = __builtin_bswap64(w);
+#endif
+        w &= ~0x0101010101010101ULL;                    /* slot states 0 and 1 -> 0 */
+        w = (((w & lo7) + lo7) | w) & ~lo7;             /* high bit of each byte >= 2 */
+        it->bptr = n;
+        it->kbase = n + it->koff;
+        it->vbase = n + it->voff;
+        it->cand = w & it->hmask;
+        it->cand2 = w & ~it->hmask;
     }
     return hm_iter_next_slow(it, key, val);
 }

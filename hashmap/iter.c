@@ -73,6 +73,7 @@ void hm_iter_begin(hm_map_t *m, hm_iter_t *it)
     it->mask = m->mask;
     it->start = it->bucket = r & m->mask;
     it->offset = (uint8_t)(r >> 61);
+    it->hmask = ~0ULL << (8 * it->offset);
     it->bsize = m->bsize;
     it->koff = m->koff;
     it->voff = m->voff;
@@ -93,7 +94,7 @@ static void finish(hm_iter_t *it)
     char *a = it->buckets, *o = it->obuckets;
     it->buckets = it->obuckets = it->bptr = NULL;
     it->next = it->prev = NULL;
-    it->cand = 0;
+    it->cand = it->cand2 = it->scand = it->scand2 = 0;
     it->fast = it->adv = 0;
     it->done = 1;
     let_go(m, o, it->oB);
@@ -131,22 +132,28 @@ static bool enter_next(hm_iter_t *it, hm_map_t *m)
         }
     }
     it->bptr = b;
-    /* Slots in the order offset, offset+1, ... (mod 8): rotate the tophash word. */
-    const unsigned rot = 8u * it->offset;
-    uint64_t w = hm_word(b);
-    uint64_t cand = hm_used_bytes((w >> rot) | (w << ((64 - rot) & 63)));
+    it->kbase = b + m->koff;
+    it->vbase = b + m->voff;
+    /* Slots offset .. 7 first, then 0 .. offset-1. */
+    uint64_t cand = hm_used_bytes(hm_word(b));
     if (HM_UNLIKELY(it->check != HM_NOCHECK)) {
         /* Reading an old bucket for one new bucket: keep what will land there. The result
          * stays right for each slot: nothing is ever inserted into an old bucket. */
         for (uint64_t c = cand; c; c &= c - 1) {
-            unsigned r = hm_first(c), s = (r + it->offset) & (HM_SLOTS - 1);
+            unsigned s = hm_first(c);
             if (hm_top(b)[s] == HM_EVAC_EMPTY) continue;
-            if ((hm_hash_slot(m, b, s) & it->mask) != it->check) cand &= ~(0x80ULL << (8 * r));
+            if ((hm_hash_slot(m, b, s) & it->mask) != it->check) cand &= ~(0x80ULL << (8 * s));
         }
     }
     it->fast = !(m->flags & (HM_F_IKEY | HM_F_IVAL));
     it->adv = it->fast && !it->obuckets;
-    it->cand = cand;
+    if (it->fast) {
+        it->cand = cand & it->hmask;
+        it->cand2 = cand & ~it->hmask;
+    } else {
+        it->scand = cand & it->hmask;
+        it->scand2 = cand & ~it->hmask;
+    }
     return true;
 }
 
@@ -157,10 +164,17 @@ bool hm_iter_next_slow(hm_iter_t *it, void **key, void **val)
     if (HM_UNLIKELY(*(volatile uint8_t *)&m->writing))
         hm_fatal("concurrent map iteration and map write");
     for (;;) {
-        while (it->cand) {
-            uint64_t c = it->cand;
-            unsigned r = hm_first(c), s = (r + it->offset) & (HM_SLOTS - 1);
-            it->cand = c & (c - 1);
+        uint64_t *cand = it->fast ? &it->cand : &it->scand;
+        uint64_t *cand2 = it->fast ? &it->cand2 : &it->scand2;
+        for (;;) {
+            uint64_t c = *cand;
+            if (!c) {
+                if (!*cand2) break;
+                c = *cand2;
+                *cand2 = 0;
+            }
+            unsigned s = hm_first(c);
+            *cand = c & (c - 1);
             char *b = it->bptr;
             uint8_t t = hm_top(b)[s];
             if (t < HM_EVAC_X || t == HM_EVAC_EMPTY) continue;   /* deleted since */

@@ -376,9 +376,10 @@ HM_INLINE void store_val(const hm_map_t *m, char *vp, const void *val)
     else if (vp != (const char *)val) hm_copy(vp, val, m->val_size);
 }
 
-HM_INLINE int put_impl(hm_map_t *m, const void *key, const void *val, bool *inserted, int kind)
+/* The whole insert: growth work, growth, overflow buckets, indirect blocks. The caller holds
+ * the writing flag. */
+HM_INLINE int put_full(hm_map_t *m, const void *key, const void *val, bool *inserted, int kind)
 {
-    hm_write_begin(m);
     probe_t p;
     probe_init(&p, key, kind);
     const uint64_t h = probe_hash(m, &p, kind);
@@ -480,26 +481,98 @@ nomem:
 out:
     if (HM_UNLIKELY(kblk != NULL)) free_block(m, HM_MEM_KEY, kblk);
     if (HM_UNLIKELY(vblk != NULL)) free_block(m, HM_MEM_VALUE, vblk);
-    hm_write_end(m);
     return err;
 }
 
-HM_NOINLINE int put_u64(hm_map_t *m, const void *k, const void *v, bool *ins)
+/* The common insert, kept a leaf: not growing, keys and values direct, and the key either
+ * present or with room in its chain and no growth due. Returns -1, having changed nothing,
+ * for everything else. */
+HM_INLINE int put_fast(hm_map_t *m, const void *key, const void *val, bool *inserted, int kind)
 {
-    return put_impl(m, k, v, ins, HM_K_U64);
+    if (HM_UNLIKELY(m->oldbuckets != NULL || (m->flags & (HM_F_IKEY | HM_F_IVAL)))) return -1;
+    probe_t p;
+    probe_init(&p, key, kind);
+    const uint64_t h = probe_hash(m, &p, kind);
+    const uint64_t tops = HM_LO * hm_tophash(h);
+    const size_t ks = KSLOT(m, kind), ko = KOFF(m, kind);
+    char *b = m->buckets + (h & m->mask) * m->bsize, *insb = NULL;
+    unsigned insi = 0;
+    hm_prefetch_rest(m, b);
+    for (;;) {
+        uint64_t w = hm_word(b);
+        uint64_t match = hm_zero_bytes(w ^ tops);
+        while (match) {
+            unsigned i = hm_first(match);
+            char *slot = b + ko + i * ks;
+            if (HM_LIKELY(probe_eq(m, &p, slot, kind))) {
+                store_key(m, slot, &p, kind);
+                char *vp = b + m->voff + i * m->vslot;
+                store_val(m, vp, val);
+                if (inserted) *inserted = false;
+                const hm_hooks_t *l = hm_listener(m);
+                if (HM_UNLIKELY(l != NULL)) hm_ev_entry(m, l, slot, vp, false);
+                return 0;
+            }
+            match &= match - 1;
+        }
+        if (!insb) {
+            uint64_t e = hm_zero_bytes(w & ~HM_LO);     /* HM_EMPTY_REST or HM_EMPTY_ONE */
+            if (e) {
+                insb = b;
+                insi = hm_first(e);
+            }
+        }
+        if (hm_zero_bytes(w)) break;
+        char *n = hm_ovf(m, b);
+        if (!n) break;
+        b = n;
+    }
+    if (HM_UNLIKELY(!insb || m->count >= m->growat || hm_too_many_overflow(m))) return -1;
+    hm_top(insb)[insi] = hm_tophash(h);
+    char *slot = insb + ko + insi * ks;
+    store_key(m, slot, &p, kind);
+    char *vp = insb + m->voff + insi * m->vslot;
+    store_val(m, vp, val);
+    m->count++;
+    if (inserted) *inserted = true;
+    const hm_hooks_t *l = hm_listener(m);
+    if (HM_UNLIKELY(l != NULL)) {
+        hm_ev_entry(m, l, slot, vp, false);
+        hm_ev_count(m, l);
+    }
+    return 0;
 }
-HM_NOINLINE int put_u32(hm_map_t *m, const void *k, const void *v, bool *ins)
+
+HM_NOINLINE int put_slow_u64(hm_map_t *m, const void *k, const void *v, bool *ins)
 {
-    return put_impl(m, k, v, ins, HM_K_U32);
+    return put_full(m, k, v, ins, HM_K_U64);
 }
-HM_NOINLINE int put_cstr(hm_map_t *m, const void *k, const void *v, bool *ins)
+HM_NOINLINE int put_slow_u32(hm_map_t *m, const void *k, const void *v, bool *ins)
 {
-    return put_impl(m, k, v, ins, HM_K_CSTR);
+    return put_full(m, k, v, ins, HM_K_U32);
 }
-HM_NOINLINE int put_any(hm_map_t *m, const void *k, const void *v, bool *ins)
+HM_NOINLINE int put_slow_cstr(hm_map_t *m, const void *k, const void *v, bool *ins)
 {
-    return put_impl(m, k, v, ins, HM_K_GENERIC);
+    return put_full(m, k, v, ins, HM_K_CSTR);
 }
+HM_NOINLINE int put_slow_any(hm_map_t *m, const void *k, const void *v, bool *ins)
+{
+    return put_full(m, k, v, ins, HM_K_GENERIC);
+}
+
+#define PUT_FN(name, kind, slow) \
+    HM_NOINLINE int name(hm_map_t *m, const void *k, const void *v, bool *ins) \
+    { \
+        hm_write_begin(m); \
+        int r = put_fast(m, k, v, ins, kind); \
+        if (HM_UNLIKELY(r < 0)) r = slow(m, k, v, ins); \
+        hm_write_end(m); \
+        return r; \
+    }
+PUT_FN(put_u64, HM_K_U64, put_slow_u64)
+PUT_FN(put_u32, HM_K_U32, put_slow_u32)
+PUT_FN(put_cstr, HM_K_CSTR, put_slow_cstr)
+PUT_FN(put_any, HM_K_GENERIC, put_slow_any)
 
 int hm_put(hm_map_t *m, const void *key, const void *val, bool *inserted)
 {
@@ -513,18 +586,11 @@ int hm_put(hm_map_t *m, const void *key, const void *val, bool *inserted)
 
 /* ---- delete ---- */
 
-/* Slot i of b is now empty. When nothing follows it in the chain, it and the empty slots
- * before it become HM_EMPTY_REST, so probes stop early (Go's mapdelete). */
-static void mark_empty(const hm_map_t *m, char *head, char *b, unsigned i)
+/* Slot i of b was emptied and nothing follows it in the chain: it and the empty slots before
+ * it become HM_EMPTY_REST, so probes stop early (Go's mapdelete). */
+static void mark_rest(const hm_map_t *m, char *head, char *b, unsigned i)
 {
     uint8_t *t = hm_top(b);
-    t[i] = HM_EMPTY_ONE;
-    if (i == HM_SLOTS - 1) {
-        char *n = hm_ovf(m, b);
-        if (n && hm_top(n)[0] != HM_EMPTY_REST) return;
-    } else if (t[i + 1] != HM_EMPTY_REST) {
-        return;
-    }
     for (;;) {
         t[i] = HM_EMPTY_REST;
         if (i == 0) {
@@ -538,6 +604,20 @@ static void mark_empty(const hm_map_t *m, char *head, char *b, unsigned i)
         }
         if (t[i] != HM_EMPTY_ONE) return;
     }
+}
+
+HM_INLINE void mark_empty(const hm_map_t *m, char *head, char *b, unsigned i)
+{
+    uint8_t *t = hm_top(b);
+    t[i] = HM_EMPTY_ONE;
+    uint8_t next;
+    if (i == HM_SLOTS - 1) {
+        char *n = hm_ovf(m, b);
+        next = n ? hm_top(n)[0] : HM_EMPTY_REST;
+    } else {
+        next = t[i + 1];
+    }
+    if (next == HM_EMPTY_REST) mark_rest(m, head, b, i);
 }
 
 static void remove_slot(hm_map_t *m, char *head, char *b, unsigned i, uint64_t h)
@@ -561,9 +641,16 @@ static void remove_slot(hm_map_t *m, char *head, char *b, unsigned i, uint64_t h
     if (HM_UNLIKELY(l != NULL)) hm_ev_count(m, l);
 }
 
-HM_INLINE bool del_impl(hm_map_t *m, const void *key, int kind)
+/* Opt-in auto shrink: under 1/8 of the maximum load. */
+HM_INLINE bool shrink_due(const hm_map_t *m)
 {
-    hm_write_begin(m);
+    return HM_UNLIKELY(m->flags & HM_F_AUTOSHRINK) && m->B > 0 &&
+           (m->count << 4) < ((size_t)HM_LOAD_NUM << m->B);
+}
+
+/* The whole delete: growth work first, then the key wherever it lives. Writing flag held. */
+HM_INLINE bool del_full(hm_map_t *m, const void *key, int kind)
+{
     probe_t p;
     probe_init(&p, key, kind);
     const uint64_t h = probe_hash(m, &p, kind);
@@ -577,19 +664,49 @@ HM_INLINE bool del_impl(hm_map_t *m, const void *key, int kind)
     int i = find_in(m, &b, h, &p, kind);
     if (i >= 0) {
         remove_slot(m, head, b, (unsigned)i, h);
-        /* Opt-in auto shrink: under 1/8 of the maximum load. */
-        if (HM_UNLIKELY(m->flags & HM_F_AUTOSHRINK) && m->B > 0 &&
-            (m->count << 4) < ((size_t)HM_LOAD_NUM << m->B))
-            (void)hm_shrink_now(m);
+        if (shrink_due(m)) (void)hm_shrink_now(m);
     }
-    hm_write_end(m);
     return i >= 0;
 }
 
-HM_NOINLINE bool del_u64(hm_map_t *m, const void *k) { return del_impl(m, k, HM_K_U64); }
-HM_NOINLINE bool del_u32(hm_map_t *m, const void *k) { return del_impl(m, k, HM_K_U32); }
-HM_NOINLINE bool del_cstr(hm_map_t *m, const void *k) { return del_impl(m, k, HM_K_CSTR); }
-HM_NOINLINE bool del_any(hm_map_t *m, const void *k) { return del_impl(m, k, HM_K_GENERIC); }
+/* The common delete, a leaf: not growing, keys and values direct. -1: not handled. */
+HM_INLINE int del_fast(hm_map_t *m, const void *key, int kind)
+{
+    if (HM_UNLIKELY(m->oldbuckets != NULL || (m->flags & (HM_F_IKEY | HM_F_IVAL)))) return -1;
+    probe_t p;
+    probe_init(&p, key, kind);
+    const uint64_t h = probe_hash(m, &p, kind);
+    char *head = m->buckets + (h & m->mask) * m->bsize, *b = head;
+    hm_prefetch_rest(m, b);
+    int i = find_in(m, &b, h, &p, kind);
+    if (i < 0) return 0;
+    const hm_hooks_t *l = hm_listener(m);
+    if (HM_UNLIKELY(l != NULL)) hm_ev_entry(m, l, b + KOFF(m, kind) + (unsigned)i * KSLOT(m, kind), NULL, true);
+    mark_empty(m, head, b, (unsigned)i);
+    m->count--;
+    if (HM_UNLIKELY(l != NULL)) hm_ev_count(m, l);
+    if (shrink_due(m)) (void)hm_shrink_now(m);
+    return 1;
+}
+
+HM_NOINLINE bool del_slow_u64(hm_map_t *m, const void *k) { return del_full(m, k, HM_K_U64); }
+HM_NOINLINE bool del_slow_u32(hm_map_t *m, const void *k) { return del_full(m, k, HM_K_U32); }
+HM_NOINLINE bool del_slow_cstr(hm_map_t *m, const void *k) { return del_full(m, k, HM_K_CSTR); }
+HM_NOINLINE bool del_slow_any(hm_map_t *m, const void *k) { return del_full(m, k, HM_K_GENERIC); }
+
+#define DEL_FN(name, kind, slow) \
+    HM_NOINLINE bool name(hm_map_t *m, const void *k) \
+    { \
+        hm_write_begin(m); \
+        int r = del_fast(m, k, kind); \
+        if (HM_UNLIKELY(r < 0)) r = slow(m, k); \
+        hm_write_end(m); \
+        return r > 0; \
+    }
+DEL_FN(del_u64, HM_K_U64, del_slow_u64)
+DEL_FN(del_u32, HM_K_U32, del_slow_u32)
+DEL_FN(del_cstr, HM_K_CSTR, del_slow_cstr)
+DEL_FN(del_any, HM_K_GENERIC, del_slow_any)
 
 bool hm_del(hm_map_t *m, const void *key)
 {
