@@ -22,6 +22,13 @@
 
 #include "internal.h"
 
+char *hm_alloc_array(hm_map_t *m, size_t bytes)
+{
+    char *arr = hm_mem_alloc(m, HM_MEM_BUCKETS, bytes);
+    if (arr && !(m->flags & HM_F_ZEROED)) memset(arr, 0, bytes);
+    return arr;
+}
+
 char *hm_alloc_overflow(hm_map_t *m)
 {
     char *o = hm_mem_alloc(m, HM_MEM_OVERFLOW, m->bsize);
@@ -78,9 +85,8 @@ int hm_hash_grow(hm_map_t *m, bool same_size)
     if (nb > 8 * sizeof(size_t) - 8) return ENOMEM;
     size_t bytes = (size_t)m->bsize << nb;
     if ((bytes >> nb) != m->bsize) return ENOMEM;
-    char *arr = hm_mem_alloc(m, HM_MEM_BUCKETS, bytes);
+    char *arr = hm_alloc_array(m, bytes);
     if (!arr) return ENOMEM;
-    memset(arr, 0, bytes);
     m->oldbuckets = m->buckets;
     m->oldB = m->B;
     m->nov_old = m->noverflow;
@@ -249,9 +255,8 @@ int hm_shrink_now(hm_map_t *m)
     if (nb == m->B && m->noverflow == 0) return 0;
     const size_t bs = m->bsize;
     size_t bytes = bs << nb;
-    char *arr = hm_mem_alloc(m, HM_MEM_BUCKETS, bytes);
+    char *arr = hm_alloc_array(m, bytes);
     if (!arr) return ENOMEM;
-    memset(arr, 0, bytes);
     size_t nov = 0, n = (size_t)1 << m->B, nmask = hm_mask(nb);
     for (size_t j = 0; j < n; j++) {
         for (char *b = m->buckets + j * bs; b; b = hm_ovf(m, b)) {

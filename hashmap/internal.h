@@ -53,6 +53,7 @@ enum { HM_K_GENERIC, HM_K_U64, HM_K_U32, HM_K_CSTR };
 #define HM_F_ENTRY_EV   4u  /* the listener asked for entry events */
 #define HM_F_IKEY       8u  /* keys are stored indirectly */
 #define HM_F_IVAL      16u  /* values are stored indirectly */
+#define HM_F_ZEROED    32u  /* the allocator returns zeroed memory (the default one: calloc) */
 
 #define HM_NOCHECK UINT64_MAX   /* hm_iter_t.check: no old-bucket filter */
 
@@ -166,11 +167,13 @@ HM_INLINE void hm_prefetch_rest(const hm_map_t *m, const char *b)
     }
 }
 
-/* Go's rule: too many overflow buckets when noverflow >= 2^min(B, 15). */
+/* Too many overflow buckets: as many as buckets. This is Go's rule, noverflow >= 2^min(B, 15),
+ * with an exact count: Go counts exactly below B = 16 and, above, increments its 16-bit
+ * counter with probability 2^-(B-15), so its threshold also means about 2^B overflow buckets.
+ * (Read with an exact count, 2^15 would regrow big maps at their normal overflow rate.) */
 HM_INLINE bool hm_too_many_overflow(const hm_map_t *m)
 {
-    unsigned b = m->B < 15 ? m->B : 15;
-    return m->noverflow >= ((size_t)1 << b);
+    return m->noverflow >= ((size_t)1 << m->B);
 }
 
 /* Smallest B with count <= 6.5 * 2^B. */
@@ -324,6 +327,8 @@ bool hm_lookup(hm_map_t *m, const void *key, void **k, void **v) HM_HIDDEN;
 
 /* ---- grow.c ---- */
 
+/* A bucket array of the given bytes, all slots empty, or NULL. */
+char *hm_alloc_array(hm_map_t *m, size_t bytes) HM_HIDDEN;
 /* An empty overflow bucket (not linked, not counted), or NULL. */
 char *hm_alloc_overflow(hm_map_t *m) HM_HIDDEN;
 /* Starts growing: a new array of 2^(B+1) buckets, or 2^B when same_size. 0 or ENOMEM. */
