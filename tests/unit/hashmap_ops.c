@@ -762,6 +762,83 @@ static void test_auto_shrink(void)
     hm_free(m);
 }
 
+/* Too many overflow buckets (as many as buckets) regrow the array at the same size: the
+ * chains are compacted. Keys hashed by identity put each chain where the test wants it. */
+static uint64_t hash_identity(const void *k, uint64_t seed)
+{
+    (void)seed;
+    uint64_t v;
+    memcpy(&v, k, 8);
+    return v;
+}
+static int same_size_starts, same_size_ends;
+static void g_grow(const hm_map_t *m, unsigned B, bool same, bool finished)
+{
+    (void)m;
+    (void)B;
+    if (same) finished ? same_size_ends++ : same_size_starts++;
+}
+static void test_same_size_regrow(void)
+{
+    hm_hooks_t h = track_hooks;
+    h.grow = g_grow;
+    hm_set_hooks(&h);
+    hm_type_t t = { 8, 8, 8, 8, hash_identity, hm_eq_u64, 0 };
+    hm_map_t *m = hm_new(&t, NULL);
+    for (uint64_t k = 0; k < 27; k++) hm_put(m, &k, &k, NULL);    /* B = 3 */
+    for (uint64_t k = 0; k < 27; k++) hm_del(m, &k);
+    hm_stats_t s;
+    hm_stats(m, &s);
+    CHECK_EQ_INT(s.B, 3);
+    CHECK_EQ_INT(s.overflow_buckets, 0);
+    CHECK(!s.growing);
+    /* Nine keys in bucket j: one overflow bucket, which stays when they are deleted. */
+    for (uint64_t j = 0; j < 8; j++) {
+        for (uint64_t t9 = 0; t9 < 9; t9++) {
+            uint64_t k = j + 8 * (100 + t9);
+            hm_put(m, &k, &k, NULL);
+        }
+        for (uint64_t t9 = 0; t9 < 9; t9++) {
+            uint64_t k = j + 8 * (100 + t9);
+            hm_del(m, &k);
+        }
+    }
+    hm_stats(m, &s);
+    CHECK_EQ_INT(s.overflow_buckets, 8);
+    CHECK(!s.growing);
+    CHECK_EQ_INT(same_size_starts, 0);
+    uint64_t k = 5;
+    hm_put(m, &k, &k, NULL);        /* the next insert sees 8 overflow buckets for 8 buckets */
+    hm_stats(m, &s);
+    CHECK_EQ_INT(same_size_starts, 1);
+    CHECK_EQ_INT(s.B, 3);
+    check_mem(m, "same-size growth");
+    for (uint64_t i = 0; i < 8 && s.growing; i++) {
+        uint64_t x = 1000 + i * 8;
+        hm_put(m, &x, &x, NULL);
+        hm_stats(m, &s);
+    }
+    CHECK(!s.growing);
+    CHECK_EQ_INT(same_size_ends, 1);
+    CHECK_EQ_INT(s.B, 3);
+    CHECK_EQ_INT(s.overflow_buckets, 0);     /* compacted */
+    check_mem(m, "regrown");
+    uint64_t *p = hm_get(m, &k);
+    CHECK(p && *p == 5);
+    hm_free(m);
+    /* A big map at its normal overflow rate (some 40000 overflow buckets at B = 18, more than
+     * 2^15) never regrows at the same size. */
+    same_size_starts = 0;
+    m = hm_new(&u64_type, NULL);
+    for (uint64_t i = 0; i < 1600000; i++) hm_put(m, &i, &i, NULL);
+    hm_stats(m, &s);
+    CHECK_EQ_INT(s.B, 18);
+    CHECK(s.overflow_buckets > 32768);
+    CHECK_EQ_INT(same_size_starts, 0);
+    hm_free(m);
+    hm_set_hooks(NULL);
+}
+
 /* Bad types are refused. */
 static void test_bad_types(void)
 {
@@ -817,6 +894,7 @@ int main(void)
     RUN(test_clear);
     RUN(test_retained_and_shrink);
     RUN(test_auto_shrink);
+    RUN(test_same_size_regrow);
     RUN(test_bad_types);
     RUN(test_pointers_from_the_map);
     return check_done();
