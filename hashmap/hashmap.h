@@ -175,6 +175,8 @@ typedef struct hm_stats {
     size_t retained_bytes;      /* (2^B - 2^Bmin) * bucket_size + old array bytes: what a
                                  * shrink would give back (overflow buckets hold entries) */
     size_t indirect_bytes;      /* keys and values stored out of line */
+    size_t peak_entries;        /* most entries held at once */
+    uint64_t inserts, removes;  /* entries added and removed (hm_clear removes them all) */
     double load_factor;         /* entries / 2^B */
     bool growing;
 } hm_stats_t;

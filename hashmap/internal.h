@@ -87,6 +87,8 @@ struct hm_map {
     size_t retired_nbuckets;    /* buckets of arrays dropped by the map, kept for iterators */
     size_t nov_retired;         /* overflow buckets chained off those */
     size_t indirect_bytes;      /* bytes of indirect key and value blocks */
+    size_t peak;                /* most entries ever held at once */
+    uint64_t inserts, removes;  /* entries added and removed over the map's life */
     struct hm_iter *iters;      /* live iterators (they pin the arrays they read) */
     uint64_t iter_rand;         /* state of the iterators' random start */
     const hm_hooks_t *hooks;    /* the listener told of this map's creation (NULL: none) */

@@ -470,6 +470,8 @@ again:
     char *vp = HM_UNLIKELY(m->flags & HM_F_IVAL) ? hm_indirect(vs, m->vamask) : vs;
     store_val(m, vp, val);
     m->count++;
+    m->inserts++;
+    if (m->count > m->peak) m->peak = m->count;
     if (inserted) *inserted = true;
     {
         const hm_hooks_t *l = hm_listener(m);
@@ -538,6 +540,8 @@ HM_INLINE int put_fast(hm_map_t *m, const void *key, const void *val, bool *inse
     char *vp = insb + m->voff + insi * m->vslot;
     store_val(m, vp, val);
     m->count++;
+    m->inserts++;
+    if (m->count > m->peak) m->peak = m->count;
     if (inserted) *inserted = true;
     const hm_hooks_t *l = hm_listener(m);
     if (HM_UNLIKELY(l != NULL)) {
@@ -642,6 +646,7 @@ static void remove_slot(hm_map_t *m, char *head, char *b, unsigned i, uint64_t h
     }
     mark_empty(m, head, b, i);
     m->count--;
+    m->removes++;
     if (HM_UNLIKELY(l != NULL)) hm_ev_count(m, l);
 }
 
@@ -688,6 +693,7 @@ HM_INLINE int del_fast(hm_map_t *m, const void *key, int kind)
     if (HM_UNLIKELY(l != NULL)) hm_ev_entry(m, l, b + KOFF(m, kind) + (unsigned)i * KSLOT(m, kind), NULL, true);
     mark_empty(m, head, b, (unsigned)i);
     m->count--;
+    m->removes++;
     if (HM_UNLIKELY(l != NULL)) hm_ev_count(m, l);
     if (shrink_due(m)) (void)hm_shrink_now(m);
     return 1;
@@ -792,6 +798,7 @@ void hm_clear(hm_map_t *m)
         memset(m->buckets, 0, (size_t)m->bsize << m->B);
     }
     m->count = 0;
+    m->removes += before;
     if (before && l) hm_ev_count(m, l);
     hm_write_end(m);
 }

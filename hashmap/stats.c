@@ -32,6 +32,9 @@ void hm_stats(const hm_map_t *m, hm_stats_t *s)
     s->padding_bytes = all * LOAD(pad);
     s->retained_bytes = ((bmin < B ? nb - ((size_t)1 << bmin) : 0) + onb + rnb) * bs;
     s->indirect_bytes = LOAD(indirect_bytes);
+    s->peak_entries = LOAD(peak);
+    s->inserts = LOAD(inserts);
+    s->removes = LOAD(removes);
     s->load_factor = (double)count / (double)nb;
     s->growing = growing;
 }

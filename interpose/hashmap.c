@@ -45,6 +45,9 @@ static void pull(uintptr_t obj, void *arg, mp_map_stats_t *s)
     hm_stats_t hs;
     stats((const hm_map_t *)obj, &hs);
     s->entries = (int64_t)hs.entries;
+    s->peak_entries = (int64_t)hs.peak_entries;
+    s->inserts = (int64_t)hs.inserts;
+    s->removes = (int64_t)hs.removes;
     s->buckets = (int64_t)hs.buckets;
     s->overflow_buckets = (int64_t)hs.overflow_buckets;
     s->padding_bytes = (int64_t)hs.padding_bytes;
