@@ -155,7 +155,8 @@ static const mp_lframe_t *location(const mp_lfinding_t *f)
         if (!any) any = fr;
         if (!strstr(fr->module, "/libc.so") && !strstr(fr->module, "/ld-linux") &&
             !strstr(fr->module, "libstdc++") && !strstr(fr->module, "libglib") &&
-            strncmp(fr->file, "/usr/include/", 13) != 0) return fr;
+            strncmp(fr->file, "/usr/include/", 13) != 0 && strncmp(fr->function, "hm_", 3) != 0)
+            return fr;
     }
     return any ? any : (f->nframes ? &f->frames[0] : NULL);
 }

@@ -109,7 +109,7 @@ mp_summary() {
   "$MAPPROF" check --quiet --json "$TMP/corpus.json" -- "$@" >/dev/null 2>&1
   python3 -c 'import json,sys; s=json.load(open(sys.argv[1]))["summary"]; print(s["definite_bytes"], s["definite_blocks"], s["indirect_bytes"], s["indirect_blocks"])' "$TMP/corpus.json"
 }
-for prog in leakmaps leakcxx "leakthreads" "leakthreads x"; do
+for prog in leakmaps leakcxx hmleak "leakthreads" "leakthreads x"; do
   t_begin "corpus_vs_memcheck_${prog// /_}"
   t_eq "$(mp_summary $TP/$prog)" "$(vg_summary $TP/$prog)" "$prog: definite and indirect, mapprof vs memcheck"
   t_end
@@ -130,6 +130,20 @@ assert len(retained) == 1 and retained[0]["blocks"] == 20 and retained[0]["map"]
 x = json.load(open(sys.argv[2]))["leaks"]
 assert len(x) == 1 and x[0]["map"]["kind"] == "std_unordered" and x[0]["map"]["entries"] == 100, x
 assert x[0]["blocks"] == 202, x[0]
+PY
+"$MAPPROF" check --quiet --json "$TMP/h.json" -- "$TP/hmleak" >/dev/null 2>&1
+t_eq "$?" 23 "hmleak exit status"
+"$MAPPROF" check -- "$TP/hmleak" 2>&1 >/dev/null | grep -q "^definite leak: map mphash created at new_ptr_map: 30 entries" \
+  || t_fail "text headline names the program's creation site"
+python3 - "$TMP/h.json" <<'PY' || t_fail "leaked hashmap"
+import json, sys
+h = json.load(open(sys.argv[1]))["leaks"]
+lost = [l for l in h if l["kind"] in ("definite", "indirect") and not l["suppressed"]]
+# one finding: the map struct, its bucket array and the 30 values only its entries point to
+assert len(lost) == 1 and lost[0]["kind"] == "definite" and lost[0]["map"]["kind"] == "mphash", lost
+assert lost[0]["map"]["whole"] and lost[0]["map"]["entries"] == 30 and lost[0]["blocks"] == 32, lost[0]
+ret = [l for l in h if l["kind"] == "map-retained"]
+assert len(ret) == 1 and ret[0]["blocks"] == 20 and ret[0]["map"]["kind"] == "mphash", ret
 PY
 t_end
 

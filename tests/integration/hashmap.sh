@@ -1,0 +1,118 @@
+# Integration: maps on the project's own hashmap/ library, profiled unmodified (the library
+# finds libmapprof.so's hooks by itself). The map inventory equals what the program's own
+# hm_stats says at every snapshot, at rate=1 and at the default rate; pprof's tag filters
+# select exactly the maps' memory; diffs and live findings name exactly the expected maps.
+. "$(dirname "$0")/../lib.sh"
+
+for rate in 1 524288; do
+  t_begin "hashmap_inventory_equals_hm_stats_rate_$rate"
+  out="$TMP/h$rate"
+  MAPPROF_OPTIONS="rate=$rate:output=$out" LD_PRELOAD="$LIB" "$TP/hmmaps" >"$TMP/h$rate.truth" || t_fail "hmmaps failed"
+  seq=-1
+  while read -r what a b c d e f g h i; do
+    if [ "$what" = phase ]; then
+      seq=$((seq + 1)); tag=$a
+      file=$(ls "$out".*."$seq".maps 2>/dev/null)
+      [ -f "$file" ] || { t_fail "no maps file for $tag"; continue; }
+      t_eq "$(awk -F'\t' '$1 == "snapshot" { print $4 }' "$file")" "$tag" "snapshot $seq tag"
+      t_eq "$(maps_ids "$file")" "1 2 3 4 5 " "$tag: live maps (6 was freed)"
+      continue
+    fi
+    # map NAME ID entries buckets bucket_bytes overflow padding retained indirect
+    name=$a id=$b
+    t_eq "$(maps_field "$file" "$id" 3)" mphash "$tag $name: kind"
+    t_eq "$(maps_field "$file" "$id" 4)" "$c" "$tag $name: entries"
+    t_eq "$(maps_field "$file" "$id" 6)" "$d" "$tag $name: buckets"
+    t_eq "$(maps_field "$file" "$id" 8)" "$e" "$tag $name: bucket bytes"
+    t_eq "$(maps_field "$file" "$id" 10)" "$f" "$tag $name: overflow buckets"
+    t_eq "$(maps_field "$file" "$id" 11)" "$g" "$tag $name: padding bytes"
+    t_eq "$(maps_field "$file" "$id" 12)" "$h" "$tag $name: retained bytes"
+    t_eq "$(maps_field "$file" "$id" 9)" "$i" "$tag $name: node bytes (indirect values)"
+  done <"$TMP/h$rate.truth"
+  t_eq "$seq" 1 "phases seen"
+  f1=$(ls "$out".*.1.maps 2>/dev/null)
+  t_eq "$(maps_field "$f1" 1 5)" 100000 "peak entries of the kept map"
+  r1=$(maps_field "$f1" 1 12); r2=$(maps_field "$f1" 2 12)
+  [ "${r1:-0}" -gt 1000000 ] || t_fail "kept map retains only ${r1:-?} bytes"
+  [ "${r2:-1}" -lt $(( ${r1:-0} / 100 )) ] || t_fail "shrunk map retains $r2 bytes (kept: $r1)"
+  t_end
+done
+
+t_begin hashmap_labels_select_map_memory
+for seq in 0 1; do
+  pb=$(ls "$TMP"/h1.*.$seq.pb.gz)
+  mf=$(ls "$TMP"/h1.*.$seq.maps)
+  want=$(awk -F'\t' '$1 == "map" { s += $8 + $9 } END { print s + 0 }' "$mf")
+  t_eq "$(pprof_focus_total "$pb" map_kind=mphash inuse_space)" "$want" "snapshot $seq: mphash-tagged in-use bytes vs bucket + node bytes"
+  t_eq "$(pprof_focus_total "$pb" role=value inuse_space)" "$(maps_field "$mf" 5 9)" "snapshot $seq: role=value selects map 5's indirect values"
+done
+t_end
+
+t_begin hashmap_report_json
+pb=$(ls "$TMP"/h524288.*.1.pb.gz)
+"$MAPPROF" report "$pb" --format json >"$TMP/r.json" || t_fail "report --format json failed"
+python3 - "$TMP/r.json" <<'PY' || t_fail "report JSON"
+import json, sys
+d = json.load(open(sys.argv[1]))
+m = {x["id"]: x for x in d["maps"]}
+def site(frames):   # the creation site: the first frame outside the map library
+    return [f["function"] for f in frames if not f["function"].startswith("hm_")][0]
+assert sorted(m) == [1, 2, 3, 4, 5], sorted(m)
+assert all(x["kind"] == "mphash" for x in m.values())
+assert d["maps"][0]["id"] == 1, "most retained first"
+assert site(m[1]["created_at"]) == "new_u64_map", m[1]["created_at"][:2]
+assert site(m[4]["created_at"]) == "main", m[4]["created_at"][:2]
+assert m[1]["peak_entries"] == 100000 and m[1]["entries"] == 1000
+PY
+t_end
+
+mkdir -p "$TMP/run" "$TMP/copy"
+MAPPROF_OPTIONS="output=$TMP/run/p:at_exit=0:findings=1" LD_PRELOAD="$LIB" "$TP/hmdiff" >/dev/null || t_fail "hmdiff failed"
+cp "$TMP"/run/* "$TMP/copy/"            # offline: only the files, elsewhere
+d0=$(ls "$TMP"/copy/p.*.0.pb.gz); d1=$(ls "$TMP"/copy/p.*.1.pb.gz); d2=$(ls "$TMP"/copy/p.*.2.pb.gz)
+rm -rf "$TMP/run"
+kinds() { python3 -c 'import json,sys; print(" ".join("%s:%d" % (f["kind"], f["map"]["id"]) for f in json.load(sys.stdin)["findings"]))'; }
+
+t_begin hashmap_diff_findings
+got=$("$MAPPROF" diff "$d1" "$d2" --format json | kinds)
+t_eq "$got" "retained_buckets:1$(printf ' dangling:5%.0s' 1 2 3 4 5 6 7 8 9 10)" "d1 -> d2 findings"
+got=$("$MAPPROF" diff --series "$d0" "$d1" "$d2" --format json | kinds)
+case "$got" in
+  *growth:3*) ;;
+  *) t_fail "series: no growth finding for the cache: $got" ;;
+esac
+case "$got" in *growth:4*|*:2\ *|*:2|*:6*) t_fail "series: a finding for a map that must have none: $got" ;; esac
+"$MAPPROF" diff "$d1" "$d2" --format json | python3 -c '
+import json, sys
+f = json.load(sys.stdin)["findings"]
+d = [x for x in f if x["kind"] == "dangling"]
+assert len(d) == 10, len(d)
+assert all(x["freed_at"][0]["function"] == "free_some" for x in d), d[0]
+site = lambda fr: [x["function"] for x in fr if not x["function"].startswith("hm_")][0]
+assert all(site(x["map"]["created_at"]) == "new_map" for x in d), d[0]
+r = [x for x in f if x["kind"] == "retained_buckets"][0]
+assert r["bytes"] > 100000, r' || t_fail "finding details"
+t_end
+
+t_begin hashmap_live_findings
+python3 - "$TMP/copy" <<'PY' || t_fail "live findings.json"
+import glob, json, sys
+d = json.load(open(sorted(glob.glob(sys.argv[1] + "/p.*.2.findings.json"))[0]))
+got = sorted((f["kind"], f["map"]["id"]) for f in d["findings"])
+assert got == sorted([("retained_buckets", 1)] + [("dangling", 5)] * 10), got
+assert all(f["freed_at"][0]["function"] == "free_some" and f["certain"] for f in d["findings"] if f["kind"] == "dangling")
+e = json.load(open(sorted(glob.glob(sys.argv[1] + "/p.*.1.findings.json"))[0]))
+assert e["findings"] == [], e["findings"]
+PY
+t_end
+
+t_begin hashmap_workload_under_profiler
+# the benchmark workload: exit status and output unchanged under the profiler, a profile written
+want=$("$BUILD/tests/bench/hashmap_churn" 1 2>&1); rc=$?
+got=$(MAPPROF_OPTIONS="output=$TMP/w" LD_PRELOAD="$LIB" "$BUILD/tests/bench/hashmap_churn" 1 2>&1); rc2=$?
+t_eq "$rc2" "$rc" "exit status"
+t_eq "$got" "$want" "output"
+ls "$TMP"/w.*.pb.gz >/dev/null 2>&1 || t_fail "no profile"
+t_end
+
+t_done
