@@ -252,7 +252,7 @@ static void drop_op(ht_t ht, void (*f)(ht_t))
     f(ht);
     mp_map_ctx_leave(c);
     if (id && mp_map_mem(id, MP_ROLE_BUCKET_ARRAY, 0, 0) <= 0) {
-        mp_dangling_clear(id);
+        mp_dangling_forget_map(id);
         mp_map_destroy_id(id);
     } else if (id) {
         refresh(id, ht);

@@ -73,14 +73,33 @@ static bool on_created(const hm_map_t *m, const hm_map_info_t *info)
     uint32_t id = mp_map_create(m, &d, stack);
     if (!id) return false;
     if (info->stats) mp_map_set_pull(id, pull, (void *)info->stats);
-    return info->key_pointer || info->val_pointer;
+    return (info->key_pointer || info->val_pointer) && mp_dangling_on();
+}
+
+/* Entry events look their map up in a one-map cache per thread (most writes hit the map the
+ * previous write hit); any destruction invalidates every cache, since the address may then
+ * come back as another map. */
+static uint64_t destroy_gen;
+static MP_TLS struct { const hm_map_t *m; uint64_t gen; uint32_t id, flags; } last;
+
+static uint32_t find_cached(const hm_map_t *m, uint32_t *flags)
+{
+    uint64_t gen = __atomic_load_n(&destroy_gen, __ATOMIC_ACQUIRE);
+    if (last.m != m || last.gen != gen) {
+        last.id = mp_map_find_flags(m, &last.flags);
+        last.m = m;
+        last.gen = gen;
+    }
+    *flags = last.flags;
+    return last.id;
 }
 
 static void on_destroyed(const hm_map_t *m)
 {
+    __atomic_fetch_add(&destroy_gen, 1, __ATOMIC_ACQ_REL);
     uint32_t id = mp_map_find(m);
     if (!id) return;
-    mp_dangling_clear(id);
+    mp_dangling_forget_map(id);
     mp_map_destroy_id(id);
 }
 
@@ -135,7 +154,7 @@ static void on_entry(const hm_map_t *m, const void *key, const void *val, bool r
 {
     if (mp_tls.busy) return;
     uint32_t flags;
-    uint32_t id = mp_map_find_flags(m, &flags);
+    uint32_t id = find_cached(m, &flags);
     if (!id) return;
     bool kp;
     uintptr_t k = key_identity(key, flags, &kp);

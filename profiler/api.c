@@ -43,7 +43,7 @@ API void mapprof_map_destroy(const void *map)
 {
     uint32_t id = map ? mp_map_find(map) : 0;
     if (!id) return;
-    mp_dangling_clear(id);
+    mp_dangling_forget_map(id);
     mp_map_destroy_id(id);
 }
 

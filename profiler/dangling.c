@@ -42,6 +42,12 @@ static uint64_t ring_dropped;
 static uint64_t oldest_kept_seq;        /* seq of the oldest event still kept */
 static uint64_t seq;                    /* orders inserts and frees (under the lock) */
 static mp_idtab_t latest;               /* addr -> ring index + 1 */
+/* Entries of destroyed maps are dropped lazily: a map id is never reused, so they can match no
+ * lookup; they are skipped by mp_dangling_find and purged in one pass once they are a quarter
+ * of the table (so destroying a map costs O(1), not a scan of every entry). */
+static mp_idtab_t per_map;              /* live map id -> its entries in the table */
+static mp_idtab_t dead;                 /* destroyed map ids whose entries are still there */
+static uint32_t dead_entries;
 
 void mp_dangling_init(size_t history)
 {
@@ -71,11 +77,19 @@ static bool grow(void)
     if (ent) {
         for (uint32_t i = 0; i <= ent_mask; i++) {
             if (!ent[i].key) continue;
+            if (dead_entries && mp_idtab_get(&dead, ent[i].map)) {   /* shed on the way */
+                ent_count--;
+                continue;
+            }
             uint32_t j = slot_of(ent[i].map, ent[i].key, cap - 1);
             while (n[j].key) j = (j + 1) & (cap - 1);
             n[j] = ent[i];
         }
         mp_pages_free(ent, (size_t)(ent_mask + 1) * sizeof *ent);
+        if (dead_entries) {
+            mp_idtab_free(&dead);
+            dead_entries = 0;
+        }
     }
     ent = n;
     ent_mask = cap - 1;
@@ -111,7 +125,7 @@ void mp_dangling_insert(uint32_t map, const void *key, const void *value)
 
 void mp_dangling_insert_ex(uint32_t map, uintptr_t key, bool key_is_ptr, const void *value)
 {
-    if (!map || !key) return;
+    if (!map || !key || !mp_dangling_on()) return;
     mp_tls.busy++;
     mp_spin_lock(&lock);
     entry_t *e = find(map, key);
@@ -122,6 +136,7 @@ void mp_dangling_insert_ex(uint32_t map, uintptr_t key, bool key_is_ptr, const v
         e->key = (uintptr_t)key;
         e->map = map;
         ent_count++;
+        mp_idtab_put(&per_map, map, mp_idtab_get(&per_map, map) + 1);
     }
     if (e) {
         e->value = (uintptr_t)value;
@@ -141,17 +156,48 @@ void mp_dangling_remove(uint32_t map, const void *key)
     if (!map || !key) return;
     mp_spin_lock(&lock);
     entry_t *e = find(map, (uintptr_t)key);
-    if (e) erase(e);
+    if (e) {
+        uint32_t n = mp_idtab_get(&per_map, map);
+        if (n > 1) mp_idtab_put(&per_map, map, n - 1);
+        else mp_idtab_del(&per_map, map);
+        erase(e);
+    }
     mp_spin_unlock(&lock);
 }
+
+/* Erase every entry for which drop(entry) holds (under the lock). */
+static void sweep(bool (*drop)(const entry_t *e, uint32_t map), uint32_t map)
+{
+    for (uint32_t i = 0; ent && i <= ent_mask;) {
+        /* erase shifts a later entry into i: look at i again */
+        if (ent[i].key && drop(&ent[i], map)) erase(&ent[i]);
+        else i++;
+    }
+}
+
+static bool of_map(const entry_t *e, uint32_t map) { return e->map == map; }
+static bool of_dead_map(const entry_t *e, uint32_t map) { (void)map; return mp_idtab_get(&dead, e->map) != 0; }
 
 void mp_dangling_clear(uint32_t map)
 {
     mp_spin_lock(&lock);
-    for (uint32_t i = 0; ent && i <= ent_mask;) {
-        /* erase shifts a later entry into i: look at i again */
-        if (ent[i].key && ent[i].map == map) erase(&ent[i]);
-        else i++;
+    if (mp_idtab_del(&per_map, map)) sweep(of_map, map);
+    mp_spin_unlock(&lock);
+}
+
+void mp_dangling_forget_map(uint32_t map)
+{
+    mp_spin_lock(&lock);
+    uint32_t n = mp_idtab_del(&per_map, map);
+    if (n && mp_idtab_put(&dead, map, 1)) {
+        dead_entries += n;
+        if (dead_entries >= 1024 && (uint64_t)dead_entries * 4 >= ent_count) {
+            sweep(of_dead_map, 0);
+            mp_idtab_free(&dead);
+            dead_entries = 0;
+        }
+    } else if (n) {
+        sweep(of_map, map);     /* out of memory for the lazy way */
     }
     mp_spin_unlock(&lock);
 }
@@ -195,7 +241,7 @@ size_t mp_dangling_find(mp_dangling_finding_t **out, uint64_t *kept, uint64_t *d
     *dropped = ring_dropped;
     for (uint32_t i = 0; ent && ring && i <= ent_mask; i++) {
         const entry_t *e = &ent[i];
-        if (!e->key) continue;
+        if (!e->key || (dead_entries && mp_idtab_get(&dead, e->map))) continue;
         for (int f = 0; f < 2; f++) {
             uintptr_t p = f ? e->value : e->key;
             if (!f && !e->key_ptr) continue;

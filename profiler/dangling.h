@@ -23,8 +23,10 @@ void mp_dangling_insert(uint32_t map, const void *key, const void *value);
 void mp_dangling_insert_ex(uint32_t map, uintptr_t key, bool key_is_ptr, const void *value);
 /* The entry with this key left the map. */
 void mp_dangling_remove(uint32_t map, const void *key);
-/* Every entry of map left it (cleared or destroyed). */
+/* Every entry of map left it (the map was cleared). */
 void mp_dangling_clear(uint32_t map);
+/* map was destroyed: its entries go (in O(1); the table sheds them later). */
+void mp_dangling_forget_map(uint32_t map);
 /* A watched block was freed (called from the free path, under the guard). */
 void mp_dangling_freed(const mp_block_t *b);
 

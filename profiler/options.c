@@ -37,6 +37,7 @@ static const opt_desc_t opts[] = {
     { "freed_history", K_U64,  F(freed_history), 16, (uint64_t)1 << 26 },
     { "findings",   K_BOOL,    F(findings),   0, 0 },
     { "maps",       K_BOOL,    F(maps),       0, 0 },
+    { "dangling",   K_BOOL,    F(dangling),   0, 0 },
     { "leak_report", K_STR,    F(leak_report), 0, 0 },
 };
 #undef F
@@ -53,6 +54,7 @@ void mp_options_default(mp_options_t *o)
     o->at_exit = true;
     o->freed_history = 65536;
     o->maps = true;
+    o->dangling = true;
 }
 
 /* Parse an unsigned number with an optional K/M/G suffix (powers of 1024). */

@@ -29,6 +29,7 @@ typedef struct mp_options {
     uint64_t freed_history; /* freed blocks kept for the dangling-reference check */
     bool findings;          /* write PREFIX.PID.SEQ.findings.json at each dump */
     bool maps;              /* know maps (hashmap/, GHashTable, std::unordered_map, annotations) */
+    bool dangling;          /* record map entries' pointers for the dangling-reference check */
     char leak_report[512];  /* where the leak check writes its JSON report ("" = none) */
 } mp_options_t;
 

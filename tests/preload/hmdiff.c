@@ -8,6 +8,8 @@
  *               without removing their entries (10 dangling references, freed there)
  *   6 clean     u64 -> pointer values: values removed before being freed, one replaced and
  *               then freed (no finding)
+ *   7..306      short-lived pointer maps, destroyed before their values are freed (no finding;
+ *               their entries leave mapprof's table lazily, in one purge)
  * Prints "dangling 10". */
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,6 +56,20 @@ __attribute__((noinline)) void remove_then_free(void)
     free(old);
 }
 
+__attribute__((noinline)) static void short_lived_maps(void)
+{
+    for (int r = 0; r < 300; r++) {
+        hm_map_t *m = new_map(HM_VAL_POINTER);
+        void *vals[10];
+        for (uint64_t i = 0; i < 10; i++) {
+            vals[i] = malloc(24);
+            put(m, i + 1, (uintptr_t)vals[i]);
+        }
+        hm_free(m);
+        for (int i = 0; i < 10; i++) free(vals[i]);
+    }
+}
+
 int main(void)
 {
     hm_map_t *bloated = new_map(0), *shrunk = new_map(0), *cache = new_map(0), *evicting = new_map(0);
@@ -71,6 +87,7 @@ int main(void)
     for (uint64_t i = 501; i <= 1000; i++) del(evicting, i);
     for (uint64_t i = 1; i <= 49500; i++) { del(bloated, i); del(shrunk, i); }
     hm_shrink(shrunk);
+    short_lived_maps();
     free_some();
     remove_then_free();
     mapprof_dump("d2");

@@ -15,6 +15,7 @@ static void test_defaults(void)
     CHECK_EQ_INT(o.formats, MP_FMT_PB);
     CHECK(strcmp(o.output, "mapprof") == 0);
     CHECK(o.maps);
+    CHECK(o.dangling);
 }
 
 static void test_values(void)
@@ -23,7 +24,7 @@ static void test_values(void)
     mp_options_default(&o);
     int bad = mp_options_parse(&o, "rate=4k:output=/tmp/x/prof:unwind=fp:max_depth=32:"
                                    "signal=SIGUSR1:interval=5:inuse_step=1M:formats=pb,legacy:"
-                                   "seed=42:quiet=1:maps=off");
+                                   "seed=42:quiet=1:maps=off:dangling=0");
     CHECK_EQ_INT(bad, 0);
     CHECK_EQ_INT(o.rate, 4096);
     CHECK(strcmp(o.output, "/tmp/x/prof") == 0);
@@ -36,6 +37,7 @@ static void test_values(void)
     CHECK_EQ_INT(o.seed, 42);
     CHECK(o.quiet);
     CHECK(!o.maps);
+    CHECK(!o.dangling);
 }
 
 static void test_bad_values_keep_defaults(void)
