@@ -83,25 +83,25 @@ void hm_set_auto_shrink(hm_map_t *m, bool on);
  * hm_iter_next is inline (see below), the rest is in hm_iter_next_slow. */
 typedef struct hm_iter {
     /* read by the inline step */
-    uint64_t cand;          /* slots of the current bucket still to visit (high bit of byte i:
-                             * slot i), those at or after the random offset first, */
-    uint64_t cand2;         /* ... then these, before it */
+    uint64_t cand;          /* slots of the current bucket still to visit, trusted: live when
+                             * the bucket was entered and nothing removed or moved since (the
+                             * map moves them to scand when it does). High bit of byte r:
+                             * slot (r + offset) % 8, so the random offset costs no branch */
     char *kbase, *vbase;    /* the current bucket's first key and value */
     void *bptr;             /* current bucket (NULL before the first) */
     void *buckets;          /* bucket array at the start */
-    void *const *oldp;      /* the map's old-array pointer: non-NULL while the map grows */
     uint64_t start, bucket; /* start bucket, next bucket */
     uint64_t mask;          /* 2^B - 1 */
-    uint64_t hmask;         /* slots at or after the offset */
     uint32_t bsize;         /* bucket layout */
     uint16_t koff, voff, ooff, kslot, vslot;
-    uint8_t adv;            /* the inline step may move to the next bucket (keys and values
-                             * direct, no old bucket in use) */
+    uint8_t offset;         /* random slot offset, 0..7 */
+    uint8_t adv;            /* the inline step may enter the next bucket (the map's current
+                             * array, not growing, keys and values direct, untouched since) */
     uint8_t wrapped, done;
     /* slow path only */
-    uint8_t fast;           /* keys and values direct: cand/cand2 are the inline step's */
-    uint8_t B, oB, offset;
-    uint64_t scand, scand2; /* cand/cand2 when not fast */
+    uint8_t fast;           /* keys and values direct */
+    uint8_t B, oB;
+    uint64_t scand;         /* slots to visit, each checked (same layout as cand) */
     hm_map_t *m;
     void *obuckets;         /* old array read for the current bucket (NULL: none) */
     struct hm_iter *next, *prev;    /* the map's live iterators */
@@ -112,29 +112,22 @@ bool hm_iter_next_slow(hm_iter_t *it, void **key, void **val);
 void hm_iter_end(hm_iter_t *it);
 
 /* The next entry: *key and *val point to the stored key and value; false at the end. Inline,
- * so that iterating costs a few instructions per entry: the next live slot of the current
- * bucket, or the next bucket while the map is not growing; anything else (growth, entries
- * moved or deleted since, indirect keys or values, the end) goes to hm_iter_next_slow. */
+ * so that iterating costs a few instructions per entry: the next trusted slot of the current
+ * bucket (no tophash re-read: a delete, evacuation, clear or shrink hands the iterator's
+ * remaining slots to the checked slow path), or the next bucket while adv holds; anything else
+ * (growth, writes since, indirect keys or values, the end) goes to hm_iter_next_slow. */
 static inline bool hm_iter_next(hm_iter_t *it, void **key, void **val)
 {
     for (;;) {
         uint64_t c = it->cand;
         if (__builtin_expect(c != 0, 1)) {
-            unsigned s = (unsigned)__builtin_ctzll(c) / 8u;
-            if (__builtin_expect(((unsigned char *)it->bptr)[s] >= 5, 1)) {   /* live */
-                it->cand = c & (c - 1);
-                *key = it->kbase + (size_t)s * it->kslot;
-                *val = it->vbase + (size_t)s * it->vslot;
-                return true;
-            }
-            break;      /* deleted or moved since: the slow path knows what to do */
+            unsigned s = ((unsigned)__builtin_ctzll(c) / 8u + it->offset) & 7u;
+            it->cand = c & (c - 1);
+            *key = it->kbase + (size_t)s * it->kslot;
+            *val = it->vbase + (size_t)s * it->vslot;
+            return true;
         }
-        if (it->cand2) {
-            it->cand = it->cand2;
-            it->cand2 = 0;
-            continue;
-        }
-        if (!it->adv || *it->oldp != NULL) break;
+        if (!it->adv) break;
         char *n;
         __builtin_memcpy(&n, (char *)it->bptr + it->ooff, sizeof n);    /* overflow bucket */
         if (!n) {
@@ -152,11 +145,11 @@ static inline bool hm_iter_next(hm_iter_t *it, void **key, void **val)
 #endif
         w &= ~0x0101010101010101ULL;                    /* slot states 0 and 1 -> 0 */
         w = (((w & lo7) + lo7) | w) & ~lo7;             /* high bit of each byte >= 2 */
+        unsigned r = 8u * it->offset;
         it->bptr = n;
         it->kbase = n + it->koff;
         it->vbase = n + it->voff;
-        it->cand = w & it->hmask;
-        it->cand2 = w & ~it->hmask;
+        it->cand = (w >> r) | (w << ((64u - r) & 63u));
     }
     return hm_iter_next_slow(it, key, val);
 }

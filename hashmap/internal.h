@@ -335,9 +335,9 @@ char *hm_alloc_array(hm_map_t *m, size_t bytes) HM_HIDDEN;
 char *hm_alloc_overflow(hm_map_t *m) HM_HIDDEN;
 /* Starts growing: a new array of 2^(B+1) buckets, or 2^B when same_size. 0 or ENOMEM. */
 int hm_hash_grow(hm_map_t *m, bool same_size) HM_HIDDEN;
-/* Evacuates the old bucket that hash h maps to, then one more. 0, or ENOMEM when the first
- * could not be evacuated (nothing moved then). */
-int hm_grow_work(hm_map_t *m, uint64_t h) HM_HIDDEN;
+/* Evacuates the next two old buckets in order (fewer when the growth ends). 0, or ENOMEM
+ * when one could not be evacuated (that one unchanged). */
+int hm_grow_work(hm_map_t *m) HM_HIDDEN;
 /* Finishes any growth and rebuilds at the smallest B. 0 or ENOMEM (entries unchanged). */
 int hm_shrink_now(hm_map_t *m) HM_HIDDEN;
 /* Frees the overflow chains of the 2^B buckets at arr; returns how many buckets it freed. */
@@ -353,6 +353,12 @@ void hm_mark_array_empty(hm_map_t *m, char *arr, unsigned B) HM_HIDDEN;
 
 /* ---- iter.c ---- */
 
+/* The map is about to empty or move slots: live iterators re-check their remaining slots. */
+void hm_iter_invalidate(hm_map_t *m) HM_HIDDEN;
+HM_INLINE void hm_iters_touch(hm_map_t *m)
+{
+    if (HM_UNLIKELY(m->iters != NULL)) hm_iter_invalidate(m);
+}
 /* True when a live iterator may read array arr. */
 bool hm_array_pinned(const hm_map_t *m, const char *arr) HM_HIDDEN;
 /* An indirect key block (raw pointer p, key hash h) is about to be freed: evacuated slots that

@@ -8,7 +8,13 @@
  * the entry where it lives now (a lookup by the kept key), or skips it when it is gone. When
  * the iterator's array is the new array of a growth in progress, a bucket whose old bucket
  * is not evacuated yet is read from the old bucket instead, keeping only the entries that
- * will land in this bucket (it->check), as Go does.
+ * will land in this bucket (it->check), as Go does; writes reach such an old bucket too, so
+ * the filter is applied slot by slot as the slots are read.
+ *
+ * The inline step trusts the slots it found live on entering a bucket, without reading their
+ * tophash again: inserts only fill empty slots, and whatever empties or moves a slot (delete,
+ * evacuation, growth start, clear, shrink) first calls hm_iter_invalidate, which hands every
+ * live iterator's remaining slots to the checked path.
  *
  * C has no collector, so the map keeps what iterators read: the map's live iterators form a
  * list, an array an iterator reads (it->buckets, and it->obuckets for the old bucket being
@@ -55,6 +61,15 @@ void hm_iter_forget(hm_map_t *m, uint64_t h, const void *p)
     }
 }
 
+void hm_iter_invalidate(hm_map_t *m)
+{
+    for (hm_iter_t *it = m->iters; it; it = it->next) {
+        it->scand |= it->cand;
+        it->cand = 0;
+        it->adv = 0;
+    }
+}
+
 void hm_iter_begin(hm_map_t *m, hm_iter_t *it)
 {
     memset(it, 0, sizeof *it);
@@ -68,18 +83,17 @@ void hm_iter_begin(hm_map_t *m, hm_iter_t *it)
     m->iter_rand = m->iter_rand * 6364136223846793005ULL + 1442695040888963407ULL;
     uint64_t r = hm_mum(m->iter_rand, HM_C2);
     it->buckets = m->buckets;
-    it->oldp = (void *const *)&m->oldbuckets;
     it->B = m->B;
     it->mask = m->mask;
     it->start = it->bucket = r & m->mask;
     it->offset = (uint8_t)(r >> 61);
-    it->hmask = ~0ULL << (8 * it->offset);
     it->bsize = m->bsize;
     it->koff = m->koff;
     it->voff = m->voff;
     it->ooff = m->ooff;
     it->kslot = m->kslot;
     it->vslot = m->vslot;
+    it->fast = !(m->flags & (HM_F_IKEY | HM_F_IVAL));
     it->next = m->iters;
     if (m->iters) m->iters->prev = it;
     m->iters = it;
@@ -94,15 +108,22 @@ static void finish(hm_iter_t *it)
     char *a = it->buckets, *o = it->obuckets;
     it->buckets = it->obuckets = it->bptr = NULL;
     it->next = it->prev = NULL;
-    it->cand = it->cand2 = it->scand = it->scand2 = 0;
-    it->fast = it->adv = 0;
+    it->cand = it->scand = 0;
+    it->adv = 0;
     it->done = 1;
     let_go(m, o, it->oB);
     let_go(m, a, it->B);
 }
 
+/* Slot of the lowest candidate (see hm_iter_t.cand). */
+HM_INLINE unsigned cand_slot(const hm_iter_t *it, uint64_t c)
+{
+    return (hm_first(c) + it->offset) & (HM_SLOTS - 1);
+}
+
 /* Enters the next bucket: the next one of the chain, else the next of the array (or its old
- * bucket, while that is not evacuated); false at the end. Sets the slots to visit. */
+ * bucket, while that is not evacuated); false at the end. Sets the slots to visit: trusted
+ * (cand) when the inline step may go on by itself, else checked one by one (scand). */
 static bool enter_next(hm_iter_t *it, hm_map_t *m)
 {
     const size_t bs = m->bsize;
@@ -118,9 +139,9 @@ static bool enter_next(hm_iter_t *it, hm_map_t *m)
         it->check = HM_NOCHECK;
         b = (char *)it->buckets + j * bs;
         if (HM_UNLIKELY(m->oldbuckets != NULL) && it->buckets == m->buckets) {
-            char *ob = m->oldbuckets + (j & hm_mask(m->oldB)) * bs;
-            if (!hm_evacuated(ob)) {
-                b = ob;
+            size_t oj = j & hm_mask(m->oldB);
+            if (oj >= m->nevacuate) {
+                b = m->oldbuckets + oj * bs;
                 it->obuckets = m->oldbuckets;
                 it->oB = m->oldB;
                 if (!(m->flags & HM_F_SAMESIZE)) it->check = j;
@@ -134,26 +155,12 @@ static bool enter_next(hm_iter_t *it, hm_map_t *m)
     it->bptr = b;
     it->kbase = b + m->koff;
     it->vbase = b + m->voff;
-    /* Slots offset .. 7 first, then 0 .. offset-1. */
-    uint64_t cand = hm_used_bytes(hm_word(b));
-    if (HM_UNLIKELY(it->check != HM_NOCHECK)) {
-        /* Reading an old bucket for one new bucket: keep what will land there. The result
-         * stays right for each slot: nothing is ever inserted into an old bucket. */
-        for (uint64_t c = cand; c; c &= c - 1) {
-            unsigned s = hm_first(c);
-            if (hm_top(b)[s] == HM_EVAC_EMPTY) continue;
-            if ((hm_hash_slot(m, b, s) & it->mask) != it->check) cand &= ~(0x80ULL << (8 * s));
-        }
-    }
-    it->fast = !(m->flags & (HM_F_IKEY | HM_F_IVAL));
-    it->adv = it->fast && !it->obuckets;
-    if (it->fast) {
-        it->cand = cand & it->hmask;
-        it->cand2 = cand & ~it->hmask;
-    } else {
-        it->scand = cand & it->hmask;
-        it->scand2 = cand & ~it->hmask;
-    }
+    uint64_t w = hm_used_bytes(hm_word(b));
+    unsigned r = 8u * it->offset;
+    w = (w >> r) | (w << ((64u - r) & 63u));
+    it->adv = it->fast && !it->obuckets && it->buckets == m->buckets && !m->oldbuckets;
+    if (it->adv) it->cand = w;
+    else it->scand = w;
     return true;
 }
 
@@ -164,20 +171,25 @@ bool hm_iter_next_slow(hm_iter_t *it, void **key, void **val)
     if (HM_UNLIKELY(*(volatile uint8_t *)&m->writing))
         hm_fatal("concurrent map iteration and map write");
     for (;;) {
-        uint64_t *cand = it->fast ? &it->cand : &it->scand;
-        uint64_t *cand2 = it->fast ? &it->cand2 : &it->scand2;
-        for (;;) {
-            uint64_t c = *cand;
-            if (!c) {
-                if (!*cand2) break;
-                c = *cand2;
-                *cand2 = 0;
-            }
-            unsigned s = hm_first(c);
-            *cand = c & (c - 1);
+        uint64_t c = it->cand;
+        if (c) {
+            unsigned s = cand_slot(it, c);
+            it->cand = c & (c - 1);
+            *key = hm_kslot(m, it->bptr, s);
+            *val = hm_vslot(m, it->bptr, s);
+            return true;
+        }
+        while ((c = it->scand) != 0) {
+            unsigned s = cand_slot(it, c);
+            it->scand = c & (c - 1);
             char *b = it->bptr;
             uint8_t t = hm_top(b)[s];
             if (t < HM_EVAC_X || t == HM_EVAC_EMPTY) continue;   /* deleted since */
+            /* Reading an old bucket for one new bucket: only what lands there (entries
+             * written to the old bucket meanwhile included). */
+            if (HM_UNLIKELY(it->check != HM_NOCHECK) &&
+                (hm_hash_slot(m, b, s) & it->mask) != it->check)
+                continue;
             char *k = hm_keyp(m, b, s);
             if (HM_LIKELY(t >= HM_MIN_TOPHASH)) {
                 *key = k;

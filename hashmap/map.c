@@ -12,7 +12,8 @@
  * When an insert would take the average load past 6.5 entries per bucket, the array doubles;
  * when overflow buckets pile up (as many as buckets, after many deletes: Go's rule), a new
  * array of the same size compacts them. Growth is incremental (grow.c): each insert or delete moves at
- * most two old buckets, so no single operation pays for a resize. Iterators (iter.c) survive
+ * most two old buckets, in order (a write whose old bucket is not moved yet goes to it), so no
+ * single operation pays for a resize. Iterators (iter.c) survive
  * all of it. Beyond Go: hm_shrink and an opt-in auto shrink, O(1) exact statistics (stats.c),
  * a caller's allocator, and profiler hooks that cost one predictable branch (hooks.c).
  *
@@ -239,15 +240,15 @@ HM_INLINE bool probe_eq(const hm_map_t *m, const probe_t *p, char *slot, int kin
     }
 }
 
-/* The bucket to search for hash h: the old one while it is not evacuated yet. */
+/* The bucket of hash h: the old one while it is not evacuated yet (old buckets are evacuated
+ * in order: those below nevacuate are done). */
 HM_INLINE char *bucket_of(const hm_map_t *m, uint64_t h)
 {
-    char *b = m->buckets + (h & m->mask) * m->bsize;
     if (HM_UNLIKELY(m->oldbuckets != NULL)) {
-        char *ob = m->oldbuckets + (h & hm_mask(m->oldB)) * m->bsize;
-        if (!hm_evacuated(ob)) b = ob;
+        size_t j = h & hm_mask(m->oldB);
+        if (j >= m->nevacuate) return m->oldbuckets + j * m->bsize;
     }
-    return b;
+    return m->buckets + (h & m->mask) * m->bsize;
 }
 
 /* The slot holding the probe's key in the chain from *bp (its bucket left in *bp), or -1. A
@@ -396,13 +397,15 @@ HM_INLINE int put_full(hm_map_t *m, const void *key, const void *val, bool *inse
     int err = 0;
     char *b, *insb;
     unsigned insi;
+    bool inold;
 
 again:
     if (HM_UNLIKELY(m->oldbuckets != NULL)) {
         stash_all(m, &st, &p, &val, kind);
-        if ((err = hm_grow_work(m, h))) goto out;
+        (void)hm_grow_work(m);  /* on failure the entry goes where its key lives now */
     }
-    b = m->buckets + (h & m->mask) * m->bsize;
+    inold = m->oldbuckets != NULL && (h & hm_mask(m->oldB)) >= m->nevacuate;
+    b = bucket_of(m, h);
     hm_prefetch_rest(m, b);
     insb = NULL;
     insi = 0;
@@ -452,7 +455,8 @@ again:
         insb = hm_alloc_overflow(m);
         if (!insb) goto nomem;
         hm_set_ovf(m, b, insb);
-        m->noverflow++;
+        if (inold) m->nov_old++;
+        else m->noverflow++;
         insi = 0;
     }
     hm_top(insb)[insi] = hm_tophash(h);
@@ -614,8 +618,9 @@ static void mark_rest(const hm_map_t *m, char *head, char *b, unsigned i)
     }
 }
 
-HM_INLINE void mark_empty(const hm_map_t *m, char *head, char *b, unsigned i)
+HM_INLINE void mark_empty(hm_map_t *m, char *head, char *b, unsigned i)
 {
+    hm_iters_touch(m);
     uint8_t *t = hm_top(b);
     t[i] = HM_EMPTY_ONE;
     uint8_t next;
@@ -666,7 +671,7 @@ HM_INLINE bool del_full(hm_map_t *m, const void *key, int kind)
     if (HM_UNLIKELY(m->oldbuckets != NULL)) {
         stash_t st;
         stash_key(m, &st, &p, kind);
-        (void)hm_grow_work(m, h);   /* on failure the key is found where it is */
+        (void)hm_grow_work(m);      /* on failure the key is found where it is */
     }
     char *head = bucket_of(m, h), *b = head;
     hm_prefetch_rest(m, b);
@@ -769,6 +774,7 @@ static void release_entries(hm_map_t *m, const hm_hooks_t *l, bool report)
 void hm_clear(hm_map_t *m)
 {
     hm_write_begin(m);
+    hm_iters_touch(m);
     const hm_hooks_t *l = hm_listener(m);
     size_t before = m->count;
     release_entries(m, l, l && (m->flags & HM_F_ENTRY_EV) && l->entry);
