@@ -618,19 +618,23 @@ static void mark_rest(const hm_map_t *m, char *head, char *b, unsigned i)
     }
 }
 
+/* Empties slot i of b (chain from head). When nothing follows b in its chain, every empty
+ * slot after b's last used one becomes HM_EMPTY_REST in one word write (always valid: nothing
+ * lives past them), so the common delete takes no data-dependent branch. */
 HM_INLINE void mark_empty(hm_map_t *m, char *head, char *b, unsigned i)
 {
     hm_iters_touch(m);
-    uint8_t *t = hm_top(b);
-    t[i] = HM_EMPTY_ONE;
-    uint8_t next;
-    if (i == HM_SLOTS - 1) {
-        char *n = hm_ovf(m, b);
-        next = n ? hm_top(n)[0] : HM_EMPTY_REST;
-    } else {
-        next = t[i + 1];
+    char *n = hm_ovf(m, b);
+    if (HM_LIKELY(n == NULL || hm_top(n)[0] == HM_EMPTY_REST)) {
+        uint64_t w = (hm_word(b) & ~(0xffULL << (8 * i))) | ((uint64_t)HM_EMPTY_ONE << (8 * i));
+        uint64_t u = hm_used_bytes(w);
+        /* bytes up to the last used one (2 << 63 wraps to 0: all of them) */
+        uint64_t keep = u ? (2ULL << (63 - __builtin_clzll(u))) - 1 : 0;
+        hm_set_word(b, w & keep);
+        if (HM_UNLIKELY(u == 0 && b != head)) mark_rest(m, head, b, 0);
+        return;
     }
-    if (next == HM_EMPTY_REST) mark_rest(m, head, b, i);
+    hm_top(b)[i] = HM_EMPTY_ONE;
 }
 
 static void remove_slot(hm_map_t *m, char *head, char *b, unsigned i, uint64_t h)
