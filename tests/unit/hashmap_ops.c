@@ -196,6 +196,54 @@ static void test_hash_spread(void)
     hm_set_hooks(NULL);
 }
 
+/* Growth in order: every write evacuates the next two old buckets, so a growth from 2^9 old
+ * buckets ends with exactly its 256th write (the insert that started it included); writes
+ * meanwhile go to old buckets not evacuated yet (their overflow buckets are counted with the
+ * old array's) or to new ones, and every key stays found, inserted or deleted, throughout. */
+static void test_growth_in_order(void)
+{
+    hm_set_hooks(&track_hooks);
+    hm_map_t *m = hm_new_seeded(&u64_type, NULL, 777);
+    uint64_t n = 0;
+    hm_stats_t s;
+    for (; n < 3328; n++) {     /* 6.5 * 2^9: full at B = 9 */
+        uint64_t k = key_of(n);
+        CHECK_EQ_INT(hm_put(m, &k, &n, NULL), 0);
+    }
+    hm_stats(m, &s);
+    CHECK(!s.growing);
+    CHECK_EQ_INT(s.B, 9);
+    size_t bad = 0, writes = 0;
+    uint64_t removed = 0;
+    do {
+        uint64_t k;
+        if (writes % 3 == 2) {      /* a delete of an early key: in an old bucket or a new one */
+            k = key_of(removed++);
+            if (!hm_del(m, &k)) bad++;
+        } else {
+            k = key_of(n);
+            if (hm_put(m, &k, &n, NULL)) bad++;
+            n++;
+        }
+        writes++;
+        hm_stats(m, &s);
+        if (s.entries != n - removed) bad++;
+        if (writes % 37 == 0 || !s.growing) {
+            check_mem(m, "growing in order");
+            for (uint64_t i = 0; i < n; i++) {
+                uint64_t kk = key_of(i), *p = hm_get(m, &kk);
+                if ((i < removed) != (p == NULL) || (p && *p != i)) bad++;
+            }
+        }
+    } while (s.growing && writes < 1000);
+    CHECK_EQ_INT(bad, 0);
+    CHECK_EQ_INT(writes, 256);
+    CHECK_EQ_INT(s.B, 10);
+    check_mem(m, "grown in order");
+    hm_free(m);
+    hm_set_hooks(NULL);
+}
+
 /* B and the bucket memory at every growth boundary up to B = 12: the map doubles exactly when
  * an insert would take it past 6.5 entries per bucket, keeps both arrays while evacuating, and
  * finds every key throughout. */
@@ -886,6 +934,7 @@ int main(void)
     RUN(test_hash_spread);
     RUN(test_growth_boundaries);
     RUN(test_growth_small);
+    RUN(test_growth_in_order);
     RUN(test_layouts);
     RUN(test_cstr_keys);
     RUN(test_u32_and_ptr_keys);
