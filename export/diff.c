@@ -254,6 +254,19 @@ size_t mp_diff_findings(const mp_mapsfile_t *s, size_t n, int all_dangling, FILE
             }
         }
     }
-    if (json) mp_out_printf(&o, "\n]}\n");
+    /* Say when the freed-block history was too short to be sure no reference is missing. */
+    int64_t kept = 0, dropped = 0;
+    for (size_t k = all_dangling ? 0 : n - 1; k < n; k++) {
+        if (s[k].history_dropped > dropped) dropped = s[k].history_dropped;
+        if (s[k].history_kept > kept) kept = s[k].history_kept;
+    }
+    if (json) {
+        mp_out_printf(&o, "\n],\"history\":{\"freed_kept\":%lld,\"freed_dropped\":%lld,\"complete\":%s}}\n",
+                      (long long)kept, (long long)dropped, dropped ? "false" : "true");
+    } else if (dropped) {
+        mp_out_printf(&o, "note: the freed-block history kept the last %lld frees of map-referenced blocks and "
+                      "dropped %lld older ones: dangling references to blocks freed earlier may be missing "
+                      "(raise freed_history)\n", (long long)kept, (long long)dropped);
+    }
     return count;
 }

@@ -106,6 +106,26 @@ assert e["findings"] == [], e["findings"]
 PY
 t_end
 
+t_begin hashmap_history_too_short_is_said
+# freed_history=16: 3,000 frees of watched blocks push free_some's 10 out of the history; the
+# reports must say so instead of staying silent
+mkdir -p "$TMP/short"
+MAPPROF_OPTIONS="output=$TMP/short/p:at_exit=0:findings=1:freed_history=16" LD_PRELOAD="$LIB" "$TP/hmdiff" >/dev/null
+s1=$(ls "$TMP"/short/p.*.1.pb.gz); s2=$(ls "$TMP"/short/p.*.2.pb.gz)
+"$MAPPROF" diff "$s1" "$s2" | grep -q "^note: the freed-block history kept the last 16 frees" || t_fail "diff text is silent"
+"$MAPPROF" diff "$s1" "$s2" --format json | python3 -c '
+import json, sys
+h = json.load(sys.stdin)["history"]
+assert h["complete"] is False and h["freed_kept"] == 16 and h["freed_dropped"] > 3000, h' || t_fail "diff JSON history"
+python3 -c '
+import glob, json, sys
+d = json.load(open(glob.glob(sys.argv[1] + "/p.*.2.findings.json")[0]))
+assert d["history"]["complete"] is False, d["history"]' "$TMP/short" || t_fail "live findings history"
+"$MAPPROF" diff "$d1" "$d2" --format json | python3 -c '
+import json, sys
+assert json.load(sys.stdin)["history"]["complete"] is True' || t_fail "complete history reported as incomplete"
+t_end
+
 t_begin hashmap_workload_under_profiler
 # the benchmark workload: exit status and output unchanged under the profiler, a profile written
 want=$("$BUILD/tests/bench/hashmap_churn" 1 2>&1); rc=$?
