@@ -213,7 +213,50 @@ undo:
     return ENOMEM;
 }
 
-static int evacuate_u64_8(hm_map_t *m, size_t ob) { return evacuate_impl(m, ob, HM_K_U64, 8, 8); }
+/* The common case of the u64 -> 8-byte layout: doubling, and an old bucket without a chain.
+ * Its at most 8 entries fit in X and Y (empty until now) with no overflow bucket, so nothing
+ * can fail; the X and Y tophash words are built in registers and every choice between X and
+ * Y is a select, not a branch (the hash bit is a coin toss a branch would mispredict). */
+static int evacuate_u64_8(hm_map_t *m, size_t oldbucket)
+{
+    const size_t bs = m->bsize;
+    char *ob = m->oldbuckets + oldbucket * bs;
+    if ((m->flags & HM_F_SAMESIZE) || hm_ovf(m, ob) != NULL || hm_evacuated(ob))
+        return evacuate_impl(m, oldbucket, HM_K_U64, 8, 8);
+    hm_iters_touch(m);
+    const size_t voff = m->voff, newbit = (size_t)1 << m->oldB;
+    const uint64_t seed = m->seed;
+    char *dx = m->buckets + oldbucket * bs, *dy = dx + newbit * bs;
+    uint64_t w = hm_word(ob), live = hm_used_bytes(w);
+    uint64_t tx = 0, ty = 0, marks = HM_LO * HM_EVAC_EMPTY;
+    unsigned nx = 0, ny = 0;
+    while (live) {
+        unsigned i = hm_first(live);
+        live &= live - 1;
+        uint64_t k, v;
+        memcpy(&k, ob + HM_KOFF + 8 * i, 8);
+        memcpy(&v, ob + voff + 8 * i, 8);
+        uint64_t top = (w >> (8 * i)) & 0xff;
+        unsigned y = (hm_mix64(k, seed) & newbit) != 0;
+        /* masks, not ?: (the compiler turns those into the branch this avoids) */
+        uint64_t ym = (uint64_t)0 - y;
+        unsigned j = nx ^ ((nx ^ ny) & (unsigned)ym);
+        char *d = (char *)((uintptr_t)dx ^ (((uintptr_t)dx ^ (uintptr_t)dy) & ym));
+        memcpy(d + HM_KOFF + 8 * j, &k, 8);
+        memcpy(d + voff + 8 * j, &v, 8);
+        uint64_t t = top << (8 * j);
+        tx |= t & ~ym;
+        ty |= t & ym;
+        nx += 1 - y;
+        ny += y;
+        marks ^= (uint64_t)((HM_EVAC_X + y) ^ HM_EVAC_EMPTY) << (8 * i);
+    }
+    hm_set_word(dx, tx);
+    hm_set_word(dy, ty);
+    hm_set_word(ob, marks);
+    if (oldbucket == m->nevacuate) advance(m);
+    return 0;
+}
 static int evacuate_8_8(hm_map_t *m, size_t ob) { return evacuate_impl(m, ob, m->kind, 8, 8); }
 static int evacuate_u32_4(hm_map_t *m, size_t ob) { return evacuate_impl(m, ob, HM_K_U32, 4, m->vslot); }
 static int evacuate_any(hm_map_t *m, size_t ob) { return evacuate_impl(m, ob, m->kind, m->kslot, m->vslot); }
