@@ -55,32 +55,6 @@ static void add_block(const mp_block_t *blk, void *ctx)
                                        .map = blk->map, .role = MP_BLOCK_ROLE(blk) };
 }
 
-/* Heapsort by address: qsort may allocate, and other threads may be parked inside malloc. */
-static void sift(mp_leak_block_t *b, size_t root, size_t n)
-{
-    for (;;) {
-        size_t c = 2 * root + 1;
-        if (c >= n) return;
-        if (c + 1 < n && b[c + 1].addr > b[c].addr) c++;
-        if (b[root].addr >= b[c].addr) return;
-        mp_leak_block_t t = b[root];
-        b[root] = b[c];
-        b[c] = t;
-        root = c;
-    }
-}
-
-static void sort_by_addr(mp_leak_block_t *b, size_t n)
-{
-    for (size_t i = n / 2; i-- > 0;) sift(b, i, n);
-    for (size_t end = n; end-- > 1;) {
-        mp_leak_block_t t = b[0];
-        b[0] = b[end];
-        b[end] = t;
-        sift(b, 0, end);
-    }
-}
-
 /* ---- parking the other threads ----
  * Each other thread gets a signal; its handler records where its stack is live (its frame,
  * below the kernel's saved registers) and waits until the scan is done, so no thread changes
@@ -213,7 +187,7 @@ __attribute__((noinline)) static int check_with_regs(mp_leak_result_t *out, uint
     collect_t c = { 0 };
     mp_live_foreach(add_block, &c);
     if (c.err) { mp_pages_free(c.b, c.cap * sizeof *c.b); return c.err; }
-    sort_by_addr(c.b, c.n);
+    mp_leak_sort(c.b, c.n);
 
     size_t maps_bytes = 0;
     char *maps = read_maps(&maps_bytes);

@@ -143,6 +143,63 @@ static void drain(pass_t *p, int map_memory_stays_inside)
     }
 }
 
+/* Heapsort by address: qsort may allocate, and other threads may be parked inside malloc. */
+static void sift(mp_leak_block_t *b, size_t root, size_t n)
+{
+    for (;;) {
+        size_t c = 2 * root + 1;
+        if (c >= n) return;
+        if (c + 1 < n && b[c + 1].addr > b[c].addr) c++;
+        if (b[root].addr >= b[c].addr) return;
+        mp_leak_block_t t = b[root];
+        b[root] = b[c];
+        b[c] = t;
+        root = c;
+    }
+}
+
+static void heapsort_by_addr(mp_leak_block_t *b, size_t n)
+{
+    for (size_t i = n / 2; i-- > 0;) sift(b, i, n);
+    for (size_t end = n; end-- > 1;) {
+        mp_leak_block_t t = b[0];
+        b[0] = b[end];
+        b[end] = t;
+        sift(b, 0, end);
+    }
+}
+
+/* Radix sort by address (16-bit digits, least significant first) through a scratch array from
+ * mmap: linear, where the heapsort took a fifth of a leak check's time on a big heap. Falls back
+ * to the heapsort when the scratch memory cannot be had. */
+void mp_leak_sort(mp_leak_block_t *b, size_t n)
+{
+    if (n < 4096) { heapsort_by_addr(b, n); return; }
+    size_t bytes = n * sizeof *b, cbytes = 65536 * sizeof(size_t);
+    mp_leak_block_t *tmp = mp_pages_alloc(bytes);
+    size_t *count = mp_pages_alloc(cbytes);
+    if (!tmp || !count) {
+        mp_pages_free(tmp, bytes);
+        mp_pages_free(count, cbytes);
+        heapsort_by_addr(b, n);
+        return;
+    }
+    uintptr_t all = 0;
+    for (size_t i = 0; i < n; i++) all |= b[i].addr;
+    mp_leak_block_t *src = b, *dst = tmp;
+    for (unsigned shift = 0; shift < 64 && (all >> shift); shift += 16) {
+        memset(count, 0, cbytes);
+        for (size_t i = 0; i < n; i++) count[(src[i].addr >> shift) & 0xffff]++;
+        size_t sum = 0;
+        for (size_t d = 0; d < 65536; d++) { size_t c = count[d]; count[d] = sum; sum += c; }
+        for (size_t i = 0; i < n; i++) dst[count[(src[i].addr >> shift) & 0xffff]++] = src[i];
+        mp_leak_block_t *t = src; src = dst; dst = t;
+    }
+    if (src != b) memcpy(b, src, bytes);
+    mp_pages_free(tmp, bytes);
+    mp_pages_free(count, cbytes);
+}
+
 int mp_leak_classify(mp_leak_block_t *b, size_t n, const mp_range_t *roots, size_t nroots)
 {
     if (!n) return 0;

@@ -34,6 +34,9 @@ typedef struct mp_range {
     uintptr_t lo, hi;   /* [lo, hi) */
 } mp_range_t;
 
+/* Sort blocks by address (radix sort through mmap'd scratch; no malloc: other threads may be
+ * parked inside it). */
+void mp_leak_sort(mp_leak_block_t *b, size_t n);
 /* Classify blocks (sorted by addr, non-overlapping) from roots. Returns 0 or ENOMEM. */
 int mp_leak_classify(mp_leak_block_t *blocks, size_t n, const mp_range_t *roots, size_t nroots);
 /* Tag (tag[i] = value) every block reachable from blocks[start] through blocks whose class is

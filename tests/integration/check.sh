@@ -102,14 +102,14 @@ t_end
 # The corpus: each program's definite and indirect bytes and blocks equal memcheck's.
 export G_SLICE=always-malloc
 vg_summary() {
-  valgrind --leak-check=full "$@" 2>&1 >/dev/null | awk '/definitely lost:/ { gsub(",", "", $4); d = $4; db = $7 }
-    /indirectly lost:/ { gsub(",", "", $4); i = $4; ib = $7 } END { print d + 0, db + 0, i + 0, ib + 0 }'
+  valgrind --leak-check=full "$@" 2>&1 >/dev/null | awk '/definitely lost:/ { gsub(",", "", $4); gsub(",", "", $7); d = $4; db = $7 }
+    /indirectly lost:/ { gsub(",", "", $4); gsub(",", "", $7); i = $4; ib = $7 } END { print d + 0, db + 0, i + 0, ib + 0 }'
 }
 mp_summary() {
   "$MAPPROF" check --quiet --json "$TMP/corpus.json" -- "$@" >/dev/null 2>&1
   python3 -c 'import json,sys; s=json.load(open(sys.argv[1]))["summary"]; print(s["definite_bytes"], s["definite_blocks"], s["indirect_bytes"], s["indirect_blocks"])' "$TMP/corpus.json"
 }
-for prog in leakmaps leakcxx hmleak "leakthreads" "leakthreads x"; do
+for prog in leakmaps leakcxx hmleak leakmany "leakthreads" "leakthreads x"; do
   t_begin "corpus_vs_memcheck_${prog// /_}"
   t_eq "$(mp_summary $TP/$prog)" "$(vg_summary $TP/$prog)" "$prog: definite and indirect, mapprof vs memcheck"
   t_end

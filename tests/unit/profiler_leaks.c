@@ -1,4 +1,5 @@
 /* Unit tests: leak classification on hand-built heaps (arrays standing in for blocks). */
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 
@@ -24,6 +25,42 @@ static void classify(void)
 {
     mp_range_t r = { (uintptr_t)root, (uintptr_t)(root + 4) };
     CHECK_EQ_INT(mp_leak_classify(b, N, &r, 1), 0);
+}
+
+/* mp_leak_sort: small arrays (heapsort) and large ones (radix), addresses over the whole
+ * 47-bit range and clustered in one page, duplicates of the high digits; the result is sorted
+ * and a permutation (each block keeps its own fields). */
+static void test_sort(void)
+{
+    static const size_t sizes[] = { 0, 1, 7, 4095, 4096, 100000 };
+    uint64_t x = 88172645463325252ull;
+    for (size_t k = 0; k < sizeof sizes / sizeof *sizes; k++) {
+        for (int spread = 0; spread < 2; spread++) {
+            size_t n = sizes[k];
+            mp_leak_block_t *v = calloc(n ? n : 1, sizeof *v);
+            uint64_t sum = 0, xsum = 0;
+            for (size_t i = 0; i < n; i++) {
+                x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+                uintptr_t a = spread ? (x & (((uintptr_t)1 << 47) - 1)) & ~(uintptr_t)15
+                                     : 0x7f0000000000u + (i * 7919 % n) * 16;
+                v[i] = (mp_leak_block_t){ .addr = a, .size = 16, .stack = (uint32_t)(a >> 4) };
+                sum += a;
+                xsum ^= a * 0x9e3779b97f4a7c15ull;
+            }
+            mp_leak_sort(v, n);
+            uint64_t sum2 = 0, xsum2 = 0;
+            bool sorted = true, fields = true;
+            for (size_t i = 0; i < n; i++) {
+                if (i && v[i - 1].addr > v[i].addr) sorted = false;
+                if (v[i].stack != (uint32_t)(v[i].addr >> 4)) fields = false;
+                sum2 += v[i].addr;
+                xsum2 ^= v[i].addr * 0x9e3779b97f4a7c15ull;
+            }
+            CHECKF(sorted && fields, "n=%zu spread=%d: sorted %d, fields kept %d", n, spread, sorted, fields);
+            CHECK(sum == sum2 && xsum == xsum2);
+            free(v);
+        }
+    }
 }
 
 static void test_reachable_and_definite(void)
@@ -129,6 +166,7 @@ static void test_long_chain_no_recursion(void)
 
 int main(void)
 {
+    RUN(test_sort);
     RUN(test_reachable_and_definite);
     RUN(test_indirect_tree);
     RUN(test_indirect_leader_later_in_memory);
