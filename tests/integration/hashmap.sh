@@ -126,6 +126,22 @@ import json, sys
 assert json.load(sys.stdin)["history"]["complete"] is True' || t_fail "complete history reported as incomplete"
 t_end
 
+t_begin hashmap_threads_and_dumps
+# four threads on their own maps (created, destroyed, values freed while referenced) while the
+# main thread dumps: same output, exit 0, every profile readable, at three settings
+want=$("$TP/hmthreads")
+for opt in "rate=1" "rate=524288" "rate=1:unwind=fp:findings=1:freed_history=64"; do
+  rm -rf "$TMP/thr"; mkdir -p "$TMP/thr"
+  got=$(MAPPROF_OPTIONS="$opt:output=$TMP/thr/t" LD_PRELOAD="$LIB" "$TP/hmthreads"); rc=$?
+  t_eq "$rc" 0 "$opt: exit status"
+  t_eq "$got" "$want" "$opt: output"
+  t_eq "$(ls "$TMP"/thr/t.*.pb.gz 2>/dev/null | wc -l)" 6 "$opt: profiles (5 dumps and exit)"
+  for f in "$TMP"/thr/t.*.pb.gz; do
+    "${GO_PPROF[@]}" -raw "$f" >/dev/null 2>&1 || t_fail "$opt: pprof cannot read $(basename "$f")"
+  done
+done
+t_end
+
 t_begin hashmap_workload_under_profiler
 # the benchmark workload: exit status and output unchanged under the profiler, a profile written
 want=$("$BUILD/tests/bench/hashmap_churn" 1 2>&1); rc=$?
