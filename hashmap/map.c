@@ -54,19 +54,20 @@
 
 /* The default allocator hands out zeroed memory: a new bucket array then needs no memset
  * (large ones come as fresh pages from the kernel). Large bucket arrays are probed at random:
- * with 4 KiB pages nearly every probe also misses the TLB, so blocks of 4 to 64 MiB are
- * offered to transparent huge pages (an advice: the kernel may ignore it). Measured: at 1M
- * entries (a 38 MB array) every operation gains 5 to 20%; past 64 MiB the first touch of
- * fresh huge pages (and compaction to find them) cost inserts more than lookups gain. */
+ * with 4 KiB pages nearly every probe also misses the TLB (and at hundreds of MB the page
+ * walk misses the caches too), so blocks from 4 MiB up are offered to transparent huge pages
+ * (an advice: the kernel may ignore it). Measured: at 1M entries (a 38 MB array) every
+ * operation gains 5 to 20%; at 10M (302 MB), since growth evacuates in order, insert gains
+ * ~20% (6.5 -> 7.8 Mops/s), lookups ~8%, deletes ~10% (it used to cost inserts more than
+ * lookups gained past 64 MiB, when evacuation touched the new array at random). */
 #define HM_HUGE_MIN ((size_t)4 << 20)
-#define HM_HUGE_MAX ((size_t)64 << 20)
 #define HM_HUGE_PAGE ((uintptr_t)2 << 20)
 
 static void *default_alloc(size_t n, void *ctx)
 {
     (void)ctx;
     void *p = calloc(1, n);
-    if (p && n >= HM_HUGE_MIN && n <= HM_HUGE_MAX) {
+    if (p && n >= HM_HUGE_MIN) {
         uintptr_t lo = ((uintptr_t)p + HM_HUGE_PAGE - 1) & ~(HM_HUGE_PAGE - 1);
         uintptr_t hi = ((uintptr_t)p + n) & ~(HM_HUGE_PAGE - 1);
         if (hi > lo) (void)madvise((void *)lo, hi - lo, MADV_HUGEPAGE);
