@@ -54,6 +54,13 @@ enum { HM_K_GENERIC, HM_K_U64, HM_K_U32, HM_K_CSTR };
 #define HM_F_IKEY       8u  /* keys are stored indirectly */
 #define HM_F_IVAL      16u  /* values are stored indirectly */
 #define HM_F_ZEROED    32u  /* the allocator returns zeroed memory (the default one: calloc) */
+#define HM_F_PAIR8     64u  /* HM_K_U64 keys and 8-byte direct values: the constant layout of
+                             * HM_PAIR8_* (the inline lookup in hm_get) */
+
+/* The HM_F_PAIR8 layout. */
+#define HM_PAIR8_VOFF 72u
+#define HM_PAIR8_OOFF 136u
+#define HM_PAIR8_BSIZE 144u
 
 #define HM_NOCHECK UINT64_MAX   /* hm_iter_t.check: no old-bucket filter */
 
@@ -70,6 +77,8 @@ struct hm_map {
     uint16_t ooff;          /* offset of the overflow pointer */
     uint16_t kslot, vslot;  /* bytes per key and value slot */
     uint8_t B, oldB;
+    /* These four bytes are also read as one word by hm_get (hm_hot_word): keep them together,
+     * in this order, 4-aligned. */
     uint8_t kind;           /* HM_K_* */
     uint8_t flags;          /* HM_F_*; never written by another thread */
     uint8_t writing;        /* a write is in progress (accessed as volatile only) */
@@ -95,6 +104,27 @@ struct hm_map {
     hm_allocator_t alloc;
     unsigned type_flags;        /* hm_type_t.flags */
 };
+
+_Static_assert(offsetof(struct hm_map, kind) % 4 == 0 &&
+               offsetof(struct hm_map, flags) == offsetof(struct hm_map, kind) + 1 &&
+               offsetof(struct hm_map, writing) == offsetof(struct hm_map, kind) + 2 &&
+               offsetof(struct hm_map, prefetch) == offsetof(struct hm_map, kind) + 3,
+               "hm_hot_word reads kind, flags, writing and prefetch as one word");
+
+/* kind, flags, writing and prefetch in one (volatile: writing is) load, and the four bytes
+ * as such a load sees them. */
+typedef uint32_t __attribute__((may_alias)) hm_u32_alias;
+HM_INLINE uint32_t hm_hot_word(const hm_map_t *m)
+{
+    return *(const volatile hm_u32_alias *)&m->kind;
+}
+HM_INLINE uint32_t hm_hot_bytes(uint8_t kind, uint8_t flags, uint8_t writing, uint8_t prefetch)
+{
+    const uint8_t b[4] = { kind, flags, writing, prefetch };
+    uint32_t w;
+    memcpy(&w, b, 4);
+    return w;
+}
 
 /* ---- bucket access ---- */
 

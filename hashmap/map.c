@@ -150,6 +150,9 @@ hm_map_t *hm_new_seeded(const hm_type_t *t, const hm_allocator_t *alloc, uint64_
     m->vslot = (uint16_t)vslot;
     m->kind = kind_of(t, kslot, ik);
     m->flags = (uint8_t)((ik ? HM_F_IKEY : 0) | (iv ? HM_F_IVAL : 0) | (zeroed ? HM_F_ZEROED : 0));
+    if (m->kind == HM_K_U64 && !iv && vslot == 8 && koff == HM_KOFF && voff == HM_PAIR8_VOFF &&
+        ooff == HM_PAIR8_OOFF && bsize == HM_PAIR8_BSIZE)
+        m->flags |= HM_F_PAIR8;
     m->hash = t->hash;
     m->eq = t->eq;
     m->key_size = t->key_size;
@@ -297,8 +300,32 @@ HM_NOINLINE void *get_u32(hm_map_t *m, const void *k) { return get_impl(m, k, HM
 HM_NOINLINE void *get_cstr(hm_map_t *m, const void *k) { return get_impl(m, k, HM_K_CSTR); }
 HM_NOINLINE void *get_any(hm_map_t *m, const void *k) { return get_impl(m, k, HM_K_GENERIC); }
 
+/* The common lookup, inline here: u64 keys with 8-byte values (HM_F_PAIR8), no write in
+ * progress, no prefetching, not growing. One load checks the first three; the layout is
+ * constants. Everything else takes the paths above. */
 void *hm_get(hm_map_t *m, const void *key)
 {
+    const uint32_t hmask = hm_hot_bytes(0xff, HM_F_PAIR8, 0xff, 0xff);
+    const uint32_t hwant = hm_hot_bytes(HM_K_U64, HM_F_PAIR8, 0, 0);
+    if (HM_LIKELY((hm_hot_word(m) & hmask) == hwant && m->oldbuckets == NULL)) {
+        uint64_t k;
+        memcpy(&k, key, 8);
+        const uint64_t h = hm_mix64(k, m->seed);
+        const uint64_t tops = HM_LO * hm_tophash(h);
+        char *b = m->buckets + (h & m->mask) * HM_PAIR8_BSIZE;
+        for (;;) {
+            uint64_t w = hm_word(b);
+            for (uint64_t match = hm_zero_bytes(w ^ tops); match; match &= match - 1) {
+                unsigned i = hm_first(match);
+                uint64_t s;
+                memcpy(&s, b + HM_KOFF + 8 * i, 8);
+                if (HM_LIKELY(s == k)) return b + HM_PAIR8_VOFF + 8 * i;
+            }
+            if (hm_zero_bytes(w)) return NULL;
+            memcpy(&b, b + HM_PAIR8_OOFF, sizeof b);
+            if (!b) return NULL;
+        }
+    }
     if (HM_LIKELY(m->kind == HM_K_U64)) return get_u64(m, key);
     switch (m->kind) {
     case HM_K_U32: return get_u32(m, key);
