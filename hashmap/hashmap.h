@@ -81,27 +81,27 @@ void hm_set_auto_shrink(hm_map_t *m, bool on);
  * iterator that is dropped before hm_iter_next returned false must be ended with hm_iter_end
  * (it keeps old bucket arrays alive until then). The fields are private; the common step of
  * hm_iter_next is inline (see below), the rest is in hm_iter_next_slow. */
+#define HM_ITER_BUF 32
 typedef struct hm_iter {
     /* read by the inline step */
-    uint64_t cand;          /* slots of the current bucket still to visit, trusted: live when
-                             * the bucket was entered and nothing removed or moved since (the
-                             * map moves them to scand when it does). High bit of byte r:
-                             * slot (r + offset) % 8, so the random offset costs no branch */
-    char *kbase, *vbase;    /* the current bucket's first key and value */
+    uint32_t bi, bn;        /* buf[bi .. bn): entries still to return, trusted: live when
+                             * their bucket was read and nothing removed or moved since (the
+                             * map hands them to the checked path when it does) */
+    uint16_t koff, voff, kslot, vslot;  /* bucket layout */
+    uint64_t buf[HM_ITER_BUF];  /* bucket address | slot, in visiting order */
+    /* slow path only */
+    uint32_t cbi, cbn;      /* buf[cbi .. cbn): entries to check one by one */
+    uint64_t scand;         /* slots of the current bucket to check one by one: high bit of
+                             * byte r is slot (r + offset) % 8 */
     void *bptr;             /* current bucket (NULL before the first) */
     void *buckets;          /* bucket array at the start */
     uint64_t start, bucket; /* start bucket, next bucket */
     uint64_t mask;          /* 2^B - 1 */
-    uint32_t bsize;         /* bucket layout */
-    uint16_t koff, voff, ooff, kslot, vslot;
+    uint32_t bsize;
     uint8_t offset;         /* random slot offset, 0..7 */
-    uint8_t adv;            /* the inline step may enter the next bucket (the map's current
-                             * array, not growing, keys and values direct, untouched since) */
     uint8_t wrapped, done;
-    /* slow path only */
     uint8_t fast;           /* keys and values direct */
     uint8_t B, oB;
-    uint64_t scand;         /* slots to visit, each checked (same layout as cand) */
     hm_map_t *m;
     void *obuckets;         /* old array read for the current bucket (NULL: none) */
     struct hm_iter *next, *prev;    /* the map's live iterators */
@@ -112,44 +112,23 @@ bool hm_iter_next_slow(hm_iter_t *it, void **key, void **val);
 void hm_iter_end(hm_iter_t *it);
 
 /* The next entry: *key and *val point to the stored key and value; false at the end. Inline,
- * so that iterating costs a few instructions per entry: the next trusted slot of the current
- * bucket (no tophash re-read: a delete, evacuation, clear or shrink hands the iterator's
- * remaining slots to the checked slow path), or the next bucket while adv holds; anything else
- * (growth, writes since, indirect keys or values, the end) goes to hm_iter_next_slow. */
+ * so that iterating costs a few instructions per entry: the slow path reads whole buckets
+ * (their live slots, up to HM_ITER_BUF entries, with no data-dependent branch) into buf while
+ * the map is not growing and keys and values are direct, and the inline step hands them out
+ * without reading tophash again: a delete, evacuation, growth start, clear or shrink moves the
+ * rest to the checked path. Anything else (refills, growth, writes since, indirect keys or
+ * values, the end) is hm_iter_next_slow. */
 static inline bool hm_iter_next(hm_iter_t *it, void **key, void **val)
 {
-    for (;;) {
-        uint64_t c = it->cand;
-        if (__builtin_expect(c != 0, 1)) {
-            unsigned s = ((unsigned)__builtin_ctzll(c) / 8u + it->offset) & 7u;
-            it->cand = c & (c - 1);
-            *key = it->kbase + (size_t)s * it->kslot;
-            *val = it->vbase + (size_t)s * it->vslot;
-            return true;
-        }
-        if (!it->adv) break;
-        char *n;
-        __builtin_memcpy(&n, (char *)it->bptr + it->ooff, sizeof n);    /* overflow bucket */
-        if (!n) {
-            if (it->bucket == it->start && it->wrapped) break;
-            n = (char *)it->buckets + it->bucket * it->bsize;
-            if (++it->bucket > it->mask) {
-                it->bucket = 0;
-                it->wrapped = 1;
-            }
-        }
-        uint64_t w, lo7 = 0x7f7f7f7f7f7f7f7fULL;
-        __builtin_memcpy(&w, n, 8);
-#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-        w = __builtin_bswap64(w);
-#endif
-        w &= ~0x0101010101010101ULL;                    /* slot states 0 and 1 -> 0 */
-        w = (((w & lo7) + lo7) | w) & ~lo7;             /* high bit of each byte >= 2 */
-        unsigned r = 8u * it->offset;
-        it->bptr = n;
-        it->kbase = n + it->koff;
-        it->vbase = n + it->voff;
-        it->cand = (w >> r) | (w << ((64u - r) & 63u));
+    uint32_t i = it->bi;
+    if (__builtin_expect(i < it->bn, 1)) {
+        uint64_t e = it->buf[i];
+        char *b = (char *)(uintptr_t)(e & ~(uint64_t)7);
+        size_t s = (size_t)(e & 7);
+        it->bi = i + 1;
+        *key = b + it->koff + s * it->kslot;
+        *val = b + it->voff + s * it->vslot;
+        return true;
     }
     return hm_iter_next_slow(it, key, val);
 }

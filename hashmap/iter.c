@@ -11,16 +11,20 @@
  * will land in this bucket (it->check), as Go does; writes reach such an old bucket too, so
  * the filter is applied slot by slot as the slots are read.
  *
- * The inline step trusts the slots it found live on entering a bucket, without reading their
- * tophash again: inserts only fill empty slots, and whatever empties or moves a slot (delete,
- * evacuation, growth start, clear, shrink) first calls hm_iter_invalidate, which hands every
- * live iterator's remaining slots to the checked path.
+ * The inline step trusts the entries buffered from the buckets read (their live slots then),
+ * without reading their tophash again: inserts only fill empty slots, and whatever empties or
+ * moves a slot (delete, evacuation, growth start, clear, shrink) first calls
+ * hm_iter_invalidate, which hands every live iterator's remaining entries to the checked
+ * path. Buckets are read whole into the buffer, so the iterator's position is always "after
+ * the last bucket read", as without it.
  *
  * C has no collector, so the map keeps what iterators read: the map's live iterators form a
  * list, an array an iterator reads (it->buckets, and it->obuckets for the old bucket being
  * read) is "pinned", and an array the map drops while pinned is freed by the last iterator to
  * let go of it. Indirect key blocks are freed by deletes; hm_iter_forget marks the evacuated
  * slots still pointing at one, so no iterator reads a freed key. */
+#include <stddef.h>
+
 #include "internal.h"
 
 bool hm_array_pinned(const hm_map_t *m, const char *arr)
@@ -64,15 +68,18 @@ void hm_iter_forget(hm_map_t *m, uint64_t h, const void *p)
 void hm_iter_invalidate(hm_map_t *m)
 {
     for (hm_iter_t *it = m->iters; it; it = it->next) {
-        it->scand |= it->cand;
-        it->cand = 0;
-        it->adv = 0;
+        if (it->bi < it->bn) {      /* (a checked range is pending only when this is empty) */
+            it->cbi = it->bi;
+            it->cbn = it->bn;
+            it->bn = it->bi;
+        }
     }
 }
 
 void hm_iter_begin(hm_map_t *m, hm_iter_t *it)
 {
-    memset(it, 0, sizeof *it);
+    memset(it, 0, offsetof(hm_iter_t, buf));
+    memset((char *)it + offsetof(hm_iter_t, cbi), 0, sizeof *it - offsetof(hm_iter_t, cbi));
     it->m = m;
     it->check = HM_NOCHECK;
     hm_read_check(m);
@@ -90,7 +97,6 @@ void hm_iter_begin(hm_map_t *m, hm_iter_t *it)
     it->bsize = m->bsize;
     it->koff = m->koff;
     it->voff = m->voff;
-    it->ooff = m->ooff;
     it->kslot = m->kslot;
     it->vslot = m->vslot;
     it->fast = !(m->flags & (HM_F_IKEY | HM_F_IVAL));
@@ -108,60 +114,97 @@ static void finish(hm_iter_t *it)
     char *a = it->buckets, *o = it->obuckets;
     it->buckets = it->obuckets = it->bptr = NULL;
     it->next = it->prev = NULL;
-    it->cand = it->scand = 0;
-    it->adv = 0;
+    it->bi = it->bn = it->cbi = it->cbn = 0;
+    it->scand = 0;
     it->done = 1;
     let_go(m, o, it->oB);
     let_go(m, a, it->B);
 }
 
-/* Slot of the lowest candidate (see hm_iter_t.cand). */
+/* Slot of the lowest candidate (see hm_iter_t.scand). */
 HM_INLINE unsigned cand_slot(const hm_iter_t *it, uint64_t c)
 {
     return (hm_first(c) + it->offset) & (HM_SLOTS - 1);
 }
 
-/* Enters the next bucket: the next one of the chain, else the next of the array (or its old
- * bucket, while that is not evacuated); false at the end. Sets the slots to visit: trusted
- * (cand) when the inline step may go on by itself, else checked one by one (scand). */
-static bool enter_next(hm_iter_t *it, hm_map_t *m)
+/* The next bucket: the next one of the chain, else the next of the array (or its old bucket,
+ * while that is not evacuated); NULL at the end. */
+static char *next_bucket(hm_iter_t *it, hm_map_t *m)
 {
     const size_t bs = m->bsize;
     char *b = it->bptr ? hm_ovf(m, it->bptr) : NULL;
-    if (!b) {
-        if (it->obuckets) {
-            char *o = it->obuckets;
-            it->obuckets = NULL;
-            let_go(m, o, it->oB);
-        }
-        if (it->bucket == it->start && it->wrapped) return false;
-        size_t j = it->bucket;
-        it->check = HM_NOCHECK;
-        b = (char *)it->buckets + j * bs;
-        if (HM_UNLIKELY(m->oldbuckets != NULL) && it->buckets == m->buckets) {
-            size_t oj = j & hm_mask(m->oldB);
-            if (oj >= m->nevacuate) {
-                b = m->oldbuckets + oj * bs;
-                it->obuckets = m->oldbuckets;
-                it->oB = m->oldB;
-                if (!(m->flags & HM_F_SAMESIZE)) it->check = j;
-            }
-        }
-        if (++it->bucket > it->mask) {
-            it->bucket = 0;
-            it->wrapped = 1;
+    if (b) return b;
+    if (it->obuckets) {
+        char *o = it->obuckets;
+        it->obuckets = NULL;
+        let_go(m, o, it->oB);
+    }
+    if (it->bucket == it->start && it->wrapped) return NULL;
+    size_t j = it->bucket;
+    it->check = HM_NOCHECK;
+    b = (char *)it->buckets + j * bs;
+    if (HM_UNLIKELY(m->oldbuckets != NULL) && it->buckets == m->buckets) {
+        size_t oj = j & hm_mask(m->oldB);
+        if (oj >= m->nevacuate) {
+            b = m->oldbuckets + oj * bs;
+            it->obuckets = m->oldbuckets;
+            it->oB = m->oldB;
+            if (!(m->flags & HM_F_SAMESIZE)) it->check = j;
         }
     }
-    it->bptr = b;
-    it->kbase = b + m->koff;
-    it->vbase = b + m->voff;
-    uint64_t w = hm_used_bytes(hm_word(b));
-    unsigned r = 8u * it->offset;
-    w = (w >> r) | (w << ((64u - r) & 63u));
-    it->adv = it->fast && !it->obuckets && it->buckets == m->buckets && !m->oldbuckets;
-    if (it->adv) it->cand = w;
-    else it->scand = w;
-    return true;
+    if (++it->bucket > it->mask) {
+        it->bucket = 0;
+        it->wrapped = 1;
+    }
+    return b;
+}
+
+/* Reads the next buckets: into buf (trusted) while the map's current array is read, not
+ * growing, with direct keys and values; else one bucket into scand (checked). False at the
+ * end. Called with buf and scand used up. */
+static bool fill(hm_iter_t *it, hm_map_t *m)
+{
+    it->bi = it->bn = it->cbi = it->cbn = 0;
+    const bool trust = it->fast && it->buckets == m->buckets && !m->oldbuckets;
+    const unsigned off = it->offset;
+    for (bool any = false;;) {
+        char *b = next_bucket(it, m);
+        if (!b) return any;
+        any = true;
+        it->bptr = b;
+        uint64_t w = hm_used_bytes(hm_word(b));
+        if (!trust || it->obuckets) {
+            unsigned r = 8u * off;
+            it->scand = (w >> r) | (w << ((64u - r) & 63u));
+            return true;
+        }
+        uint32_t n = it->bn;
+        for (unsigned r = 0; r < HM_SLOTS; r++) {   /* no branch on which slots are live */
+            unsigned s = (r + off) & (HM_SLOTS - 1);
+            it->buf[n] = (uint64_t)(uintptr_t)b | s;
+            n += (uint32_t)(w >> (8 * s + 7)) & 1;
+        }
+        it->bn = n;
+        if (n > HM_ITER_BUF - HM_SLOTS) return true;
+    }
+}
+
+/* An entry found in slot s of bucket b, checked: where it lives now, or false when gone. */
+static bool checked(hm_iter_t *it, hm_map_t *m, char *b, unsigned s, void **key, void **val)
+{
+    uint8_t t = hm_top(b)[s];
+    if (t < HM_EVAC_X || t == HM_EVAC_EMPTY) return false;     /* deleted since */
+    /* Reading an old bucket for one new bucket: only what lands there (entries written to
+     * the old bucket meanwhile included). */
+    if (HM_UNLIKELY(it->check != HM_NOCHECK) && (hm_hash_slot(m, b, s) & it->mask) != it->check)
+        return false;
+    char *k = hm_keyp(m, b, s);
+    if (HM_LIKELY(t >= HM_MIN_TOPHASH)) {
+        *key = k;
+        *val = hm_valp(m, b, s);
+        return true;
+    }
+    return hm_lookup(m, k, key, val);      /* moved: where it lives now */
 }
 
 bool hm_iter_next_slow(hm_iter_t *it, void **key, void **val)
@@ -171,34 +214,25 @@ bool hm_iter_next_slow(hm_iter_t *it, void **key, void **val)
     if (HM_UNLIKELY(*(volatile uint8_t *)&m->writing))
         hm_fatal("concurrent map iteration and map write");
     for (;;) {
-        uint64_t c = it->cand;
-        if (c) {
-            unsigned s = cand_slot(it, c);
-            it->cand = c & (c - 1);
-            *key = hm_kslot(m, it->bptr, s);
-            *val = hm_vslot(m, it->bptr, s);
+        if (it->bi < it->bn) {
+            uint64_t e = it->buf[it->bi++];
+            char *b = (char *)(uintptr_t)(e & ~(uint64_t)7);
+            *key = hm_kslot(m, b, (unsigned)(e & 7));
+            *val = hm_vslot(m, b, (unsigned)(e & 7));
             return true;
         }
+        while (it->cbi < it->cbn) {     /* buffered entries of buckets read before a write */
+            uint64_t e = it->buf[it->cbi++];
+            if (checked(it, m, (char *)(uintptr_t)(e & ~(uint64_t)7), (unsigned)(e & 7), key, val))
+                return true;
+        }
+        uint64_t c;
         while ((c = it->scand) != 0) {
             unsigned s = cand_slot(it, c);
             it->scand = c & (c - 1);
-            char *b = it->bptr;
-            uint8_t t = hm_top(b)[s];
-            if (t < HM_EVAC_X || t == HM_EVAC_EMPTY) continue;   /* deleted since */
-            /* Reading an old bucket for one new bucket: only what lands there (entries
-             * written to the old bucket meanwhile included). */
-            if (HM_UNLIKELY(it->check != HM_NOCHECK) &&
-                (hm_hash_slot(m, b, s) & it->mask) != it->check)
-                continue;
-            char *k = hm_keyp(m, b, s);
-            if (HM_LIKELY(t >= HM_MIN_TOPHASH)) {
-                *key = k;
-                *val = hm_valp(m, b, s);
-                return true;
-            }
-            if (hm_lookup(m, k, key, val)) return true;    /* moved: where it lives now */
+            if (checked(it, m, it->bptr, s, key, val)) return true;
         }
-        if (!enter_next(it, m)) {
+        if (!fill(it, m)) {
             finish(it);
             return false;
         }
