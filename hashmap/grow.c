@@ -8,7 +8,10 @@
  * sequential stream over the old array and the two halves of the new one (measured at 10M
  * u64 entries: Go's order paid ~59 ns per entry moved, mostly cache misses on the random
  * bucket and its two destinations). Old buckets below nevacuate are exactly the evacuated
- * ones, so a probe tells where a key lives without reading the old array. When
+ * ones, so a probe tells where a key lives without reading the old array. An old array of at
+ * most HM_ONESHOT_BYTES (32 KiB) is evacuated whole by the insert that starts the growth (the
+ * hooks still see start then finish): a bounded cost, measured +8% on 1K-entry inserts, which
+ * then never take the growing paths. When
  * doubling, old bucket j splits into new buckets j (X) and j + 2^oldB (Y) by the hash bit
  * 2^oldB; a same-size regrow sends the whole chain to j, compacting it. Invariants:
  *  - new buckets j (and j + 2^oldB) are empty until old bucket j is evacuated: nothing is
@@ -85,6 +88,8 @@ void hm_mark_array_empty(hm_map_t *m, char *arr, unsigned B)
         for (char *b = arr + j * m->bsize; b; b = hm_ovf(m, b)) memset(b, HM_EMPTY_REST, HM_SLOTS);
 }
 
+static int evacuate(hm_map_t *m, size_t oldbucket);
+
 int hm_hash_grow(hm_map_t *m, bool same_size)
 {
     unsigned nb = m->B + (same_size ? 0 : 1);
@@ -104,6 +109,11 @@ int hm_hash_grow(hm_map_t *m, bool same_size)
     if (same_size) m->flags |= HM_F_SAMESIZE;
     else m->flags &= (uint8_t)~HM_F_SAMESIZE;
     hm_ev_grow(m, same_size, false);
+    /* A small old array is evacuated at once (a bounded cost: at most HM_ONESHOT_BYTES of
+     * buckets, in order), so its writes skip the growing path. On ENOMEM the rest is left to
+     * the incremental path. */
+    if (((size_t)m->bsize << m->oldB) <= HM_ONESHOT_BYTES)
+        while (m->oldbuckets && evacuate(m, m->nevacuate) == 0) {}
     return 0;
 }
 

@@ -3,7 +3,9 @@
  * Buckets of 8 slots: 8 tophash bytes, then the 8 keys, then the 8 values (stored apart, so
  * padding is not paid per pair), then an overflow pointer; 2^B buckets; growth at an average
  * load of 6.5 per bucket doubles the array, too many overflow buckets regrow it at the same
- * size, and growth is incremental: every insert or delete evacuates at most two old buckets.
+ * size, and growth is incremental: every insert or delete evacuates at most two old buckets
+ * (except that the insert starting a growth from an old array of at most 32 KiB evacuates it
+ * whole: a bounded cost, and small maps skip the growing paths).
  * Keys and values of any size and alignment (over 128 bytes they are stored indirectly), a
  * random seed per map, iteration that stays valid across growth and deletes (random start, as
  * Go), an explicit shrink, exact statistics, a caller-provided allocator, and an event hook

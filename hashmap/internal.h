@@ -178,6 +178,11 @@ HM_INLINE uint8_t hm_tophash(uint64_t h)
 /* floor(6.5 * 2^B): the count at which the next insert doubles. */
 HM_INLINE size_t hm_growat(unsigned B) { return ((size_t)HM_LOAD_NUM << B) >> 1; }
 
+/* Growth from an old array of at most this many bytes evacuates it whole at once. */
+#ifndef HM_ONESHOT_BYTES
+#define HM_ONESHOT_BYTES (32u << 10)
+#endif
+
 /* Arrays larger than this are prefetched a bucket at a time (the L2 cache is not far off). */
 #define HM_PREFETCH_BYTES (256u << 10)
 

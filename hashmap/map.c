@@ -13,7 +13,8 @@
  * when overflow buckets pile up (as many as buckets, after many deletes: Go's rule), a new
  * array of the same size compacts them. Growth is incremental (grow.c): each insert or delete moves at
  * most two old buckets, in order (a write whose old bucket is not moved yet goes to it), so no
- * single operation pays for a resize. Iterators (iter.c) survive
+ * single operation pays for a resize; an old array of at most 32 KiB (HM_ONESHOT_BYTES) is
+ * evacuated whole by the insert that starts the growth, a bounded cost. Iterators (iter.c) survive
  * all of it. Beyond Go: hm_shrink and an opt-in auto shrink, O(1) exact statistics (stats.c),
  * a caller's allocator, and profiler hooks that cost one predictable branch (hooks.c).
  *

@@ -79,6 +79,10 @@ static void check_mem(const hm_map_t *m, const char *where)
 
 static const hm_type_t u64_type = { 8, 8, 8, 8, hm_hash_u64, hm_eq_u64, 0 };
 
+/* hashmap/internal.h HM_ONESHOT_BYTES: a growth from an old array of at most this many bytes
+ * evacuates it whole in the insert that starts it. */
+#define ONESHOT_BYTES ((size_t)32 << 10)
+
 static uint64_t key_of(uint64_t i)     /* distinct, spread (splitmix64 finalizer) */
 {
     uint64_t z = i * 0x9e3779b97f4a7c15ULL + 0x1234567ULL;
@@ -277,8 +281,8 @@ static void test_growth_boundaries(void)
                 CHECK_EQ_INT(s.B, B);
             } else if (n == limit + 1) {
                 CHECK_EQ_INT(s.B, B + 1);
-                /* From 1 or 2 old buckets, the first insert evacuates them all. */
-                CHECK(s.growing || B < 2);
+                /* From an old array of at most ONESHOT_BYTES, the growth ends at once. */
+                CHECK(s.growing == ((bs << B) > ONESHOT_BYTES));
             }
             if (n >= limit - 1 && n <= limit + 2) {
                 check_mem(m, "boundary");
@@ -290,7 +294,7 @@ static void test_growth_boundaries(void)
         }
     }
     CHECK_EQ_INT(bad, 0);
-    CHECK_EQ_INT(growths, 11);   /* into B = 3 .. 13 (into 1 and 2 the growth ends at once) */
+    CHECK_EQ_INT(growths, 5);    /* into B = 9 .. 13 (into 1 .. 8 the growth ends at once) */
     /* The growth in progress finishes within as many inserts as old buckets (two each). */
     hm_stats(m, &s);
     size_t more = 0;
@@ -749,16 +753,17 @@ static void test_retained_and_shrink(void)
     hm_stats(m, &s);
     CHECK_EQ_INT(s.B, 0);
     CHECK_EQ_INT(s.bucket_bytes, bs);
-    /* Shrink in the middle of a growth finishes it first. */
-    for (uint64_t i = 0; i < 53; i++) hm_put(m, &i, &i, NULL);   /* 53 > 6.5 * 8: grows to B 4 */
+    /* Shrink in the middle of a growth finishes it first (1665 > 6.5 * 256: grows to B 9,
+     * from an old array over ONESHOT_BYTES, so incrementally). */
+    for (uint64_t i = 0; i < 1665; i++) hm_put(m, &i, &i, NULL);
     for (uint64_t i = 0; i < 2; i++) hm_del(m, &i);
     hm_stats(m, &s);
     CHECK(s.growing);
     CHECK_EQ_INT(hm_shrink(m), 0);
     hm_stats(m, &s);
     CHECK(!s.growing);
-    CHECK_EQ_INT(s.B, bmin(51));
-    for (uint64_t i = 0; i < 53; i++) {
+    CHECK_EQ_INT(s.B, bmin(1663));
+    for (uint64_t i = 0; i < 1665; i++) {
         uint64_t *p = hm_get(m, &i);
         if (i < 2 ? p != NULL : (!p || *p != i)) bad++;
     }
@@ -826,6 +831,62 @@ static void g_grow(const hm_map_t *m, unsigned B, bool same, bool finished)
     (void)B;
     if (same) finished ? same_size_ends++ : same_size_starts++;
 }
+/* One-shot growth of small maps: the insert that starts the growth finishes it, the hooks
+ * see start then finish, and the stats are exact right after (bytes as the hooks saw them). */
+static int grow_starts, grow_ends;
+static void g_count(const hm_map_t *m, unsigned B, bool same, bool finished)
+{
+    (void)m;
+    (void)B;
+    (void)same;
+    finished ? grow_ends++ : grow_starts++;
+}
+static void test_growth_oneshot(void)
+{
+    hm_hooks_t h = track_hooks;
+    h.grow = g_count;
+    hm_set_hooks(&h);
+    hm_map_t *m = hm_new_seeded(&u64_type, NULL, 99);
+    hm_stats_t s;
+    size_t bad = 0;
+    uint64_t n = 0;
+    for (unsigned B = 0; B < 8; B++) {      /* old arrays of 144 .. 18432 bytes */
+        size_t limit = (13u << B) / 2;
+        for (; n < limit; n++) {
+            uint64_t k = key_of(n);
+            if (hm_put(m, &k, &n, NULL)) bad++;
+        }
+        int starts = grow_starts, ends = grow_ends;
+        uint64_t k = key_of(n);
+        if (hm_put(m, &k, &n, NULL)) bad++;
+        n++;
+        hm_stats(m, &s);
+        CHECK_EQ_INT(grow_starts, starts + 1);
+        CHECK_EQ_INT(grow_ends, ends + 1);
+        CHECK(!s.growing);
+        CHECK_EQ_INT(s.B, B + 1);
+        CHECK_EQ_INT(s.entries, n);
+        CHECK_EQ_INT(s.inserts, n);
+        CHECK_EQ_INT(s.bucket_bytes, (((size_t)1 << (B + 1)) + s.overflow_buckets) * 144);
+        check_mem(m, "one-shot growth");
+        for (uint64_t i = 0; i < n; i++) {
+            uint64_t kk = key_of(i), *p = hm_get(m, &kk);
+            if (!p || *p != i) bad++;
+        }
+    }
+    CHECK_EQ_INT(bad, 0);
+    /* The next growth (from 256 buckets, 36864 bytes) is incremental again. */
+    for (; n <= (13u << 8) / 2; n++) {
+        uint64_t k = key_of(n);
+        hm_put(m, &k, &n, NULL);
+    }
+    hm_stats(m, &s);
+    CHECK(s.growing);
+    CHECK_EQ_INT(grow_starts, grow_ends + 1);
+    hm_free(m);
+    hm_set_hooks(NULL);
+}
+
 static void test_same_size_regrow(void)
 {
     hm_hooks_t h = track_hooks;
@@ -935,6 +996,7 @@ int main(void)
     RUN(test_growth_boundaries);
     RUN(test_growth_small);
     RUN(test_growth_in_order);
+    RUN(test_growth_oneshot);
     RUN(test_layouts);
     RUN(test_cstr_keys);
     RUN(test_u32_and_ptr_keys);
