@@ -16,11 +16,14 @@
 #include <elfutils/libdw.h>
 #include <elfutils/libdwfl.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include "export/internal.h"
 
@@ -170,6 +173,69 @@ static void fill_build_ids(mp_sym_t *s)
     }
 }
 
+/* ---- separate debug info, found on this machine only ----
+ * dwfl_standard_find_debuginfo ends, when the local search fails, in debuginfod: libdw then
+ * dlopens libdebuginfod, which loads libcurl, TLS libraries and their constructors into the
+ * host program (tens of milliseconds and ~16 MB at every dump), and with DEBUGINFOD_URLS set
+ * it would fetch files over the network while the host program exits. A profiler must not:
+ * the build-ID directory, then the .gnu_debuglink name beside the file, in its .debug/ and
+ * under /usr/lib/debug (the places libdw's own default path searches), checked by CRC. */
+
+static bool crc_matches(int fd, uint32_t want)
+{
+    unsigned char buf[65536];
+    uLong crc = crc32(0L, Z_NULL, 0);
+    ssize_t n;
+    off_t off = 0;
+    while ((n = pread(fd, buf, sizeof buf, off)) > 0) {
+        crc = crc32(crc, buf, (uInt)n);
+        off += n;
+    }
+    return n == 0 && (uint32_t)crc == want;
+}
+
+/* Try dir + mid + name; on a CRC match return the descriptor and the path. */
+static int try_debuglink(const char *dir, const char *mid, const char *name, uint32_t crc,
+                         const char *self, char **found)
+{
+    char path[PATH_MAX];
+    int n = snprintf(path, sizeof path, "%s%s/%s", mid, dir, name);
+    if (n < 0 || (size_t)n >= sizeof path || (self && !strcmp(path, self))) return -1;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return -1;
+    if (!crc_matches(fd, crc) || !(*found = strdup(path))) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+static int find_debuginfo_local(Dwfl_Module *mod, void **userdata, const char *modname,
+                                Dwarf_Addr base, const char *file_name, const char *debuglink,
+                                GElf_Word crc, char **debuginfo_file_name)
+{
+    int fd = dwfl_build_id_find_debuginfo(mod, userdata, modname, base, file_name, debuglink,
+                                          crc, debuginfo_file_name);
+    if (fd >= 0 || !file_name || !debuglink || !*debuglink || !crc || strchr(debuglink, '/'))
+        return fd;
+    char *names[2] = { strdup(file_name), realpath(file_name, NULL) };
+    for (int i = 0; i < 2 && fd < 0; i++) {
+        if (!names[i] || (i && names[0] && !strcmp(names[0], names[1]))) continue;
+        char *slash = strrchr(names[i], '/');
+        if (!slash) continue;
+        *slash = 0;     /* the directory ("" for a file at the root) */
+        static const char *const mids[][2] = { { "", "" }, { "", "/.debug" }, { "/usr/lib/debug", "" } };
+        for (size_t k = 0; k < sizeof mids / sizeof mids[0] && fd < 0; k++) {
+            char dir[PATH_MAX];
+            if (snprintf(dir, sizeof dir, "%s%s", names[i], mids[k][1]) >= (int)sizeof dir) continue;
+            fd = try_debuglink(dir, mids[k][0], debuglink, crc, file_name, debuginfo_file_name);
+        }
+    }
+    free(names[0]);
+    free(names[1]);
+    return fd;
+}
+
 /* ---- open / close ---- */
 
 mp_sym_t *mp_sym_open(int pid)
@@ -182,7 +248,7 @@ mp_sym_t *mp_sym_open(int pid)
         return NULL;
     }
     s->cb.find_elf = dwfl_linux_proc_find_elf;
-    s->cb.find_debuginfo = dwfl_standard_find_debuginfo;
+    s->cb.find_debuginfo = find_debuginfo_local;
     s->cb.debuginfo_path = &s->debuginfo_path;
     s->dwfl = dwfl_begin(&s->cb);
     if (s->dwfl) {

@@ -59,4 +59,31 @@ while read -r _ fn _ ib _; do
 done < <(grep '^site ' "$TMP/truth" | grep -v inlined_c)
 t_end
 
+# Separate debug info by .gnu_debuglink (in .debug/ beside the binary) is found without
+# debuginfod: libdw's standard search would dlopen libdebuginfod (and libcurl, TLS libraries)
+# into the host program at every dump, and fetch over the network with DEBUGINFOD_URLS set.
+t_begin debuglink_without_debuginfod
+mkdir -p "$TMP/dl/.debug"
+objcopy --only-keep-debug "$TP/known" "$TMP/dl/.debug/known.debug" &&
+  objcopy --strip-debug --add-gnu-debuglink="$TMP/dl/.debug/known.debug" "$TP/known" "$TMP/dl/known" ||
+  t_fail "objcopy failed"
+for with in 1 0; do
+  [ "$with" = 0 ] && rm -f "$TMP/dl/.debug/known.debug"   # no debug info anywhere: still no debuginfod
+  rm -f "$TMP/dl/p".* "$TMP/dl/ld".*
+  DEBUGINFOD_URLS=http://127.0.0.1:9 LD_DEBUG=files LD_DEBUG_OUTPUT="$TMP/dl/ld" \
+    MAPPROF_OPTIONS="rate=1:output=$TMP/dl/p" LD_PRELOAD="$LIB" "$TMP/dl/known" >/dev/null 2>"$TMP/dl/stderr"
+  t_eq "$?" 0 "exit status (debug file present: $with)"
+  grep -l 'libdebuginfod\|libcurl' "$TMP/dl/ld".* >/dev/null 2>&1 && t_fail "libdebuginfod loaded (debug file present: $with)"
+  pbd=$(ls "$TMP/dl/p".*.pb.gz 2>/dev/null | head -1)
+  [ -s "$pbd" ] || { t_fail "no profile (debug file present: $with)"; continue; }
+  pprof_flat "$pbd" inuse_space -lines >"$TMP/dl/lines"
+  read -r _ fn fileline _ < <(grep '^site ' "$TMP/truth" | head -1)
+  if [ "$with" = 1 ]; then
+    grep -q "^$fn .*${fileline##*/}" "$TMP/dl/lines" || t_fail "no $fn at ${fileline##*/} from the debuglink file: $(head -3 "$TMP/dl/lines")"
+  else
+    grep -q "^$fn[[:space:]]" "$TMP/dl/lines" || t_fail "no $fn from the symbol table: $(head -3 "$TMP/dl/lines")"
+  fi
+done
+t_end
+
 t_done
