@@ -69,6 +69,8 @@ static entry_t *find(uint32_t map, uintptr_t key)
     }
 }
 
+static void release(const entry_t *e);
+
 static bool grow(void)
 {
     uint32_t cap = ent ? (ent_mask + 1) * 2 : 1024;
@@ -78,6 +80,7 @@ static bool grow(void)
         for (uint32_t i = 0; i <= ent_mask; i++) {
             if (!ent[i].key) continue;
             if (dead_entries && mp_idtab_get(&dead, ent[i].map)) {   /* shed on the way */
+                release(&ent[i]);
                 ent_count--;
                 continue;
             }
@@ -111,11 +114,29 @@ static void erase(entry_t *e)
     ent_count--;
 }
 
+/* The blocks an entry points to are watched (their frees are recorded) while it is there:
+ * the key when it is a pointer, the value unless it is the key again. */
+static inline bool watchable(uintptr_t p) { return p >= 4096; }  /* not small integers */
+
 static void watch(uintptr_t p)
 {
-    if (p < 4096) return;   /* small integers stored as pointers */
-    mp_block_t absent = { .addr = p, .role = MP_BLOCK_WATCHED };
-    mp_live_mark(p, MP_BLOCK_WATCHED, &absent);
+    if (watchable(p)) mp_live_watch(p, 1);
+}
+
+/* The entry stops pointing to p (under the lock). When p was freed after the entry went in,
+ * the block now at p (if any) is a later one, whose watches are other entries'. */
+static void unwatch(const entry_t *e, uintptr_t p)
+{
+    if (!watchable(p)) return;
+    uint32_t k = ring ? mp_idtab_get(&latest, p) : 0;
+    if (k && ring[k - 1].seq > e->seq) return;
+    mp_live_watch(p, -1);
+}
+
+static void release(const entry_t *e)
+{
+    if (e->key_ptr) unwatch(e, e->key);
+    if (e->value && e->value != e->key) unwatch(e, e->value);
 }
 
 void mp_dangling_insert(uint32_t map, const void *key, const void *value)
@@ -123,46 +144,56 @@ void mp_dangling_insert(uint32_t map, const void *key, const void *value)
     mp_dangling_insert_ex(map, (uintptr_t)key, true, value);
 }
 
+/* Lock order: this lock, then the live table's shards (as fork_prepare takes them). */
 void mp_dangling_insert_ex(uint32_t map, uintptr_t key, bool key_is_ptr, const void *value)
 {
     if (!map || !key || !mp_dangling_on()) return;
+    uintptr_t v = (uintptr_t)value;
     mp_tls.busy++;
     mp_spin_lock(&lock);
     entry_t *e = find(map, key);
-    if (!e && ((ent_count + 1) * 4 <= (ent_mask + 1) * 3 || grow()) && ent) {
-        uint32_t i = slot_of(map, (uintptr_t)key, ent_mask);
+    if (e) {
+        /* the same key again: the value may change */
+        if (e->value != v) {
+            if (e->value && e->value != e->key) unwatch(e, e->value);
+            if (v && v != key) watch(v);
+        }
+    } else if (((ent_count + 1) * 4 <= (ent_mask + 1) * 3 || grow()) && ent) {
+        uint32_t i = slot_of(map, key, ent_mask);
         while (ent[i].key) i = (i + 1) & ent_mask;
         e = &ent[i];
-        e->key = (uintptr_t)key;
+        e->key = key;
         e->map = map;
         ent_count++;
         mp_idtab_put(&per_map, map, mp_idtab_get(&per_map, map) + 1);
+        if (key_is_ptr) watch(key);
+        if (v && v != key) watch(v);
     }
     if (e) {
-        e->value = (uintptr_t)value;
+        e->value = v;
         e->inserted_ms = mp_now_ms();
         e->seq = ++seq;
         e->key_ptr = key_is_ptr;
     }
     mp_spin_unlock(&lock);
-    /* Watches go to the live table after our lock is dropped (it takes its own). */
-    if (key_is_ptr) watch(key);
-    if (value && (uintptr_t)value != key) watch((uintptr_t)value);
     mp_tls.busy--;
 }
 
 void mp_dangling_remove(uint32_t map, const void *key)
 {
     if (!map || !key) return;
+    mp_tls.busy++;
     mp_spin_lock(&lock);
     entry_t *e = find(map, (uintptr_t)key);
     if (e) {
         uint32_t n = mp_idtab_get(&per_map, map);
         if (n > 1) mp_idtab_put(&per_map, map, n - 1);
         else mp_idtab_del(&per_map, map);
+        release(e);
         erase(e);
     }
     mp_spin_unlock(&lock);
+    mp_tls.busy--;
 }
 
 /* Erase every entry for which drop(entry) holds (under the lock). */
@@ -170,8 +201,12 @@ static void sweep(bool (*drop)(const entry_t *e, uint32_t map), uint32_t map)
 {
     for (uint32_t i = 0; ent && i <= ent_mask;) {
         /* erase shifts a later entry into i: look at i again */
-        if (ent[i].key && drop(&ent[i], map)) erase(&ent[i]);
-        else i++;
+        if (ent[i].key && drop(&ent[i], map)) {
+            release(&ent[i]);
+            erase(&ent[i]);
+        } else {
+            i++;
+        }
     }
 }
 

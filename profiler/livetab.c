@@ -163,26 +163,25 @@ bool mp_live_insert(const mp_block_t *b, mp_block_t *stale, bool *ok)
     return had;
 }
 
-bool mp_live_mark(uintptr_t addr, unsigned flag, const mp_block_t *absent)
+/* After a block at a left the table (shard unlocked): its filter bit goes too. */
+static void filter_forget(uintptr_t a)
 {
-    int idx;
-    shard_t *s = shard_of(addr, &idx);
-    if (mp_tls.held_shard == idx + 1) return false;
-    bool ok = true;
-    lock_shard(s, idx);
-    mp_block_t *e = find(s, addr);
-    if (e) {
-        e->role |= flag;
-    } else if (((s->count + 1) * 4 <= (s->mask + 1) * 3 && s->slot) || grow(s)) {
-        put(s->slot, s->mask, absent);
-        s->count++;
-        if (MP_UNLIKELY(addr & 15)) __atomic_store_n(&seen_unaligned, true, __ATOMIC_RELAXED);
-        filter_set(addr, true);
-    } else {
-        ok = false;
+    if (!__atomic_load_n(&seen_unaligned, __ATOMIC_RELAXED)) {
+        filter_set(a, false);
+        return;
     }
-    unlock_shard(s);
-    return ok;
+    /* Blocks 8-byte aligned (allocators other than glibc's) may share a granule and its bit:
+     * clear it only when no tracked block starts in the granule any more. */
+    uintptr_t other = (a & 15) ? a & ~(uintptr_t)15 : a | 8;
+    int oi;
+    shard_t *os = shard_of(other, &oi);
+    bool keep = true;
+    if (mp_tls.held_shard != oi + 1) {
+        lock_shard(os, oi);
+        keep = find(os, other) != NULL;
+        unlock_shard(os);
+    }
+    if (!keep) filter_set(a, false);
 }
 
 bool mp_live_remove(uintptr_t a, mp_block_t *out)
@@ -198,25 +197,43 @@ bool mp_live_remove(uintptr_t a, mp_block_t *out)
         erase(s, e);
     }
     unlock_shard(s);
-    if (found) {
-        if (!__atomic_load_n(&seen_unaligned, __ATOMIC_RELAXED)) {
-            filter_set(a, false);
-        } else {
-            /* Blocks 8-byte aligned (allocators other than glibc's) may share a granule and
-             * its bit: clear it only when no tracked block starts in the granule any more. */
-            uintptr_t other = (a & 15) ? a & ~(uintptr_t)15 : a | 8;
-            int oi;
-            shard_t *os = shard_of(other, &oi);
-            bool keep = true;
-            if (mp_tls.held_shard != oi + 1) {
-                lock_shard(os, oi);
-                keep = find(os, other) != NULL;
-                unlock_shard(os);
+    if (found) filter_forget(a);
+    return found;
+}
+
+bool mp_live_watch(uintptr_t a, int delta)
+{
+    int idx;
+    shard_t *s = shard_of(a, &idx);
+    if (mp_tls.held_shard == idx + 1) return false;
+    bool ok = true, gone = false;
+    lock_shard(s, idx);
+    mp_block_t *e = find(s, a);
+    if (e) {
+        unsigned n = MP_BLOCK_WATCHES(e);
+        if (n < MP_BLOCK_WATCH_MAX && (delta > 0 || n > 0)) {   /* saturated counts stick */
+            n = delta > 0 ? n + 1 : n - 1;
+            e->role = (uint16_t)((e->role & ~(MP_BLOCK_WATCHED | MP_BLOCK_WATCH_MASK)) |
+                                 (n ? MP_BLOCK_WATCHED | n << MP_BLOCK_WATCH_SHIFT : 0));
+            if (!n && !e->size && !e->stack && !e->map) {   /* a record only for the watch */
+                erase(s, e);
+                gone = true;
             }
-            if (!keep) filter_set(a, false);
+        }
+    } else if (delta > 0) {
+        if (((s->count + 1) * 4 <= (s->mask + 1) * 3 && s->slot) || grow(s)) {
+            mp_block_t b = { .addr = a, .role = MP_BLOCK_WATCHED | 1u << MP_BLOCK_WATCH_SHIFT };
+            put(s->slot, s->mask, &b);
+            s->count++;
+            if (MP_UNLIKELY(a & 15)) __atomic_store_n(&seen_unaligned, true, __ATOMIC_RELAXED);
+            filter_set(a, true);
+        } else {
+            ok = false;
         }
     }
-    return found;
+    unlock_shard(s);
+    if (gone) filter_forget(a);
+    return ok;
 }
 
 size_t mp_live_count(void)

@@ -15,7 +15,7 @@
 typedef struct mp_block {
     uintptr_t addr;     /* start of the block as the program sees it; 0 = empty slot */
     uint64_t size : 48; /* requested bytes (MP_BLOCK_SIZE_MAX for larger: never seen in practice) */
-    uint64_t role : 16; /* its role in its map (mp_map_role_t), | MP_BLOCK_WATCHED */
+    uint64_t role : 16; /* its role in its map (mp_map_role_t), watch count and flag (below) */
     uint32_t stack;     /* stack id (stacktab) when sampled; 0 when tracked only for a map */
     uint32_t map;       /* id of the map that owns it (maps.h), or 0 */
 } mp_block_t;
@@ -23,17 +23,24 @@ typedef struct mp_block {
 #define MP_BLOCK_SIZE_MAX (((uint64_t)1 << 48) - 1)
 static inline uint64_t mp_block_size(size_t n) { return n < MP_BLOCK_SIZE_MAX ? n : MP_BLOCK_SIZE_MAX; }
 
-/* role bit: a map entry points to this block; its free goes to the freed history
- * (dangling.c). A block tracked only for that has size 0, no stack and no map. */
+/* role bits above the map role: how many map entries point to this block (a count that
+ * saturates, and then stays), and MP_BLOCK_WATCHED while that count is not zero: its free
+ * goes to the freed history (dangling.c). A block tracked only for that has size 0, no stack
+ * and no map, and leaves the table when the last entry pointing to it goes. */
 #define MP_BLOCK_WATCHED 0x8000u
+#define MP_BLOCK_WATCH_SHIFT 8
+#define MP_BLOCK_WATCH_MASK 0x7f00u
+#define MP_BLOCK_WATCH_MAX 0x7fu
 #define MP_BLOCK_ROLE(b) ((unsigned)(b)->role & 0xffu)
+#define MP_BLOCK_WATCHES(b) (((unsigned)(b)->role & MP_BLOCK_WATCH_MASK) >> MP_BLOCK_WATCH_SHIFT)
 
 /* Track b. If b->addr was already tracked (a free we could not see), the stale record is
  * returned in *stale and true; else false. Returns via *ok whether b was stored. */
 bool mp_live_insert(const mp_block_t *b, mp_block_t *stale, bool *ok);
-/* Set flag in the role of the block at addr; when addr is not tracked, insert *absent.
- * Returns false when the table is out of memory. */
-bool mp_live_mark(uintptr_t addr, unsigned flag, const mp_block_t *absent);
+/* One more (delta > 0) or one fewer (delta < 0) map entry points to the block at addr; an
+ * untracked address gets a watch-only record. Returns false when the table is out of memory
+ * (or this thread holds the shard: a signal handler inside the table). */
+bool mp_live_watch(uintptr_t addr, int delta);
 /* Untrack addr; true and *out filled when it was tracked. */
 bool mp_live_remove(uintptr_t addr, mp_block_t *out);
 /* Number of tracked blocks. */
