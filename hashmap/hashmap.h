@@ -8,7 +8,7 @@
  * whole: a bounded cost, and small maps skip the growing paths).
  * Keys and values of any size and alignment (over 128 bytes they are stored indirectly), a
  * random seed per map, iteration that stays valid across growth and deletes (random start, as
- * Go), an explicit shrink, exact statistics, a caller-provided allocator, and an event hook
+ * Go; hm_iter_next_n hands out whole buckets at once), an explicit shrink, exact statistics, a caller-provided allocator, and an event hook
  * for profilers that costs one predictable branch when nobody listens.
  *
  * Not safe for concurrent writers (a write that finds another in progress aborts). */
@@ -134,6 +134,26 @@ static inline bool hm_iter_next(hm_iter_t *it, void **key, void **val)
     }
     return hm_iter_next_slow(it, key, val);
 }
+
+/* Up to n entries at once, the fastest way through a map: out[i].key and out[i].val point to
+ * the stored key and value of the i-th, for i below the count returned; 0 at the end (and only
+ * then: a count below n is not the end). The same guarantees as hm_iter_next (every entry
+ * present for the whole iteration is returned exactly once), and the two may be mixed on one
+ * iterator; the order differs (within a bucket, batches take the slots in order, hm_iter_next
+ * from a random slot). While the map is not growing and keys and values are direct, a batch
+ * copies whole buckets into out without a branch per slot, as long as out has room for a
+ * whole bucket (8 entries: use n of 64 or more); otherwise it takes entries one by one as
+ * hm_iter_next does.
+ * Writes: the map may be written between two calls, as between two hm_iter_next calls, with
+ * the same guarantees for the entries not returned yet. A batch is what was live when it was
+ * returned, and its pointers are valid until the next write to the map, as hm_get's: a write
+ * (insert, delete, clear, shrink) may move or remove entries of the batch, and an entry of
+ * the batch removed since is not taken back. A caller that writes during an iteration copies
+ * what it needs from a batch before its first write (or uses hm_iter_next). */
+typedef struct hm_entry {
+    void *key, *val;
+} hm_entry_t;
+size_t hm_iter_next_n(hm_iter_t *it, hm_entry_t *out, size_t n);
 
 /* Exact statistics, in O(1) (the map keeps them as it goes). Bmin is the smallest B with
  * entries <= 6.5 * 2^B. */

@@ -18,6 +18,13 @@
  * path. Buckets are read whole into the buffer, so the iterator's position is always "after
  * the last bucket read", as without it.
  *
+ * Batches (hm_iter_next_n) drain that buffer first; then, in the same trusted state (current
+ * array, not growing, direct keys and values, nothing left to check), they read whole buckets
+ * straight into the caller's array (bulk), which advances the same position as fill; in any
+ * other state they take entries one by one through hm_iter_next_slow. Measured with
+ * tests/bench/hashmap_bench.sh (u64 -> u64, Mops/s): hm_iter_next 209-270 at 1K, 213-225 at
+ * 1M, 167-169 at 10M; batches of 128 652-653, 421-425, 281-284.
+ *
  * C has no collector, so the map keeps what iterators read: the map's live iterators form a
  * list, an array an iterator reads (it->buckets, and it->obuckets for the old bucket being
  * read) is "pinned", and an array the map drops while pinned is freed by the last iterator to
@@ -26,6 +33,19 @@
 #include <stddef.h>
 
 #include "internal.h"
+
+/* The batch step computes a slot's key and value addresses in one SSE2 add where SSE2 is
+ * there (x86-64 always); -DHM_ITER_SSE2=0 builds the portable code (tested that way too). */
+#ifndef HM_ITER_SSE2
+#if defined(__SSE2__) && UINTPTR_MAX == UINT64_MAX
+#define HM_ITER_SSE2 1
+#else
+#define HM_ITER_SSE2 0
+#endif
+#endif
+#if HM_ITER_SSE2
+#include <emmintrin.h>
+#endif
 
 bool hm_array_pinned(const hm_map_t *m, const char *arr)
 {
@@ -237,6 +257,99 @@ bool hm_iter_next_slow(hm_iter_t *it, void **key, void **val)
             return false;
         }
     }
+}
+
+/* Reads whole buckets straight into out[got..) while there is room for a full bucket: the
+ * trusted case of fill (current array, not growing, direct keys and values), the same
+ * buckets in the same order, but each bucket's entries in slot order (no random slot offset:
+ * see below). A bucket whose live slots are a prefix (the common case: inserts fill the first
+ * empty slot, only deletes leave holes) is copied as a whole, all 8 slots to out[got..got+8)
+ * at fixed places, and got advances by the live count. Any other bucket stores every slot,
+ * live or not, at the position of the next live one (later slots overwrite the dead ones):
+ * the positions are the exclusive prefix sums of the live bytes, all eight from one multiply.
+ * Neither depends on a branch per slot. (A slot offset would split a prefix into two runs.) */
+static size_t bulk(hm_iter_t *it, hm_map_t *m, hm_entry_t *out, size_t got, size_t n)
+{
+#if HM_ITER_SSE2
+    __m128i kvo[HM_SLOTS];      /* (key, value) offsets of each slot, in registers */
+    for (unsigned s = 0; s < HM_SLOTS; s++)
+        kvo[s] = _mm_set_epi64x((long long)(m->voff + (size_t)s * m->vslot),
+                                (long long)(m->koff + (size_t)s * m->kslot));
+#else
+    const size_t koff = m->koff, voff = m->voff, kslot = m->kslot, vslot = m->vslot;
+#endif
+    /* next_bucket for this case (no old array to read), kept in registers */
+    char *const arr = it->buckets;
+    const size_t bs = m->bsize, mask = it->mask, start = it->start;
+    const uint16_t ooff = m->ooff;
+    size_t j = it->bucket;
+    bool wrapped = it->wrapped;
+    char *b = it->bptr;
+    while (n - got >= HM_SLOTS) {
+        char *o = b ? *(char **)(b + ooff) : NULL;
+        if (HM_LIKELY(!o)) {
+            if (j == start && wrapped) {
+                it->bucket = j;
+                it->bptr = b;
+                finish(it);
+                return got;
+            }
+            o = arr + j * bs;
+            if (++j > mask) {
+                j = 0;
+                wrapped = true;
+            }
+        }
+        b = o;
+        const uint64_t live = hm_used_bytes(hm_word(b)) >> 7;  /* byte s: 1 when s is live */
+        const uint64_t incl = live * HM_LO;     /* byte s: live slots among the first s + 1 */
+        hm_entry_t *d = out + got;
+#if HM_ITER_SSE2
+        const __m128i bb = _mm_set1_epi64x((long long)(uintptr_t)b);
+#define HM_PUT(p, s) _mm_storeu_si128((__m128i *)(void *)&d[p], _mm_add_epi64(bb, kvo[s]))
+#else
+#define HM_PUT(p, s) (d[p].key = b + koff + (s) * kslot, d[p].val = b + voff + (s) * vslot)
+#endif
+        if (HM_LIKELY(((live >> 8) & ~live) == 0)) {   /* no live slot after an empty one */
+#pragma GCC unroll 8
+            for (unsigned s = 0; s < HM_SLOTS; s++) HM_PUT(s, s);
+        } else {
+            const uint64_t excl = incl - live;
+#pragma GCC unroll 8
+            for (unsigned s = 0; s < HM_SLOTS; s++) HM_PUT((size_t)(excl >> (8 * s)) & 0xff, s);
+        }
+#undef HM_PUT
+        got += (size_t)(incl >> 56);
+    }
+    it->bucket = j;
+    it->wrapped = wrapped;
+    it->bptr = b;
+    return got;
+}
+
+size_t hm_iter_next_n(hm_iter_t *it, hm_entry_t *out, size_t n)
+{
+    if (it->done || n == 0) return 0;
+    hm_map_t *m = it->m;
+    if (HM_UNLIKELY(*(volatile uint8_t *)&m->writing))
+        hm_fatal("concurrent map iteration and map write");
+    size_t got = 0;
+    /* Entries already buffered by hm_iter_next, trusted. */
+    while (got < n && it->bi < it->bn) {
+        uint64_t e = it->buf[it->bi++];
+        char *b = (char *)(uintptr_t)(e & ~(uint64_t)7);
+        out[got].key = hm_kslot(m, b, (unsigned)(e & 7));
+        out[got].val = hm_vslot(m, b, (unsigned)(e & 7));
+        got++;
+    }
+    if (n - got >= HM_SLOTS && it->cbi == it->cbn && it->scand == 0 && it->fast &&
+        it->buckets == m->buckets && !m->oldbuckets && !it->obuckets) {
+        got = bulk(it, m, out, got, n);
+        if (got > 0 || it->done) return got;
+    }
+    /* Everything else (checked entries, growth, indirect slots, little room): one at a time. */
+    while (got < n && hm_iter_next_slow(it, &out[got].key, &out[got].val)) got++;
+    return got;
 }
 
 void hm_iter_end(hm_iter_t *it)

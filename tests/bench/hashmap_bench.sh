@@ -88,10 +88,12 @@ empty map (creation included, no reserve); hit and miss lookups of N keys; delet
 iteration = one full pass summing values. Mops/s, median of the rounds, each of R repetitions
 (""" + ", ".join("%s: %d rounds, R = %d" % (label(n), reps[n][1], reps[n][0]) for n in sizes) + """);
 every implementation alternates within each round. Higher is better.
-  hashmap        hashmap/, hm_new (default allocator), hm_hash_u64 / hm_eq_u64
+  hashmap        hashmap/, hm_new (default allocator), hm_hash_u64 / hm_eq_u64; iteration with
+                 hm_iter_next_n (batches of 128 entries)
   GHashTable     g_hash_table_new(mix, NULL): keys and values held in the gpointers themselves,
                  direct key comparison, a 64->32-bit folded 128-bit-multiply hash ("mix", the
-                 same quality as the library's); "direct": g_direct_hash (the low 32 bits)
+                 same quality as the library's); "direct": g_direct_hash (the low 32 bits);
+                 iteration with g_hash_table_foreach
   unordered_map  std::unordered_map<uint64_t, uint64_t>, m[k] = v, find, erase(key), range-for;
                  default std::hash (identity in libstdc++), and "mix" with the hash above
 "fastest" compares hashmap with every other column (unordered_map with mix hash: not at 10M);

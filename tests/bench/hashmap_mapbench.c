@@ -17,7 +17,8 @@
  * direct key comparison (NULL equal function), hashed by mb_mix, a hash of the same quality as
  * the library's; "ghash_direct" is the same with g_direct_hash (the low 32 bits: fine for
  * random keys, poor for structured ones). std::unordered_map runs with its default hash
- * (identity) and, as "umap_mix", with mb_mix. Nobody reserves. */
+ * (identity) and, as "umap_mix", with mb_mix. Nobody reserves. Iteration is each one's fastest
+ * natural way: hm_iter_next_n batches, g_hash_table_foreach, a range-for. */
 #include "hashmap_mapbench.h"
 
 #include <glib.h>
@@ -76,6 +77,10 @@ static void make_keys(mb_keys_t *k, size_t n)
 
 /* ---- hashmap/ ---- */
 
+/* Iteration uses the library's fastest documented path, hm_iter_next_n, in batches of this
+ * many entries (a 2 KiB array on the stack); hm_iter_next is about half as fast at 1K. */
+#define MB_ITER_BATCH 128
+
 static const hm_type_t u64_type = {
     sizeof(uint64_t), _Alignof(uint64_t), sizeof(uint64_t), _Alignof(uint64_t),
     hm_hash_u64, hm_eq_u64, 0
@@ -110,11 +115,12 @@ static void run_hashmap(const mb_keys_t *k, long reps, mb_result_t *r)
         s = 0;
         uint64_t c = 0;
         hm_iter_t it;
-        void *kp, *vp;
+        hm_entry_t batch[MB_ITER_BATCH];
+        size_t got;
         hm_iter_begin(m, &it);
-        while (hm_iter_next(&it, &kp, &vp)) {
-            s += *(const uint64_t *)vp;
-            c++;
+        while ((got = hm_iter_next_n(&it, batch, MB_ITER_BATCH)) != 0) {
+            for (size_t i = 0; i < got; i++) s += *(const uint64_t *)batch[i].val;
+            c += got;
         }
         double t4 = mb_now();
         r->iter_sum += s;
@@ -152,6 +158,18 @@ static guint ghash_mix(gconstpointer key)
 
 #define KP(x) ((gpointer)(uintptr_t)(x))
 
+/* Iteration with g_hash_table_foreach, GLib's fastest (about 1.5x its GHashTableIter at 1K). */
+typedef struct mb_sum {
+    uint64_t sum, count;
+} mb_sum_t;
+static void ghash_sum(gpointer key, gpointer val, gpointer ctx)
+{
+    (void)key;
+    mb_sum_t *a = ctx;
+    a->sum += (uintptr_t)val;
+    a->count++;
+}
+
 static void run_ghash(const mb_keys_t *k, long reps, GHashFunc hash, mb_result_t *r)
 {
     const size_t n = k->n;
@@ -168,18 +186,11 @@ static void run_ghash(const mb_keys_t *k, long reps, GHashFunc hash, mb_result_t
         for (size_t i = 0; i < n; i++) s += (uintptr_t)g_hash_table_lookup(h, KP(k->miss[i]));
         double t3 = mb_now();
         r->miss_sum += s;
-        s = 0;
-        uint64_t c = 0;
-        GHashTableIter it;
-        gpointer kp, vp;
-        g_hash_table_iter_init(&it, h);
-        while (g_hash_table_iter_next(&it, &kp, &vp)) {
-            s += (uintptr_t)vp;
-            c++;
-        }
+        mb_sum_t acc = { 0, 0 };
+        g_hash_table_foreach(h, ghash_sum, &acc);
         double t4 = mb_now();
-        r->iter_sum += s;
-        r->iter_count += c;
+        r->iter_sum += acc.sum;
+        r->iter_count += acc.count;
         uint64_t d = 0;
         for (size_t i = 0; i < n; i++) d += g_hash_table_remove(h, KP(k->hits[i]));
         double t5 = mb_now();

@@ -194,10 +194,44 @@ static void teardown(void)
 /* What happens between two steps of an iteration. */
 typedef void (*mutate_fn)(size_t step);
 
+/* How iterate walks: 0 with hm_iter_next; n > 0 with hm_iter_next_n batches of up to n
+ * entries (with batch_mix, one step in three is an hm_iter_next instead). */
+static size_t batch_n;
+static bool batch_mix;
+
+/* Batches: every entry of a batch is checked before any write (a batch is valid until the
+ * next write), then mutate runs once per entry of the batch. */
+static size_t iterate_batches(mutate_fn mutate)
+{
+    hm_iter_t it;
+    hm_entry_t out[80];
+    size_t bad = 0, step = 0;
+    hm_iter_begin(R.m, &it);
+    for (;;) {
+        size_t got;
+        if (batch_mix && rnd() % 3 == 0) got = hm_iter_next(&it, &out[0].key, &out[0].val);
+        else got = hm_iter_next_n(&it, out, batch_n);
+        if (got == 0) break;
+        if (got > batch_n) bad++;
+        for (size_t i = 0; i < got; i++) bad += check_entry(out[i].key, out[i].val);
+        for (size_t i = 0; i < got; i++, step++)
+            if (mutate) mutate(step);
+        if (step > 10 * U) {
+            bad++;
+            hm_iter_end(&it);
+            break;
+        }
+    }
+    void *kp, *vp;
+    if (hm_iter_next_n(&it, out, batch_n) != 0 || hm_iter_next(&it, &kp, &vp)) bad++;
+    return bad + end_round();
+}
+
 /* Iterates once with mutate between steps; returns the number of violations. */
 static size_t iterate(mutate_fn mutate)
 {
     begin_round();
+    if (batch_n) return iterate_batches(mutate);
     hm_iter_t it;
     void *kp, *vp;
     size_t bad = 0, step = 0;
@@ -423,6 +457,105 @@ static void test_update_in_place(void)
     teardown();
 }
 
+/* The same tests, iterating with batches: of 1 (always one entry at a time), 7 (never room
+ * for a whole bucket), 8 and 64 (whole buckets at once, when not growing), and 64 mixed with
+ * hm_iter_next on the same iterator. */
+static const struct { size_t n; bool mix; } batch_modes[] = {
+    { 1, false }, { 7, false }, { 8, false }, { 64, false }, { 64, true },
+};
+static void each_batch_mode(void (*test)(void))
+{
+    for (size_t i = 0; i < sizeof batch_modes / sizeof batch_modes[0]; i++) {
+        batch_n = batch_modes[i].n;
+        batch_mix = batch_modes[i].mix;
+        test();
+    }
+    batch_n = 0;
+    batch_mix = false;
+}
+static void test_batch_plain(void) { each_batch_mode(test_plain); }
+static void test_batch_during_growth(void) { each_batch_mode(test_during_growth); }
+static void test_batch_deletes(void) { each_batch_mode(test_deletes); }
+static void test_batch_mixed(void) { each_batch_mode(test_mixed); }
+static void test_batch_shrink(void) { each_batch_mode(test_shrink); }
+static void test_batch_clear(void) { each_batch_mode(test_clear); }
+static void test_batch_begin_while_growing(void) { each_batch_mode(test_begin_while_growing); }
+
+/* Compares two iterations of a quiet map, entry for entry: the batches return exactly the
+ * (key, value) pointers hm_iter_next returns, each once, in any order. Maps with holes
+ * (deletes), overflow chains (high load), and growing ones, of every kind. */
+static int cmp_entry(const void *a, const void *b)
+{
+    const hm_entry_t *x = a, *y = b;
+    uintptr_t xk = (uintptr_t)x->key, yk = (uintptr_t)y->key;
+    if (xk != yk) return xk < yk ? -1 : 1;
+    uintptr_t xv = (uintptr_t)x->val, yv = (uintptr_t)y->val;
+    return xv < yv ? -1 : xv > yv;
+}
+static void test_batch_matches_next(void)
+{
+    static hm_entry_t a[U], b[U];
+    const size_t sizes[] = { 1, 7, 100, 832, 1000, 3328, 3329, 6000 };
+    for (size_t ki = 0; ki < sizeof kinds / sizeof kinds[0]; ki++) {
+        for (size_t si = 0; si < sizeof sizes / sizeof sizes[0]; si++) {
+            for (int holes = 0; holes < 2; holes++) {
+                setup(&kinds[ki], sizes[si], 100 + si * 2 + (size_t)holes);
+                if (holes)
+                    for (uint64_t i = 0; i < sizes[si]; i++)
+                        if (rnd() % 3 == 0) r_del(i);
+                size_t na = 0, nb = 0;
+                hm_iter_t it;
+                hm_iter_begin(R.m, &it);
+                while (na < U && hm_iter_next(&it, &a[na].key, &a[na].val)) na++;
+                hm_iter_end(&it);
+                const size_t bn = 1 + rnd() % 70;
+                hm_iter_begin(R.m, &it);
+                for (size_t got; nb + bn <= U && (got = hm_iter_next_n(&it, b + nb, bn)) != 0;) {
+                    CHECK(got <= bn);
+                    nb += got;
+                }
+                hm_iter_end(&it);
+                CHECKF(na == R.count && nb == R.count, "%s, %zu entries, holes %d: next %zu, "
+                       "batches of %zu %zu, count %zu", kinds[ki].name, sizes[si], holes, na, bn,
+                       nb, R.count);
+                qsort(a, na, sizeof a[0], cmp_entry);
+                qsort(b, nb, sizeof b[0], cmp_entry);
+                size_t diff = 0;
+                for (size_t i = 0; i < na && i < nb; i++) diff += cmp_entry(&a[i], &b[i]) != 0;
+                for (size_t i = 1; i < nb; i++) diff += cmp_entry(&b[i - 1], &b[i]) == 0;
+                CHECKF(diff == 0, "%s, %zu entries, holes %d: %zu entries differ", kinds[ki].name,
+                       sizes[si], holes, diff);
+                size_t bad = 0;
+                begin_round();
+                for (size_t i = 0; i < nb; i++) bad += check_entry(b[i].key, b[i].val);
+                CHECK_EQ_INT(bad + end_round(), 0);
+                teardown();
+            }
+        }
+    }
+}
+
+/* An empty or finished iterator returns 0; n = 0 returns 0 and does not end the iteration. */
+static void test_batch_edges(void)
+{
+    setup(&kinds[0], 0, 9);
+    hm_iter_t it;
+    hm_entry_t out[16];
+    hm_iter_begin(R.m, &it);
+    CHECK_EQ_INT(hm_iter_next_n(&it, out, 16), 0);
+    CHECK_EQ_INT(hm_iter_next_n(&it, out, 16), 0);
+    hm_iter_end(&it);
+    for (uint64_t i = 0; i < 20; i++) r_put(i);
+    hm_iter_begin(R.m, &it);
+    CHECK_EQ_INT(hm_iter_next_n(&it, out, 0), 0);
+    size_t total = 0;
+    for (size_t got; (got = hm_iter_next_n(&it, out, 16)) != 0;) total += got;
+    CHECK_EQ_INT(total, 20);
+    CHECK_EQ_INT(hm_iter_next_n(&it, out, 16), 0);
+    hm_iter_end(&it);
+    teardown();
+}
+
 int main(void)
 {
     RUN(test_plain);
@@ -437,5 +570,14 @@ int main(void)
     RUN(test_end_early);
     RUN(test_random_start);
     RUN(test_update_in_place);
+    RUN(test_batch_plain);
+    RUN(test_batch_during_growth);
+    RUN(test_batch_deletes);
+    RUN(test_batch_mixed);
+    RUN(test_batch_shrink);
+    RUN(test_batch_clear);
+    RUN(test_batch_begin_while_growing);
+    RUN(test_batch_matches_next);
+    RUN(test_batch_edges);
     return check_done();
 }
