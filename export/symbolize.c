@@ -183,7 +183,7 @@ static void fill_build_ids(mp_sym_t *s)
 
 static bool crc_matches(int fd, uint32_t want)
 {
-    unsigned char buf[65536];
+    unsigned char buf[16384];
     uLong crc = crc32(0L, Z_NULL, 0);
     ssize_t n;
     off_t off = 0;
@@ -194,22 +194,6 @@ static bool crc_matches(int fd, uint32_t want)
     return n == 0 && (uint32_t)crc == want;
 }
 
-/* Try dir + mid + name; on a CRC match return the descriptor and the path. */
-static int try_debuglink(const char *dir, const char *mid, const char *name, uint32_t crc,
-                         const char *self, char **found)
-{
-    char path[PATH_MAX];
-    int n = snprintf(path, sizeof path, "%s%s/%s", mid, dir, name);
-    if (n < 0 || (size_t)n >= sizeof path || (self && !strcmp(path, self))) return -1;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return -1;
-    if (!crc_matches(fd, crc) || !(*found = strdup(path))) {
-        close(fd);
-        return -1;
-    }
-    return fd;
-}
-
 static int find_debuginfo_local(Dwfl_Module *mod, void **userdata, const char *modname,
                                 Dwarf_Addr base, const char *file_name, const char *debuglink,
                                 GElf_Word crc, char **debuginfo_file_name)
@@ -218,17 +202,23 @@ static int find_debuginfo_local(Dwfl_Module *mod, void **userdata, const char *m
                                           crc, debuginfo_file_name);
     if (fd >= 0 || !file_name || !debuglink || !*debuglink || !crc || strchr(debuglink, '/'))
         return fd;
+    /* DIR/NAME, DIR/.debug/NAME, /usr/lib/debug/DIR/NAME, for the file's directory and, when
+     * the file is reached through a symbolic link, its real one */
+    static const char *const around[][2] = { { "", "" }, { "", "/.debug" }, { "/usr/lib/debug", "" } };
     char *names[2] = { strdup(file_name), realpath(file_name, NULL) };
     for (int i = 0; i < 2 && fd < 0; i++) {
-        if (!names[i] || (i && names[0] && !strcmp(names[0], names[1]))) continue;
-        char *slash = strrchr(names[i], '/');
-        if (!slash) continue;
+        char *slash = names[i] ? strrchr(names[i], '/') : NULL;
+        if (!slash || (i && names[0] && !strcmp(names[0], names[1]))) continue;
         *slash = 0;     /* the directory ("" for a file at the root) */
-        static const char *const mids[][2] = { { "", "" }, { "", "/.debug" }, { "/usr/lib/debug", "" } };
-        for (size_t k = 0; k < sizeof mids / sizeof mids[0] && fd < 0; k++) {
-            char dir[PATH_MAX];
-            if (snprintf(dir, sizeof dir, "%s%s", names[i], mids[k][1]) >= (int)sizeof dir) continue;
-            fd = try_debuglink(dir, mids[k][0], debuglink, crc, file_name, debuginfo_file_name);
+        for (size_t k = 0; k < sizeof around / sizeof around[0] && fd < 0; k++) {
+            char path[PATH_MAX];
+            int len = snprintf(path, sizeof path, "%s%s%s/%s", around[k][0], names[i], around[k][1], debuglink);
+            if (len < 0 || (size_t)len >= sizeof path || !strcmp(path, file_name)) continue;
+            if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) continue;
+            if (!crc_matches(fd, crc) || !(*debuginfo_file_name = strdup(path))) {
+                close(fd);
+                fd = -1;
+            }
         }
     }
     free(names[0]);

@@ -136,6 +136,17 @@ static void unlock_shard(shard_t *s)
     mp_spin_unlock(&s->lock);
 }
 
+/* A new record in s (locked), its filter bit set; false when out of memory. */
+static bool store(shard_t *s, const mp_block_t *b)
+{
+    if (!(((s->count + 1) * 4 <= (s->mask + 1) * 3 && s->slot) || grow(s))) return false;
+    put(s->slot, s->mask, b);
+    s->count++;
+    if (MP_UNLIKELY(b->addr & 15)) __atomic_store_n(&seen_unaligned, true, __ATOMIC_RELAXED);
+    filter_set(b->addr, true);
+    return true;
+}
+
 bool mp_live_insert(const mp_block_t *b, mp_block_t *stale, bool *ok)
 {
     int idx;
@@ -150,14 +161,8 @@ bool mp_live_insert(const mp_block_t *b, mp_block_t *stale, bool *ok)
         *e = *b;
         had = true;
         *ok = true;
-    } else if (((s->count + 1) * 4 <= (s->mask + 1) * 3 && s->slot) || grow(s)) {
-        put(s->slot, s->mask, b);
-        s->count++;
-        *ok = true;
-    }
-    if (*ok) {
-        if (MP_UNLIKELY(b->addr & 15)) __atomic_store_n(&seen_unaligned, true, __ATOMIC_RELAXED);
-        filter_set(b->addr, true);
+    } else {
+        *ok = store(s, b);
     }
     unlock_shard(s);
     return had;
@@ -213,23 +218,14 @@ bool mp_live_watch(uintptr_t a, int delta)
         unsigned n = MP_BLOCK_WATCHES(e);
         if (n < MP_BLOCK_WATCH_MAX && (delta > 0 || n > 0)) {   /* saturated counts stick */
             n = delta > 0 ? n + 1 : n - 1;
-            e->role = (uint16_t)((e->role & ~(MP_BLOCK_WATCHED | MP_BLOCK_WATCH_MASK)) |
-                                 (n ? MP_BLOCK_WATCHED | n << MP_BLOCK_WATCH_SHIFT : 0));
+            e->role = (uint16_t)((e->role & ~MP_BLOCK_WATCHED) | n << MP_BLOCK_WATCH_SHIFT);
             if (!n && !e->size && !e->stack && !e->map) {   /* a record only for the watch */
                 erase(s, e);
                 gone = true;
             }
         }
     } else if (delta > 0) {
-        if (((s->count + 1) * 4 <= (s->mask + 1) * 3 && s->slot) || grow(s)) {
-            mp_block_t b = { .addr = a, .role = MP_BLOCK_WATCHED | 1u << MP_BLOCK_WATCH_SHIFT };
-            put(s->slot, s->mask, &b);
-            s->count++;
-            if (MP_UNLIKELY(a & 15)) __atomic_store_n(&seen_unaligned, true, __ATOMIC_RELAXED);
-            filter_set(a, true);
-        } else {
-            ok = false;
-        }
+        ok = store(s, &(mp_block_t){ .addr = a, .role = 1u << MP_BLOCK_WATCH_SHIFT });
     }
     unlock_shard(s);
     if (gone) filter_forget(a);

@@ -24,15 +24,14 @@ typedef struct mp_block {
 static inline uint64_t mp_block_size(size_t n) { return n < MP_BLOCK_SIZE_MAX ? n : MP_BLOCK_SIZE_MAX; }
 
 /* role bits above the map role: how many map entries point to this block (a count that
- * saturates, and then stays), and MP_BLOCK_WATCHED while that count is not zero: its free
- * goes to the freed history (dangling.c). A block tracked only for that has size 0, no stack
- * and no map, and leaves the table when the last entry pointing to it goes. */
-#define MP_BLOCK_WATCHED 0x8000u
+ * saturates at 255, and then stays). A watched block (count not zero) has its free recorded in
+ * the freed history (dangling.c). A block tracked only for that has size 0, no stack and no
+ * map, and leaves the table when the last entry pointing to it goes. */
 #define MP_BLOCK_WATCH_SHIFT 8
-#define MP_BLOCK_WATCH_MASK 0x7f00u
-#define MP_BLOCK_WATCH_MAX 0x7fu
+#define MP_BLOCK_WATCHED 0xff00u        /* the count's bits: any set means watched */
+#define MP_BLOCK_WATCH_MAX 0xffu
 #define MP_BLOCK_ROLE(b) ((unsigned)(b)->role & 0xffu)
-#define MP_BLOCK_WATCHES(b) (((unsigned)(b)->role & MP_BLOCK_WATCH_MASK) >> MP_BLOCK_WATCH_SHIFT)
+#define MP_BLOCK_WATCHES(b) (((unsigned)(b)->role & MP_BLOCK_WATCHED) >> MP_BLOCK_WATCH_SHIFT)
 
 /* Track b. If b->addr was already tracked (a free we could not see), the stale record is
  * returned in *stale and true; else false. Returns via *ok whether b was stored. */

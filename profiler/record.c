@@ -207,7 +207,7 @@ void mp_attribute_block(const void *p, size_t n, uint32_t map, mp_map_role_t rol
     /* A block already tracked (sampled) keeps its stack and counters; it gains the map. */
     if (mp_live_remove((uintptr_t)p, &old)) {
         if (old.map) mp_map_mem(old.map, (mp_map_role_t)MP_BLOCK_ROLE(&old), -(int64_t)old.size, -1);
-        b.role |= old.role & (MP_BLOCK_WATCHED | MP_BLOCK_WATCH_MASK);
+        b.role |= old.role & MP_BLOCK_WATCHED;   /* its watch count */
         b.stack = old.stack;
         b.size = old.size;
     }
