@@ -8,8 +8,9 @@
  * whole: a bounded cost, and small maps skip the growing paths).
  * Keys and values of any size and alignment (over 128 bytes they are stored indirectly), a
  * random seed per map, iteration that stays valid across growth and deletes (random start, as
- * Go; hm_iter_next_n hands out whole buckets at once), an explicit shrink, exact statistics, a caller-provided allocator, and an event hook
- * for profilers that costs one predictable branch when nobody listens.
+ * Go; hm_iter_next_n hands out whole buckets at once), an explicit shrink, exact statistics,
+ * a caller-provided allocator, and an event hook for profilers that costs one predictable
+ * branch when nobody listens.
  *
  * Not safe for concurrent writers (a write that finds another in progress aborts). */
 #ifndef HASHMAP_H

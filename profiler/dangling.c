@@ -114,9 +114,17 @@ static void erase(entry_t *e)
     ent_count--;
 }
 
+/* The freed event covering pointer p: the latest free of the block starting at p. */
+static const freed_t *freed_at(uintptr_t p)
+{
+    uint32_t k = p ? mp_idtab_get(&latest, p) : 0;
+    return k ? &ring[k - 1] : NULL;
+}
+
 /* The blocks an entry points to are watched (their frees are recorded) while it is there:
  * the key when it is a pointer, the value unless it is the key again. */
 static inline bool watchable(uintptr_t p) { return p >= 4096; }  /* not small integers */
+static inline bool value_watched(uintptr_t key, uintptr_t v) { return v && v != key; }
 
 static void watch(uintptr_t p)
 {
@@ -128,15 +136,15 @@ static void watch(uintptr_t p)
 static void unwatch(const entry_t *e, uintptr_t p)
 {
     if (!watchable(p)) return;
-    uint32_t k = ring ? mp_idtab_get(&latest, p) : 0;
-    if (k && ring[k - 1].seq > e->seq) return;
+    const freed_t *ev = freed_at(p);
+    if (ev && ev->seq > e->seq) return;
     mp_live_watch(p, -1);
 }
 
 static void release(const entry_t *e)
 {
     if (e->key_ptr) unwatch(e, e->key);
-    if (e->value && e->value != e->key) unwatch(e, e->value);
+    if (value_watched(e->key, e->value)) unwatch(e, e->value);
 }
 
 void mp_dangling_insert(uint32_t map, const void *key, const void *value)
@@ -155,8 +163,8 @@ void mp_dangling_insert_ex(uint32_t map, uintptr_t key, bool key_is_ptr, const v
     if (e) {
         /* the same key again: the value may change */
         if (e->value != v) {
-            if (e->value && e->value != e->key) unwatch(e, e->value);
-            if (v && v != key) watch(v);
+            if (value_watched(key, e->value)) unwatch(e, e->value);
+            if (value_watched(key, v)) watch(v);
         }
     } else if (((ent_count + 1) * 4 <= (ent_mask + 1) * 3 || grow()) && ent) {
         uint32_t i = slot_of(map, key, ent_mask);
@@ -167,7 +175,7 @@ void mp_dangling_insert_ex(uint32_t map, uintptr_t key, bool key_is_ptr, const v
         ent_count++;
         mp_idtab_put(&per_map, map, mp_idtab_get(&per_map, map) + 1);
         if (key_is_ptr) watch(key);
-        if (v && v != key) watch(v);
+        if (value_watched(key, v)) watch(v);
     }
     if (e) {
         e->value = v;
@@ -258,13 +266,6 @@ void mp_dangling_freed(const mp_block_t *b)
         ring_next++;
     }
     mp_spin_unlock(&lock);
-}
-
-/* The freed event covering pointer p: the latest free of the block starting at p. */
-static const freed_t *freed_at(uintptr_t p)
-{
-    uint32_t k = p ? mp_idtab_get(&latest, p) : 0;
-    return k ? &ring[k - 1] : NULL;
 }
 
 size_t mp_dangling_find(mp_dangling_finding_t **out, uint64_t *kept, uint64_t *dropped)
