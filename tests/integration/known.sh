@@ -67,8 +67,11 @@ mkdir -p "$TMP/dl/.debug"
 objcopy --only-keep-debug "$TP/known" "$TMP/dl/.debug/known.debug" &&
   objcopy --strip-debug --add-gnu-debuglink="$TMP/dl/.debug/known.debug" "$TP/known" "$TMP/dl/known" ||
   t_fail "objcopy failed"
-for with in 1 0; do
-  [ "$with" = 0 ] && rm -f "$TMP/dl/.debug/known.debug"   # no debug info anywhere: still no debuginfod
+# with: 1 the right debug file; wrong: another program's under the same name (its CRC does
+# not match: not used); 0: no debug info anywhere (still no debuginfod)
+for with in 1 wrong 0; do
+  [ "$with" = wrong ] && { objcopy --only-keep-debug "$TP/leaky" "$TMP/dl/.debug/known.debug" || t_fail "objcopy leaky"; }
+  [ "$with" = 0 ] && rm -f "$TMP/dl/.debug/known.debug"
   rm -f "$TMP/dl/p".* "$TMP/dl/ld".*
   DEBUGINFOD_URLS=http://127.0.0.1:9 LD_DEBUG=files LD_DEBUG_OUTPUT="$TMP/dl/ld" \
     MAPPROF_OPTIONS="rate=1:output=$TMP/dl/p" LD_PRELOAD="$LIB" "$TMP/dl/known" >/dev/null 2>"$TMP/dl/stderr"
@@ -81,7 +84,8 @@ for with in 1 0; do
   if [ "$with" = 1 ]; then
     grep -q "^$fn .*${fileline##*/}" "$TMP/dl/lines" || t_fail "no $fn at ${fileline##*/} from the debuglink file: $(head -3 "$TMP/dl/lines")"
   else
-    grep -q "^$fn[[:space:]]" "$TMP/dl/lines" || t_fail "no $fn from the symbol table: $(head -3 "$TMP/dl/lines")"
+    # the name alone (from the symbol table), no file:line
+    grep -q "^$fn"$'\t' "$TMP/dl/lines" || t_fail "no bare $fn ($with): $(head -3 "$TMP/dl/lines")"
   fi
 done
 t_end
