@@ -246,7 +246,7 @@ int mp_export_pprof_sym(const mp_snapshot_t *s, const char *path, mp_sym_t *sym)
     if (mp_strtab_intern(&b.strs, "") != 0) goto out;
     b.sym = sym;
     if (!b.sym) {
-        b.sym = mp_sym_open(s->pid);
+        b.sym = mp_sym_open(s->pid, 0);
         b.own_sym = true;
     }
     if (!b.sym) mp_warn("pprof: cannot read the mappings of process %d; writing unsymbolized",

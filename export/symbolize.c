@@ -42,6 +42,7 @@ typedef struct sym_cframe {
 
 struct mp_sym {
     int pid;
+    unsigned flags;             /* MP_SYM_* of mp_sym_open */
     Dwfl *dwfl;                 /* NULL when libdw could not report the process */
     Dwfl_Callbacks cb;
     char *debuginfo_path;       /* for cb (dwfl keeps a pointer to it) */
@@ -228,11 +229,12 @@ static int find_debuginfo_local(Dwfl_Module *mod, void **userdata, const char *m
 
 /* ---- open / close ---- */
 
-mp_sym_t *mp_sym_open(int pid)
+mp_sym_t *mp_sym_open(int pid, unsigned flags)
 {
     mp_sym_t *s = calloc(1, sizeof *s);
     if (!s) return NULL;
     s->pid = pid > 0 ? pid : (int)getpid();
+    s->flags = flags;
     if (mp_strtab_intern(&s->strs, "") != 0 || read_maps(s)) {
         mp_sym_close(s);
         return NULL;
@@ -379,11 +381,22 @@ static const char *base_name(const char *p)
     return b ? b + 1 : p;
 }
 
+/* The C library or the dynamic loader (see MP_SYM_LIBC_LINES). */
+static bool c_runtime(Dwfl_Module *mod)
+{
+    const char *name = dwfl_module_info(mod, NULL, NULL, NULL, NULL, NULL, NULL, NULL);
+    if (!name) return false;
+    const char *b = base_name(name);
+    return !strncmp(b, "libc.so", 7) || !strncmp(b, "ld-linux", 8);
+}
+
 /* Resolve pc into a new run at the end of s->frames. */
 static void resolve(mp_sym_t *s, uint64_t pc)
 {
     Dwfl_Module *mod = s->dwfl ? dwfl_addrmodule(s->dwfl, pc) : NULL;
-    if (mod && lookup_dwarf(s, mod, pc) > 0) return;
+    /* Any DWARF query (the line table too) makes libdw inflate all the module's DWARF. */
+    bool dwarf = mod && ((s->flags & MP_SYM_LIBC_LINES) || !c_runtime(mod));
+    if (dwarf && lookup_dwarf(s, mod, pc) > 0) return;
     if (mod) {
         GElf_Off off;
         GElf_Sym esym;
@@ -391,8 +404,17 @@ static void resolve(mp_sym_t *s, uint64_t pc)
         if (n && *n) {
             const char *file = NULL;
             int line = 0;
-            Dwfl_Line *dl = dwfl_module_getsrc(mod, pc);
+            Dwfl_Line *dl = dwarf ? dwfl_module_getsrc(mod, pc) : NULL;
             if (dl) file = dwfl_lineinfo(dl, NULL, &line, NULL, NULL, NULL);
+            /* .symtab names may carry their symbol version ("__libc_start_main@@GLIBC_2.34"):
+             * the function is the part before it, as DWARF would name it */
+            char plain[512];
+            const char *at = strchr(n, '@');
+            if (at && at > n && (size_t)(at - n) < sizeof plain) {
+                memcpy(plain, n, (size_t)(at - n));
+                plain[at - n] = 0;
+                n = plain;
+            }
             push_frame(s, n, NULL, file, line, 0, MP_SYM_ELF);
             return;
         }

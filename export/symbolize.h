@@ -42,10 +42,21 @@ typedef struct mp_sym_map {
     bool is_main;               /* belongs to the main executable */
 } mp_sym_map_t;
 
-/* Open a symbolizer for process pid (0 = the calling process). Returns NULL only when out of
- * memory or when /proc/<pid>/maps cannot be read; without libdw modules it still answers
- * with fallbacks. */
-mp_sym_t *mp_sym_open(int pid);
+/* Flags of mp_sym_open. */
+enum {
+    /* Also read the C library's and the dynamic loader's DWARF (libc6-dbg). Without it their
+     * frames are named from the symbol tables (the debug file's .symtab included: static
+     * functions keep their names) and carry no file or line. Their frames in a heap profile
+     * are allocation wrappers (strdup, fopen) and entry trampolines (__libc_start_main,
+     * start_thread), whose source lines point at nothing the user can change, while libc6-dbg's
+     * compressed DWARF costs ~10 MB inflated and ~60 ms at every dump. */
+    MP_SYM_LIBC_LINES = 1
+};
+
+/* Open a symbolizer for process pid (0 = the calling process) with MP_SYM_* flags. Returns
+ * NULL only when out of memory or when /proc/<pid>/maps cannot be read; without libdw
+ * modules it still answers with fallbacks. */
+mp_sym_t *mp_sym_open(int pid, unsigned flags);
 /* The inline chain at address pc, innermost first: out[0] is the function whose code is at
  * pc, the last frame the function it was all inlined into (a real, out-of-line function).
  * pc is looked up as given: for a return address pass ra - 1 (the call site). Writes at most

@@ -32,7 +32,7 @@ void mp_leak_at_exit(void)
 {
     const mp_options_t *o = mp_opts();
     /* C++ maps are known only once their stacks are classified and objects found */
-    mp_sym_t *sym = mp_sym_open(0);
+    mp_sym_t *sym = mp_sym_open(0, o->libc_lines ? MP_SYM_LIBC_LINES : 0);
     mp_stdmap_refresh(sym);
     mp_leak_result_t r;
     int e = mp_leak_check(&r);

@@ -39,6 +39,7 @@ static const opt_desc_t opts[] = {
     { "maps",       K_BOOL,    F(maps),       0, 0 },
     { "dangling",   K_BOOL,    F(dangling),   0, 0 },
     { "leak_report", K_STR,    F(leak_report), 0, 0 },
+    { "libc_lines", K_BOOL,    F(libc_lines), 0, 0 },
 };
 #undef F
 

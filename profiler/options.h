@@ -31,6 +31,7 @@ typedef struct mp_options {
     bool maps;              /* know maps (hashmap/, GHashTable, std::unordered_map, annotations) */
     bool dangling;          /* record map entries' pointers for the dangling-reference check */
     char leak_report[512];  /* where the leak check writes its JSON report ("" = none) */
+    bool libc_lines;        /* read libc's DWARF at dumps too (MP_SYM_LIBC_LINES) */
 } mp_options_t;
 
 /* Parse str (may be NULL) over the defaults into *o. Returns the number of problems warned. */

@@ -68,7 +68,7 @@ int mp_dump(const char *tag)
     mp_tls.busy++;
     pthread_mutex_lock(&dump_lock);
     if (exited) goto out;
-    mp_sym_t *msym = mp_sym_open(0);   /* for C++ map recognition and the maps file */
+    mp_sym_t *msym = mp_sym_open(0, o->libc_lines ? MP_SYM_LIBC_LINES : 0);   /* for C++ map recognition and the maps file */
     if (o->maps) mp_stdmap_refresh(msym);
     mp_snapshot_t *s = mp_snapshot_take(tag);
     if (!s) {

@@ -31,7 +31,30 @@ t_end
 t_begin pprof_needs_no_binary
 grep -qi 'not available\|no such file\|could not' "$TMP/pprof.err" && t_fail "pprof: $(head -2 "$TMP/pprof.err")"
 "${GO_PPROF[@]}" -raw "$pb" >"$TMP/raw" 2>"$TMP/raw.err" || t_fail "pprof -raw failed"
-grep -q '\[FN\]\[FL\]\[LN\]\[IN\]' "$TMP/raw" || t_fail "main mapping not self-contained: $(grep -A3 '^Mappings' "$TMP/raw" | head -4)"
+# names everywhere (pprof_lines checks the program's files and lines); file and line flags are
+# set only on a mapping whose every location has them, and _start (crt1.o) has none
+sed -n '/^Mappings/,$p' "$TMP/raw" | grep -q "^1: .*/known .*\[FN\]" || t_fail "main mapping without functions: $(grep -A3 '^Mappings' "$TMP/raw" | head -4)"
+t_end
+
+# libc's frames are named from its symbol tables (the libc6-dbg .symtab included, for static
+# functions such as __libc_start_call_main) without reading its DWARF; libc_lines=1 reads it.
+# libc6-dbg comes with valgrind, which install-deps.sh installs.
+t_begin libc_names_without_dwarf
+libc_frame() { awk '/__libc_start_call_main/ && / M=/ { $1 = $2 = $3 = ""; print; exit }' "$1"; }
+got=$(libc_frame "$TMP/raw")
+case "$got" in
+  *" __libc_start_call_main :0 "*) ;;
+  *) t_fail "default: want __libc_start_call_main without a file, got '$got'" ;;
+esac
+sed -n '/^Mappings/,$p' "$TMP/raw" | grep '/libc\.so' | grep -q '\[FL\]' && t_fail "default: libc mapping claims file names"
+MAPPROF_OPTIONS="rate=1:libc_lines=1:output=$TMP/lines1" LD_PRELOAD="$LIB" "$TP/known" >/dev/null 2>&1
+t_eq "$?" 0 "exit status (libc_lines=1)"
+"${GO_PPROF[@]}" -raw "$(ls "$TMP/lines1".*.pb.gz 2>/dev/null | head -1)" >"$TMP/raw1" 2>/dev/null || t_fail "pprof -raw (libc_lines=1)"
+got=$(libc_frame "$TMP/raw1")
+case "$got" in
+  *" __libc_start_call_main "*libc_start_call_main.h:[1-9]*) ;;
+  *) t_fail "libc_lines=1: want __libc_start_call_main at libc_start_call_main.h:N, got '$got'" ;;
+esac
 t_end
 
 t_begin pprof_lines

@@ -347,7 +347,7 @@ static void test_legacy_sampled(void)
 
 static void test_symbolizer(void)
 {
-    mp_sym_t *sym = mp_sym_open(0);
+    mp_sym_t *sym = mp_sym_open(0, 0);
     CHECK(sym != NULL);
     if (!sym) return;
     mp_sym_frame_t fr[8];
