@@ -21,8 +21,9 @@
 typedef struct entry {
     uintptr_t key;          /* 0 = empty slot */
     uintptr_t value;
-    uint64_t seq : 63;      /* event order of the insertion (a clock can tie) */
-    uint64_t key_ptr : 1;   /* the key is a pointer (checked and watched) */
+    uint64_t seq : 62;      /* event order of the insertion (a clock can tie) */
+    uint64_t key_w : 1;     /* the entry follows its key (a pointer, watched) */
+    uint64_t val_w : 1;     /* the entry follows its value */
     uint32_t map;
     uint32_t inserted_ms;
 } entry_t;
@@ -81,7 +82,7 @@ static bool grow(void)
             if (!ent[i].key) continue;
             if (dead_entries && mp_idtab_get(&dead, ent[i].map)) {   /* shed on the way */
                 release(&ent[i]);
-                ent_count--;
+                __atomic_store_n(&ent_count, ent_count - 1, __ATOMIC_RELAXED);
                 continue;
             }
             uint32_t j = slot_of(ent[i].map, ent[i].key, cap - 1);
@@ -111,7 +112,7 @@ static void erase(entry_t *e)
         }
     }
     ent[i].key = 0;
-    ent_count--;
+    __atomic_store_n(&ent_count, ent_count - 1, __ATOMIC_RELAXED);
 }
 
 /* The freed event covering pointer p: the latest free of the block starting at p. */
@@ -126,9 +127,22 @@ static const freed_t *freed_at(uintptr_t p)
 static inline bool watchable(uintptr_t p) { return p >= 4096; }  /* not small integers */
 static inline bool value_watched(uintptr_t key, uintptr_t v) { return v && v != key; }
 
-static void watch(uintptr_t p)
+/* Start following p for an entry: watch it and return true. dangling=all follows every
+ * pointer (untracked blocks get watch-only records); the default follows only pointers to
+ * sampled blocks, so an unsampled target costs a bitmap load instead of a table update, and
+ * at rate=1 every block is sampled. */
+static bool follow(uintptr_t p, int mode)
 {
-    if (watchable(p)) mp_live_watch(p, 1);
+    if (!watchable(p)) return false;
+    if (mode == MP_DANGLING_SAMPLED) return mp_live_watch_sampled(p);
+    mp_live_watch(p, 1);
+    return true;
+}
+
+/* Could p be followed? (the lock-free part of follow, to skip the table for most entries) */
+static inline bool followable(uintptr_t p, int mode)
+{
+    return watchable(p) && (mode == MP_DANGLING_ALL || mp_maybe_tracked((const void *)p));
 }
 
 /* The entry stops pointing to p (under the lock). When p was freed after the entry went in,
@@ -143,8 +157,18 @@ static void unwatch(const entry_t *e, uintptr_t p)
 
 static void release(const entry_t *e)
 {
-    if (e->key_ptr) unwatch(e, e->key);
-    if (value_watched(e->key, e->value)) unwatch(e, e->value);
+    if (e->key_w) unwatch(e, e->key);
+    if (e->val_w) unwatch(e, e->value);
+}
+
+/* The entry leaves the table (under the lock): its map's count goes down. */
+static void drop(entry_t *e)
+{
+    uint32_t n = mp_idtab_get(&per_map, e->map);
+    if (n > 1) mp_idtab_put(&per_map, e->map, n - 1);
+    else mp_idtab_del(&per_map, e->map);
+    release(e);
+    erase(e);
 }
 
 void mp_dangling_insert(uint32_t map, const void *key, const void *value)
@@ -155,33 +179,50 @@ void mp_dangling_insert(uint32_t map, const void *key, const void *value)
 /* Lock order: this lock, then the live table's shards (as fork_prepare takes them). */
 void mp_dangling_insert_ex(uint32_t map, uintptr_t key, bool key_is_ptr, const void *value)
 {
-    if (!map || !key || !mp_dangling_on()) return;
+    int mode = mp_dangling_mode();
+    if (!map || !key || mode == MP_DANGLING_OFF) return;
     uintptr_t v = (uintptr_t)value;
+    bool vcand = value_watched(key, v);
+    /* Sampled: an entry that can follow nothing is kept only to update one already there. */
+    if (mode == MP_DANGLING_SAMPLED && !__atomic_load_n(&ent_count, __ATOMIC_RELAXED) &&
+        !(key_is_ptr && followable(key, mode)) && !(vcand && followable(v, mode)))
+        return;
     mp_tls.busy++;
     mp_spin_lock(&lock);
     entry_t *e = find(map, key);
     if (e) {
         /* the same key again: the value may change */
         if (e->value != v) {
-            if (value_watched(key, e->value)) unwatch(e, e->value);
-            if (value_watched(key, v)) watch(v);
+            if (e->val_w) unwatch(e, e->value);
+            e->val_w = vcand && follow(v, mode);
         }
-    } else if (((ent_count + 1) * 4 <= (ent_mask + 1) * 3 || grow()) && ent) {
-        uint32_t i = slot_of(map, key, ent_mask);
-        while (ent[i].key) i = (i + 1) & ent_mask;
-        e = &ent[i];
-        e->key = key;
-        e->map = map;
-        ent_count++;
-        mp_idtab_put(&per_map, map, mp_idtab_get(&per_map, map) + 1);
-        if (key_is_ptr) watch(key);
-        if (value_watched(key, v)) watch(v);
+        if (mode == MP_DANGLING_SAMPLED && !e->key_w && !e->val_w) {
+            drop(e);
+            e = NULL;
+        }
+    } else {
+        bool kw = key_is_ptr && follow(key, mode);
+        bool vw = vcand && follow(v, mode);
+        if ((kw || vw || mode == MP_DANGLING_ALL) &&
+            ((ent_count + 1) * 4 <= (ent_mask + 1) * 3 || grow()) && ent) {
+            uint32_t i = slot_of(map, key, ent_mask);
+            while (ent[i].key) i = (i + 1) & ent_mask;
+            e = &ent[i];
+            e->key = key;
+            e->map = map;
+            e->key_w = kw;
+            e->val_w = vw;
+            __atomic_store_n(&ent_count, ent_count + 1, __ATOMIC_RELAXED);
+            mp_idtab_put(&per_map, map, mp_idtab_get(&per_map, map) + 1);
+        } else {    /* nothing to follow, or no memory: the watches just taken go */
+            if (kw) mp_live_watch(key, -1);
+            if (vw) mp_live_watch(v, -1);
+        }
     }
     if (e) {
         e->value = v;
         e->inserted_ms = mp_now_ms();
         e->seq = ++seq;
-        e->key_ptr = key_is_ptr;
     }
     mp_spin_unlock(&lock);
     mp_tls.busy--;
@@ -189,17 +230,11 @@ void mp_dangling_insert_ex(uint32_t map, uintptr_t key, bool key_is_ptr, const v
 
 void mp_dangling_remove(uint32_t map, const void *key)
 {
-    if (!map || !key) return;
+    if (!map || !key || !__atomic_load_n(&ent_count, __ATOMIC_RELAXED)) return;
     mp_tls.busy++;
     mp_spin_lock(&lock);
     entry_t *e = find(map, (uintptr_t)key);
-    if (e) {
-        uint32_t n = mp_idtab_get(&per_map, map);
-        if (n > 1) mp_idtab_put(&per_map, map, n - 1);
-        else mp_idtab_del(&per_map, map);
-        release(e);
-        erase(e);
-    }
+    if (e) drop(e);
     mp_spin_unlock(&lock);
     mp_tls.busy--;
 }
@@ -280,8 +315,7 @@ size_t mp_dangling_find(mp_dangling_finding_t **out, uint64_t *kept, uint64_t *d
         if (!e->key || (dead_entries && mp_idtab_get(&dead, e->map))) continue;
         for (int f = 0; f < 2; f++) {
             uintptr_t p = f ? e->value : e->key;
-            if (!f && !e->key_ptr) continue;
-            if (f && e->key_ptr && p == e->key) continue;
+            if (!(f ? e->val_w : e->key_w)) continue;
             const freed_t *ev = freed_at(p);
             if (!ev || ev->seq < e->seq) continue;
             if (n == cap) {

@@ -1,8 +1,10 @@
 /* profiler/dangling.h - map entries that point into freed (or freed and reused) memory.
  *
- * Sources tell which pointers each entry holds (mp_dangling_insert/remove); the blocks they
- * point to are watched through the live table whether or not they were sampled, so their frees
- * are noticed on the existing tracked-free path (no cost for other frees). Each watched free
+ * Sources tell which pointers each entry holds (mp_dangling_insert/remove). The entries
+ * followed are those pointing to sampled blocks (dangling=1, the default: every block at rate=1,
+ * and an unsampled target costs one bitmap load), or all of them (dangling=all: unsampled
+ * targets get watch-only records). The blocks they point to are watched through the live
+ * table, so their frees are noticed on the existing tracked-free path (no cost for other frees). Each watched free
  * goes into a bounded history (freed_history option) with the stack that freed the block. At a
  * snapshot, every entry whose key or value points to a block freed after the entry was inserted
  * is a finding; when the history overflowed before the entry was inserted, the finding is

@@ -206,16 +206,21 @@ bool mp_live_remove(uintptr_t a, mp_block_t *out)
     return found;
 }
 
-bool mp_live_watch(uintptr_t a, int delta)
+/* The watch count of the record at a changes by delta. An untracked address gets a watch-only
+ * record, unless sampled_only: then only a sampled block's record (one with a stack) counts.
+ * *counted tells whether the count moved. */
+static bool watch(uintptr_t a, int delta, bool sampled_only, bool *counted)
 {
     int idx;
     shard_t *s = shard_of(a, &idx);
+    *counted = false;
     if (mp_tls.held_shard == idx + 1) return false;
     bool ok = true, gone = false;
     lock_shard(s, idx);
     mp_block_t *e = find(s, a);
-    if (e) {
+    if (e && (!sampled_only || e->stack)) {
         unsigned n = MP_BLOCK_WATCHES(e);
+        *counted = true;
         if (n < MP_BLOCK_WATCH_MAX && (delta > 0 || n > 0)) {   /* saturated counts stick */
             n = delta > 0 ? n + 1 : n - 1;
             e->role = (uint16_t)((e->role & ~MP_BLOCK_WATCHED) | n << MP_BLOCK_WATCH_SHIFT);
@@ -224,12 +229,26 @@ bool mp_live_watch(uintptr_t a, int delta)
                 gone = true;
             }
         }
-    } else if (delta > 0) {
-        ok = store(s, &(mp_block_t){ .addr = a, .role = 1u << MP_BLOCK_WATCH_SHIFT });
+    } else if (!e && delta > 0 && !sampled_only) {
+        ok = *counted = store(s, &(mp_block_t){ .addr = a, .role = 1u << MP_BLOCK_WATCH_SHIFT });
     }
     unlock_shard(s);
     if (gone) filter_forget(a);
     return ok;
+}
+
+bool mp_live_watch(uintptr_t a, int delta)
+{
+    bool counted;
+    return watch(a, delta, false, &counted);
+}
+
+bool mp_live_watch_sampled(uintptr_t a)
+{
+    bool counted;
+    if (!mp_maybe_tracked((const void *)a)) return false;  /* the lock-free answer for most */
+    watch(a, 1, true, &counted);
+    return counted;
 }
 
 size_t mp_live_count(void)

@@ -40,6 +40,9 @@ bool mp_live_insert(const mp_block_t *b, mp_block_t *stale, bool *ok);
  * untracked address gets a watch-only record. Returns false when the table is out of memory
  * (or this thread holds the shard: a signal handler inside the table). */
 bool mp_live_watch(uintptr_t addr, int delta);
+/* One more map entry points to the block at addr, if it is a sampled block (tracked with a
+ * stack); true when it is and was counted. Costs a bitmap load for the unsampled majority. */
+bool mp_live_watch_sampled(uintptr_t addr);
 /* Untrack addr; true and *out filled when it was tracked. */
 bool mp_live_remove(uintptr_t addr, mp_block_t *out);
 /* Number of tracked blocks. */

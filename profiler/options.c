@@ -11,7 +11,7 @@
 
 #include "profiler/log.h"
 
-enum kind { K_U64, K_INT, K_BOOL, K_STR, K_UNWIND, K_SIGNAL, K_FORMATS };
+enum kind { K_U64, K_INT, K_BOOL, K_STR, K_UNWIND, K_SIGNAL, K_FORMATS, K_DANGLING };
 
 typedef struct opt_desc {
     const char *name;       /* key in MAPPROF_OPTIONS */
@@ -37,7 +37,7 @@ static const opt_desc_t opts[] = {
     { "freed_history", K_U64,  F(freed_history), 16, (uint64_t)1 << 26 },
     { "findings",   K_BOOL,    F(findings),   0, 0 },
     { "maps",       K_BOOL,    F(maps),       0, 0 },
-    { "dangling",   K_BOOL,    F(dangling),   0, 0 },
+    { "dangling",   K_DANGLING, F(dangling),  0, 0 },
     { "leak_report", K_STR,    F(leak_report), 0, 0 },
     { "libc_lines", K_BOOL,    F(libc_lines), 0, 0 },
 };
@@ -55,7 +55,7 @@ void mp_options_default(mp_options_t *o)
     o->at_exit = true;
     o->freed_history = 65536;
     o->maps = true;
-    o->dangling = true;
+    o->dangling = MP_DANGLING_SAMPLED;
 }
 
 /* Parse an unsigned number with an optional K/M/G suffix (powers of 1024). */
@@ -127,6 +127,14 @@ static bool parse_formats(const char *s, size_t len, unsigned *out)
     return true;
 }
 
+static bool parse_bool(const char *v, size_t len, bool *out)
+{
+    if (eq(v, len, "1") || eq(v, len, "on") || eq(v, len, "yes") || eq(v, len, "true")) *out = true;
+    else if (eq(v, len, "0") || eq(v, len, "off") || eq(v, len, "no") || eq(v, len, "false")) *out = false;
+    else return false;
+    return true;
+}
+
 static bool parse_value(const opt_desc_t *d, mp_options_t *o, const char *v, size_t len)
 {
     char *field = (char *)o + d->off;
@@ -141,13 +149,15 @@ static bool parse_value(const opt_desc_t *d, mp_options_t *o, const char *v, siz
         *(int *)field = (int)n;
         return true;
     case K_BOOL:
-        if (eq(v, len, "1") || eq(v, len, "on") || eq(v, len, "yes") || eq(v, len, "true"))
-            *(bool *)field = true;
-        else if (eq(v, len, "0") || eq(v, len, "off") || eq(v, len, "no") || eq(v, len, "false"))
-            *(bool *)field = false;
-        else
-            return false;
+        return parse_bool(v, len, (bool *)field);
+    case K_DANGLING: {
+        bool on;
+        if (eq(v, len, "all")) o->dangling = MP_DANGLING_ALL;
+        else if (eq(v, len, "sampled")) o->dangling = MP_DANGLING_SAMPLED;
+        else if (parse_bool(v, len, &on)) o->dangling = on ? MP_DANGLING_SAMPLED : MP_DANGLING_OFF;
+        else return false;
         return true;
+    }
     case K_STR:
         if (len == 0 || len >= sizeof o->output || len >= sizeof o->leak_report) return false;
         memcpy(field, v, len);

@@ -12,6 +12,8 @@
 
 enum { MP_UNWIND_LIBUNWIND = 0, MP_UNWIND_FP = 1 };
 enum { MP_FMT_PB = 1, MP_FMT_LEGACY = 2 };
+/* dangling: off; entries pointing to sampled blocks (every block at rate=1); every entry */
+enum { MP_DANGLING_OFF = 0, MP_DANGLING_SAMPLED = 1, MP_DANGLING_ALL = 2 };
 
 typedef struct mp_options {
     uint64_t rate;          /* mean bytes between samples; 1 = every allocation */
@@ -29,7 +31,7 @@ typedef struct mp_options {
     uint64_t freed_history; /* freed blocks kept for the dangling-reference check */
     bool findings;          /* write PREFIX.PID.SEQ.findings.json at each dump */
     bool maps;              /* know maps (hashmap/, GHashTable, std::unordered_map, annotations) */
-    bool dangling;          /* record map entries' pointers for the dangling-reference check */
+    int dangling;           /* MP_DANGLING_*: which map entries the dangling check follows */
     char leak_report[512];  /* where the leak check writes its JSON report ("" = none) */
     bool libc_lines;        /* read libc's DWARF at dumps too (MP_SYM_LIBC_LINES) */
 } mp_options_t;

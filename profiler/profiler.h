@@ -119,7 +119,9 @@ void mp_init(void);
 const mp_options_t *mp_opts(void);
 /* Map tracking is on (the maps option; true until the options are read). */
 bool mp_maps_on(void);
-/* Entries' pointers are recorded (the dangling option; true until the options are read). */
+/* Which entries' pointers are recorded (the dangling option, MP_DANGLING_*; all of them until
+ * the options are read), and whether any are. */
+int mp_dangling_mode(void);
 bool mp_dangling_on(void);
 /* Write a profile now ("exit", "signal", "interval", "inuse", or a user tag). 0 or errno. */
 int mp_dump(const char *tag);

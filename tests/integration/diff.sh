@@ -40,7 +40,7 @@ t_end
 
 t_begin diff_dangling_references
 mkdir -p "$TMP/dg"
-MAPPROF_OPTIONS="output=$TMP/dg/d" LD_PRELOAD="$LIB" "$TP/dangling" >/dev/null
+MAPPROF_OPTIONS="output=$TMP/dg/d:dangling=all" LD_PRELOAD="$LIB" "$TP/dangling" >/dev/null
 n=$("$MAPPROF" diff "$(ls "$TMP"/dg/d.*.0.pb.gz)" "$(ls "$TMP"/dg/d.*.1.pb.gz)" --format json | python3 -c '
 import json, sys
 f = json.load(sys.stdin)["findings"]

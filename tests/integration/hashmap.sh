@@ -67,7 +67,7 @@ PY
 t_end
 
 mkdir -p "$TMP/run" "$TMP/copy"
-MAPPROF_OPTIONS="output=$TMP/run/p:at_exit=0:findings=1" LD_PRELOAD="$LIB" "$TP/hmdiff" >/dev/null || t_fail "hmdiff failed"
+MAPPROF_OPTIONS="output=$TMP/run/p:at_exit=0:findings=1:dangling=all" LD_PRELOAD="$LIB" "$TP/hmdiff" >/dev/null || t_fail "hmdiff failed"
 cp "$TMP"/run/* "$TMP/copy/"            # offline: only the files, elsewhere
 d0=$(ls "$TMP"/copy/p.*.0.pb.gz); d1=$(ls "$TMP"/copy/p.*.1.pb.gz); d2=$(ls "$TMP"/copy/p.*.2.pb.gz)
 rm -rf "$TMP/run"
@@ -111,7 +111,7 @@ t_begin hashmap_history_too_short_is_said
 # maps, destroyed just before: their entries are shed lazily) push free_some's 10 out of the
 # history; the reports must say so instead of staying silent
 mkdir -p "$TMP/short"
-MAPPROF_OPTIONS="output=$TMP/short/p:at_exit=0:findings=1:freed_history=16" LD_PRELOAD="$LIB" "$TP/hmdiff" >/dev/null
+MAPPROF_OPTIONS="output=$TMP/short/p:at_exit=0:findings=1:freed_history=16:dangling=all" LD_PRELOAD="$LIB" "$TP/hmdiff" >/dev/null
 s1=$(ls "$TMP"/short/p.*.1.pb.gz); s2=$(ls "$TMP"/short/p.*.2.pb.gz)
 "$MAPPROF" diff "$s1" "$s2" | grep -q "^note: the freed-block history kept the last 16 frees" || t_fail "diff text is silent"
 "$MAPPROF" diff "$s1" "$s2" --format json | python3 -c '
@@ -130,11 +130,12 @@ t_end
 t_begin hashmap_only_referenced_frees_recorded
 # entries removed or replaced before their values are freed leave nothing in the freed-block
 # history (1,994 such frees); values freed while an entry (in either of two maps) points to
-# them are recorded and reported, at the default rate and at rate=1
-for rate in 524288 1; do
+# them are recorded and reported: following every entry at the default rate, and following
+# the sampled blocks (all of them) at rate=1
+for opts in rate=524288:dangling=all rate=1; do
   rm -rf "$TMP/watch"; mkdir -p "$TMP/watch"
-  want=$(MAPPROF_OPTIONS="rate=$rate:output=$TMP/watch/p:at_exit=0:findings=1" LD_PRELOAD="$LIB" "$TP/hmwatch")
-  python3 - "$TMP/watch" "$want" <<'PY' || t_fail "rate=$rate"
+  want=$(MAPPROF_OPTIONS="$opts:output=$TMP/watch/p:at_exit=0:findings=1" LD_PRELOAD="$LIB" "$TP/hmwatch")
+  python3 - "$TMP/watch" "$want" <<'PY' || t_fail "$opts"
 import glob, json, sys
 _, rec, _, dang = sys.argv[2].split()
 d = json.load(open(glob.glob(sys.argv[1] + "/p.*.findings.json")[0]))

@@ -133,10 +133,14 @@ grep -q '^Maps: 3 live' "$TMP/r.txt" || t_fail "no map table: $(tail -5 "$TMP/r.
 t_eq "$?" 2 "report on a non-profile"
 t_end
 
-for rate in 524288 1; do
-  t_begin "dangling_references_rate_$rate"
-  out="$TMP/dg$rate"
-  MAPPROF_OPTIONS="rate=$rate:output=$out" LD_PRELOAD="$LIB" "$TP/dangling" >"$TMP/dg.truth"
+# dangling=all follows every entry at any rate; the default follows entries that point to
+# sampled blocks: all of them at rate=1, and at rate=64K the 4 MiB values (the short ones are
+# almost never sampled, and no finding may come from them)
+for cfg in "rate=524288:dangling=all" "rate=1" "rate=65536:seed=7 4194304"; do
+  read -r opts arg <<<"$cfg"
+  t_begin "dangling_references_${opts//[=:]/_}"
+  out="$TMP/dg${opts//[=:]/_}"
+  MAPPROF_OPTIONS="$opts:output=$out" LD_PRELOAD="$LIB" "$TP/dangling" $arg >"$TMP/dg.truth"
   f=$(ls "$out".*.0.maps 2>/dev/null)
   want=$(awk '/^dangling / { print $2 }' "$TMP/dg.truth")
   t_eq "$(grep -c '^dangling' "$f")" "$want" "dangling references"
@@ -148,7 +152,7 @@ done
 
 t_begin live_findings_json
 mkdir -p "$TMP/lf"
-"$MAPPROF" run --findings -o "$TMP/lf/d" -- "$TP/dangling" >/dev/null 2>&1
+MAPPROF_OPTIONS=dangling=all "$MAPPROF" run --findings -o "$TMP/lf/d" -- "$TP/dangling" >/dev/null 2>&1
 "$MAPPROF" run --findings -o "$TMP/lf/a" -- "$TP/annotated" >/dev/null 2>&1
 python3 - "$TMP/lf" <<'PY' || t_fail "findings.json"
 import glob, json, sys

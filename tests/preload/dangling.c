@@ -1,10 +1,13 @@
 /* Target program: a GLib table of 100 string values; free_some() frees 10 values without
  * removing their entries (10 dangling references, freed there). A second table whose values
  * are removed (or stolen) before being freed must produce none. Dumps once ("after") and
- * prints "dangling N" with its own count. */
+ * prints "dangling N" with its own count. With an argument BYTES, the 10 values freed in
+ * free_some are BYTES long (filled), the others stay short: at a rate well below BYTES those 10
+ * are sampled for certain and the short ones almost never. */
 #include <glib.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "profiler/mapprof.h"
 
@@ -26,11 +29,20 @@ __attribute__((noinline)) void remove_then_free(void)
     }
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    size_t big = argc > 1 ? strtoul(argv[1], NULL, 10) : 0;
     t = g_hash_table_new(g_direct_hash, g_direct_equal);
     clean = g_hash_table_new(g_direct_hash, g_direct_equal);
-    for (int i = 0; i < 100; i++) g_hash_table_insert(t, GINT_TO_POINTER(i + 1), g_strdup_printf("value %d", i));
+    for (int i = 0; i < 100; i++) {
+        char *v = g_strdup_printf("value %d", i);
+        if (big && i % 10 == 0) {
+            v = g_realloc(v, big);
+            memset(v, 'x', big - 1);
+            v[big - 1] = 0;
+        }
+        g_hash_table_insert(t, GINT_TO_POINTER(i + 1), v);
+    }
     for (int i = 0; i < 40; i++) g_hash_table_insert(clean, GINT_TO_POINTER(i + 1), g_strdup_printf("clean %d", i));
     free_some();
     remove_then_free();

@@ -15,7 +15,8 @@ static void test_defaults(void)
     CHECK_EQ_INT(o.formats, MP_FMT_PB);
     CHECK(strcmp(o.output, "mapprof") == 0);
     CHECK(o.maps);
-    CHECK(o.dangling);
+    CHECK_EQ_INT(o.dangling, MP_DANGLING_SAMPLED);
+    CHECK(!o.libc_lines);
 }
 
 static void test_values(void)
@@ -37,7 +38,16 @@ static void test_values(void)
     CHECK_EQ_INT(o.seed, 42);
     CHECK(o.quiet);
     CHECK(!o.maps);
-    CHECK(!o.dangling);
+    CHECK_EQ_INT(o.dangling, MP_DANGLING_OFF);
+    CHECK_EQ_INT(mp_options_parse(&o, "dangling=all:libc_lines=1"), 0);
+    CHECK_EQ_INT(o.dangling, MP_DANGLING_ALL);
+    CHECK(o.libc_lines);
+    CHECK_EQ_INT(mp_options_parse(&o, "dangling=on"), 0);
+    CHECK_EQ_INT(o.dangling, MP_DANGLING_SAMPLED);
+    CHECK_EQ_INT(mp_options_parse(&o, "dangling=sampled"), 0);
+    CHECK_EQ_INT(o.dangling, MP_DANGLING_SAMPLED);
+    CHECK_EQ_INT(mp_options_parse(&o, "dangling=some"), 1);
+    CHECK_EQ_INT(o.dangling, MP_DANGLING_SAMPLED);
 }
 
 static void test_bad_values_keep_defaults(void)
