@@ -102,8 +102,8 @@ static bool grow(shard_t *s)
             if (s->slot[i].addr) put(n, cap - 1, &s->slot[i]);
         mp_pages_free(s->slot, (size_t)(s->mask + 1) * sizeof *s->slot);
     }
-    s->slot = n;
-    s->mask = cap - 1;
+    __atomic_store_n(&s->slot, n, __ATOMIC_RELAXED);     /* read unlocked by mp_live_prefetch */
+    __atomic_store_n(&s->mask, cap - 1, __ATOMIC_RELAXED);
     return true;
 }
 
@@ -249,6 +249,17 @@ bool mp_live_watch_sampled(uintptr_t a)
     if (!mp_maybe_tracked((const void *)a)) return false;  /* the lock-free answer for most */
     watch(a, 1, true, &counted);
     return counted;
+}
+
+void mp_live_prefetch(uintptr_t a)
+{
+    int idx;
+    shard_t *s = shard_of(a, &idx);
+    /* Unlocked: a shard growing meanwhile gives a stale or mismatched pair, and a prefetch of
+     * any address is harmless (it never faults). */
+    mp_block_t *slot = __atomic_load_n(&s->slot, __ATOMIC_RELAXED);
+    uint32_t mask = __atomic_load_n(&s->mask, __ATOMIC_RELAXED);
+    if (slot) __builtin_prefetch(&slot[(uint32_t)mix(a) & mask], 1, 3);
 }
 
 size_t mp_live_count(void)

@@ -43,6 +43,10 @@ bool mp_live_watch(uintptr_t addr, int delta);
 /* One more map entry points to the block at addr, if it is a sampled block (tracked with a
  * stack); true when it is and was counted. Costs a bitmap load for the unsampled majority. */
 bool mp_live_watch_sampled(uintptr_t addr);
+/* Start loading the slot where addr's record goes (before work that does not touch the table,
+ * such as unwinding: the table is far larger than the caches at rate=1, and its probe was the
+ * profiler's largest cost there). */
+void mp_live_prefetch(uintptr_t addr);
 /* Untrack addr; true and *out filled when it was tracked. */
 bool mp_live_remove(uintptr_t addr, mp_block_t *out);
 /* Number of tracked blocks. */

@@ -109,6 +109,7 @@ static void forget(const mp_block_t *b)
 /* The sampled path outside any map operation. */
 static void sample_plain(void *p, size_t n)
 {
+    mp_live_prefetch((uintptr_t)p);
     mp_tls.countdown = mp_sample_next(&mp_tls.rng, opts.rate);
     uintptr_t *pcs = mp_tls.pcs;
     int depth = mp_unwind_capture(pcs, opts.max_depth, opts.unwind);
@@ -125,6 +126,7 @@ static void sample_plain(void *p, size_t n)
  * map's label) when the parked countdown says so. */
 static void track_for_map(void *p, size_t n)
 {
+    mp_live_prefetch((uintptr_t)p);
     mp_tls.countdown = 0;   /* stay on the slow path until the context ends */
     mp_tls.saved_countdown -= (int64_t)(n > INT64_MAX / 2 ? INT64_MAX / 2 : n);
     bool sampled = mp_tls.saved_countdown <= 0;
