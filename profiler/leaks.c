@@ -21,51 +21,105 @@ long mp_leak_find(const mp_leak_block_t *b, size_t n, uintptr_t p)
     return -1;
 }
 
-/* A page index over the sorted blocks: first[p] is the index of the first block starting at
- * or after base + (p << shift). It narrows each pointer's binary search to a page's blocks. */
+/* A bucket index over the sorted blocks, to find the block a word points into in a step or
+ * two instead of a binary search over every block (a cache miss per step). The heap is not one
+ * range: brk blocks, mmap'd ones, arenas of other threads sit terabytes apart, and one dense
+ * array over all of that had to use buckets of megabytes. So blocks are cut into runs where no
+ * gap reaches RUN_GAP; each run has its own buckets (one shift for all, sized to about two
+ * buckets per block, 16 bytes to 4 KiB); first[] holds, per bucket, the index of the first
+ * block starting at or after it (each run's buckets, plus one end entry, back to back). */
+#define RUN_GAP ((uintptr_t)1 << 20)
+
+typedef struct lrun {
+    uintptr_t lo, hi;       /* [first block, end of the last) */
+    size_t b0, b1;          /* its blocks [b0, b1) */
+    size_t f0;              /* its buckets start at first[f0] */
+} lrun_t;
+
 typedef struct lindex {
-    uintptr_t base, end;    /* [first block, end of the last) */
+    lrun_t *runs;
+    size_t nruns, nfirst;
     unsigned shift;
-    uint32_t *first;        /* npages + 1 entries, in the profiler's own mappings */
-    size_t npages;
+    uint32_t *first;        /* in the profiler's own mappings */
 } lindex_t;
+
+static void index_free(lindex_t *ix)
+{
+    if (ix->runs) mp_pages_free(ix->runs, ix->nruns * sizeof *ix->runs);
+    if (ix->first) mp_pages_free(ix->first, ix->nfirst * sizeof *ix->first);
+    memset(ix, 0, sizeof *ix);
+}
+
+static size_t buckets(const lrun_t *r, unsigned shift) { return ((r->hi - r->lo) >> shift) + 2; }
 
 static void index_build(lindex_t *ix, const mp_leak_block_t *b, size_t n)
 {
     memset(ix, 0, sizeof *ix);
     if (!n || n > UINT32_MAX) return;
-    ix->base = b[0].addr;
-    ix->end = b[n - 1].addr + b[n - 1].size + 1;
-    ix->shift = 12;
-    while (((ix->end - ix->base) >> ix->shift) > ((size_t)1 << 22)) ix->shift++;
-    ix->npages = ((ix->end - ix->base) >> ix->shift) + 1;
-    ix->first = mp_pages_alloc((ix->npages + 1) * sizeof *ix->first);
-    if (!ix->first) return;
-    size_t i = 0;
-    for (size_t p = 0; p <= ix->npages; p++) {
-        uintptr_t start = ix->base + ((uintptr_t)p << ix->shift);
-        while (i < n && b[i].addr < start) i++;
-        ix->first[p] = (uint32_t)i;
+    size_t nruns = 1;
+    uintptr_t end = b[0].addr + b[0].size + 1;
+    for (size_t i = 1; i < n; i++) {
+        if (b[i].addr - end >= RUN_GAP && b[i].addr > end) nruns++;
+        if (b[i].addr + b[i].size + 1 > end) end = b[i].addr + b[i].size + 1;
     }
-}
-
-static void index_free(lindex_t *ix)
-{
-    if (ix->first) mp_pages_free(ix->first, (ix->npages + 1) * sizeof *ix->first);
+    ix->runs = mp_pages_alloc(nruns * sizeof *ix->runs);
+    if (!ix->runs) return;
+    ix->nruns = nruns;
+    size_t r = 0;
+    ix->runs[0] = (lrun_t){ b[0].addr, b[0].addr + b[0].size + 1, 0, 1, 0 };
+    for (size_t i = 1; i < n; i++) {
+        lrun_t *cur = &ix->runs[r];
+        if (b[i].addr - cur->hi >= RUN_GAP && b[i].addr > cur->hi) {
+            cur = &ix->runs[++r];
+            *cur = (lrun_t){ b[i].addr, b[i].addr, i, i, 0 };
+        }
+        cur->b1 = i + 1;
+        if (b[i].addr + b[i].size + 1 > cur->hi) cur->hi = b[i].addr + b[i].size + 1;
+    }
+    size_t total = 0;
+    for (ix->shift = 4;; ix->shift++) {
+        total = 0;
+        for (r = 0; r < nruns; r++) total += buckets(&ix->runs[r], ix->shift);
+        if ((ix->shift >= 12 && total <= 4 * n + 4096) || ix->shift >= 40 ||
+            (ix->shift < 12 && total <= 2 * n + 2 * nruns)) break;
+    }
+    ix->first = mp_pages_alloc(total * sizeof *ix->first);
+    if (!ix->first) { index_free(ix); return; }
+    ix->nfirst = total;
+    size_t f = 0;
+    for (r = 0; r < nruns; r++) {
+        lrun_t *run = &ix->runs[r];
+        run->f0 = f;
+        size_t i = run->b0, nb = buckets(run, ix->shift);
+        for (size_t p = 0; p < nb; p++, f++) {
+            uintptr_t start = run->lo + ((uintptr_t)p << ix->shift);
+            while (i < run->b1 && b[i].addr < start) i++;
+            ix->first[f] = (uint32_t)i;
+        }
+    }
 }
 
 static long find_indexed(const lindex_t *ix, const mp_leak_block_t *b, size_t n, uintptr_t p)
 {
     if (!ix->first) return mp_leak_find(b, n, p);
-    if (p < ix->base || p >= ix->end) return -1;
-    size_t page = (p - ix->base) >> ix->shift;
-    size_t lo = ix->first[page] ? ix->first[page] - 1 : 0, hi = ix->first[page + 1];
-    while (lo < hi) {           /* first block with addr > p, within the page's candidates */
+    size_t lo = 0, hi = ix->nruns;
+    while (lo < hi) {           /* first run with lo > p */
+        size_t mid = lo + (hi - lo) / 2;
+        if (ix->runs[mid].lo <= p) lo = mid + 1;
+        else hi = mid;
+    }
+    if (lo == 0) return -1;
+    const lrun_t *run = &ix->runs[lo - 1];
+    if (p >= run->hi) return -1;
+    size_t bucket = run->f0 + ((p - run->lo) >> ix->shift);
+    lo = ix->first[bucket];     /* the answer lies in [first block of p's bucket, of the next] */
+    hi = ix->first[bucket + 1];
+    while (lo < hi) {           /* first block with addr > p */
         size_t mid = lo + (hi - lo) / 2;
         if (b[mid].addr <= p) lo = mid + 1;
         else hi = mid;
     }
-    if (lo == 0) return -1;
+    if (lo == run->b0) return -1;
     const mp_leak_block_t *c = &b[lo - 1];
     return p < c->addr + (c->size ? c->size : 1) ? (long)(lo - 1) : -1;
 }

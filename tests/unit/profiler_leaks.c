@@ -2,6 +2,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 
 #include "profiler/leaks.h"
 #include "tests/check.h"
@@ -140,6 +141,82 @@ static void test_find(void)
     CHECK_EQ_INT(mp_leak_find(b, N, (uintptr_t)heap[5] + 8), -1);
 }
 
+/* Blocks in runs far apart (as brk and mmap'd blocks are): a dense run of small blocks, a run
+ * with a 64 KiB block among small ones, and a lone block, 8 MiB and 40 MiB away. Pointers into
+ * each run's interiors and block ends, and into the gaps between runs, must resolve exactly. */
+static void test_sparse_runs(void)
+{
+    size_t span = (size_t)48 << 20;
+    char *base = mmap(NULL, span, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    CHECK(base != MAP_FAILED);
+    if (base == MAP_FAILED) return;
+    enum { NA = 200, NB = 10 };
+    mp_leak_block_t v[NA + NB + 1 + 1];
+    size_t n = 0;
+    char *ra = base, *rb = base + ((size_t)8 << 20), *rc = base + ((size_t)40 << 20);
+    for (int i = 0; i < NA; i++) v[n++] = (mp_leak_block_t){ .addr = (uintptr_t)(ra + 48 * i), .size = 32 };
+    for (int i = 0; i < NB; i++) v[n++] = (mp_leak_block_t){ .addr = (uintptr_t)(rb + 64 * i), .size = 64 };
+    size_t big = n;
+    v[n++] = (mp_leak_block_t){ .addr = (uintptr_t)(rb + 4096), .size = 65536 };
+    size_t lone = n;
+    v[n++] = (mp_leak_block_t){ .addr = (uintptr_t)rc, .size = 24 };
+    uintptr_t roots[6] = {
+        (uintptr_t)(ra + 48 * 5 + 31),      /* last byte of A5 */
+        (uintptr_t)(ra + 48 * 6 + 32),      /* just past A6: its padding, no block */
+        (uintptr_t)(rb - 4096),             /* the gap between runs */
+        (uintptr_t)(rc + 100),              /* past the lone block */
+        (uintptr_t)(ra + 48 * NA + 100000), /* past run A */
+        0,
+    };
+    memcpy(ra + 48 * 5, &(uintptr_t){ (uintptr_t)(rc + 8) }, sizeof(uintptr_t));          /* A5 -> lone */
+    memcpy(rc + 16, &(uintptr_t){ (uintptr_t)(rb + 4096 + 65535) }, sizeof(uintptr_t));   /* lone -> big's last byte */
+    memcpy(rb + 4096 + 60000, &(uintptr_t){ (uintptr_t)(ra + 48 * 150) }, sizeof(uintptr_t)); /* big -> A150 */
+    memcpy(ra + 48 * 7, &(uintptr_t){ (uintptr_t)(rb + 64 * 3 + 40) }, sizeof(uintptr_t));  /* A7 (lost) -> B3 */
+    mp_range_t r = { (uintptr_t)roots, (uintptr_t)(roots + 6) };
+    CHECK_EQ_INT(mp_leak_classify(v, n, &r, 1), 0);
+    int wrong = 0;
+    for (size_t i = 0; i < n; i++) {
+        int want = MP_LEAK_DEFINITE;
+        if (i == 5 || i == lone || i == big || i == 150) want = MP_LEAK_REACHABLE;
+        else if (i == NA + 3) want = MP_LEAK_INDIRECT;
+        if (v[i].cls != want) wrong++;
+        CHECKF(v[i].cls == want, "block %zu: class %d, want %d", i, v[i].cls, want);
+        if (wrong > 3) break;
+    }
+
+    /* Differential: words anywhere around the runs (inside, at ends, in and past the gaps)
+     * as the only roots, blocks pointing nowhere; a block is reachable exactly when one of the
+     * words lies in it by the plain binary search (mp_leak_find, checked in test_find). */
+    memset(ra, 0, (size_t)48 * NA);
+    memset(rb, 0, 4096 + 65536);
+    memset(rc, 0, 24);
+    enum { NW = 20000 };
+    static uintptr_t words[NW];
+    uint64_t x = 0x2545f4914f6cdd1dull;
+    const char *anchors[] = { ra, ra + 48 * NA, rb, rb + 4096 + 65536, rc, rc + 24 };
+    for (int w = 0; w < NW; w++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        const char *a = anchors[x % 6];
+        long off = (long)((x >> 8) % ((w & 1) ? 131072 : 4194304)) - ((w & 1) ? 65536 : 2097152);
+        words[w] = (uintptr_t)a + (uintptr_t)off;
+    }
+    bool want[NA + NB + 2] = { false };
+    for (int w = 0; w < NW; w++) {
+        long k = mp_leak_find(v, n, words[w]);
+        if (k >= 0) want[k] = true;
+    }
+    mp_range_t rw = { (uintptr_t)words, (uintptr_t)(words + NW) };
+    CHECK_EQ_INT(mp_leak_classify(v, n, &rw, 1), 0);
+    int bad = 0, reached = 0;
+    for (size_t i = 0; i < n; i++) {
+        reached += want[i];
+        if ((v[i].cls == MP_LEAK_REACHABLE) != want[i] && bad++ < 3)
+            CHECKF(0, "block %zu: reachable %d, by binary search %d", i, v[i].cls == MP_LEAK_REACHABLE, want[i]);
+    }
+    CHECK(reached > 20 && reached < (int)n);    /* the words hit some blocks and miss others */
+    munmap(base, span);
+}
+
 static void test_long_chain_no_recursion(void)
 {
     /* a 1M-block linked list: the explicit work stack must handle depth */
@@ -173,6 +250,7 @@ int main(void)
     RUN(test_cycle);
     RUN(test_map_retained);
     RUN(test_find);
+    RUN(test_sparse_runs);
     RUN(test_long_chain_no_recursion);
     return check_done();
 }
