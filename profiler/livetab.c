@@ -11,14 +11,35 @@
 #define LEAF_GRANULES ((uint64_t)1 << (MP_FILTER_LEAF_SHIFT - 4))
 #define LEAF_BYTES (LEAF_GRANULES / 8)
 
+/* A slot: 16 bytes, so the table costs 21-32 bytes per tracked block at its load of 0.5-0.75.
+ * Addresses fit 47 bits (user space); the size's low 32 bits are here, and the rare fields (a
+ * map id, the size's high bits) sit in the shard's side table of extras, flagged by W_EXT. */
+typedef struct slot {
+    uint64_t w;             /* address | W_EXT | role << 48; 0 = empty */
+    uint32_t size_lo;
+    uint32_t stack;
+} slot_t;
+
+#define W_ADDR (((uint64_t)1 << 47) - 1)
+#define W_EXT ((uint64_t)1 << 47)
+#define W_ROLE_SHIFT 48
+
+typedef struct extra {      /* a slot's rare fields, by address */
+    uintptr_t addr;         /* 0 = empty */
+    uint32_t map;
+    uint32_t size_hi;
+} extra_t;
+
 typedef struct shard {
     mp_spin_t lock;
-    uint32_t mask;          /* capacity - 1, or 0 before the first insert */
+    uint32_t cap;           /* slots: a multiple of 256, or 0 before the first insert */
     uint32_t count;         /* tracked blocks */
-    mp_block_t *slot;       /* mmap'd array of mask + 1 slots */
+    slot_t *slot;           /* mmap'd array of cap slots */
+    extra_t *ext;           /* mmap'd array of ext_mask + 1 extras, or NULL */
+    uint32_t ext_mask, ext_count;
 } __attribute__((aligned(64))) shard_t;
 
-_Static_assert(sizeof(mp_block_t) == 24, "a live-table slot is 24 bytes");
+_Static_assert(sizeof(slot_t) == 16, "a live-table slot is 16 bytes");
 
 static shard_t shards[NSHARDS];
 uint64_t *mp_filter_top[1u << (47 - MP_FILTER_LEAF_SHIFT)];
@@ -30,12 +51,16 @@ static bool seen_unaligned;   /* some tracked block was not 16-byte aligned */
  * each other in memory, which malloc hands out near each other in time, share cache lines of
  * the table (3x cheaper than a scattering hash at rate=1, measured on the churn workload),
  * while pages are spread evenly over the table (placing 64 KiB windows side by side by their
- * address made a contiguous heap's windows overlap and lengthened probe chains). */
-static inline uint64_t mix(uintptr_t a)
+ * address made a contiguous heap's windows overlap and lengthened probe chains). The page's
+ * run is chosen by scaling its hash to cap / 256 runs, so the table may grow by half. */
+static inline uint32_t home(uintptr_t a, uint32_t cap)
 {
-    uint64_t h = (uint64_t)(a >> 12) * 0x9e3779b97f4a7c15ULL;
-    return ((h >> 24) << 8) | ((a >> 4) & 0xff);
+    uint32_t h = (uint32_t)(((uint64_t)(a >> 12) * 0x9e3779b97f4a7c15ULL) >> 32);
+    return (uint32_t)(((uint64_t)h * (cap >> 8)) >> 32) << 8 | (uint32_t)((a >> 4) & 0xff);
 }
+
+static inline uint32_t next(uint32_t i, uint32_t cap) { return i + 1 == cap ? 0 : i + 1; }
+static inline uintptr_t slot_addr(const slot_t *e) { return (uintptr_t)(e->w & W_ADDR); }
 
 static inline shard_t *shard_of(uintptr_t a, int *idx)
 {
@@ -76,52 +101,145 @@ static void filter_set(uintptr_t a, bool on)
 
 /* ---- shard tables (caller holds the shard lock) ---- */
 
-static mp_block_t *find(shard_t *s, uintptr_t a)
+static slot_t *find(shard_t *s, uintptr_t a)
 {
-    if (!s->slot) return NULL;
-    for (uint32_t i = (uint32_t)mix(a) & s->mask;; i = (i + 1) & s->mask) {
-        if (s->slot[i].addr == a) return &s->slot[i];
-        if (!s->slot[i].addr) return NULL;
+    if (!s->slot || (a & ~W_ADDR)) return NULL;
+    for (uint32_t i = home(a, s->cap);; i = next(i, s->cap)) {
+        if (slot_addr(&s->slot[i]) == a && s->slot[i].w) return &s->slot[i];
+        if (!s->slot[i].w) return NULL;
     }
 }
 
-static void put(mp_block_t *slot, uint32_t mask, const mp_block_t *b)
+static void put(slot_t *slot, uint32_t cap, const slot_t *e)
 {
-    uint32_t i = (uint32_t)mix(b->addr) & mask;
-    while (slot[i].addr) i = (i + 1) & mask;
-    slot[i] = *b;
+    uint32_t i = home(slot_addr(e), cap);
+    while (slot[i].w) i = next(i, cap);
+    slot[i] = *e;
 }
 
 static bool grow(shard_t *s)
 {
-    uint32_t cap = s->slot ? (s->mask + 1) * 2 : 256;
-    mp_block_t *n = mp_pages_alloc((size_t)cap * sizeof *n);
+    /* by half (load 0.5 after, 0.75 before), in runs of 256 */
+    uint32_t cap = s->slot ? ((s->cap + s->cap / 2 + 255) & ~255u) : 256;
+    slot_t *n = mp_pages_alloc((size_t)cap * sizeof *n);
     if (!n) return false;
     if (s->slot) {
-        for (uint32_t i = 0; i <= s->mask; i++)
-            if (s->slot[i].addr) put(n, cap - 1, &s->slot[i]);
-        mp_pages_free(s->slot, (size_t)(s->mask + 1) * sizeof *s->slot);
+        for (uint32_t i = 0; i < s->cap; i++)
+            if (s->slot[i].w) put(n, cap, &s->slot[i]);
+        mp_pages_free(s->slot, (size_t)s->cap * sizeof *s->slot);
     }
     __atomic_store_n(&s->slot, n, __ATOMIC_RELAXED);     /* read unlocked by mp_live_prefetch */
-    __atomic_store_n(&s->mask, cap - 1, __ATOMIC_RELAXED);
+    __atomic_store_n(&s->cap, cap, __ATOMIC_RELAXED);
     return true;
 }
 
-static void erase(shard_t *s, mp_block_t *hole)
+/* Backward-shift deletion: with a hole at i, the entry at j (whose home slot is h) stays
+ * unless h lies cyclically outside (i, j]; otherwise it moves into the hole. */
+static inline bool stays(uint32_t i, uint32_t j, uint32_t h)
+{
+    return (i <= j) ? (h > i && h <= j) : (h > i || h <= j);
+}
+
+static void erase_slot(shard_t *s, slot_t *hole)
 {
     /* Backward-shift deletion keeps probe chains unbroken without tombstones. */
     uint32_t i = (uint32_t)(hole - s->slot);
-    for (uint32_t j = (i + 1) & s->mask; s->slot[j].addr; j = (j + 1) & s->mask) {
-        uint32_t home = (uint32_t)mix(s->slot[j].addr) & s->mask;
-        /* Move j into i unless its home lies cyclically in (i, j]. */
-        bool stays = (i <= j) ? (home > i && home <= j) : (home > i || home <= j);
-        if (!stays) {
+    for (uint32_t j = next(i, s->cap); s->slot[j].w; j = next(j, s->cap)) {
+        if (!stays(i, j, home(slot_addr(&s->slot[j]), s->cap))) {
             s->slot[i] = s->slot[j];
             i = j;
         }
     }
-    s->slot[i].addr = 0;
+    s->slot[i].w = 0;
     s->count--;
+}
+
+/* ---- extras: the same open addressing, by a scattering hash of the address ---- */
+
+static inline uint32_t ext_home(uintptr_t a, uint32_t mask)
+{
+    return (uint32_t)(((uint64_t)a * 0x9e3779b97f4a7c15ULL) >> 32) & mask;
+}
+
+static extra_t *ext_find(shard_t *s, uintptr_t a)
+{
+    if (!s->ext) return NULL;
+    for (uint32_t i = ext_home(a, s->ext_mask);; i = (i + 1) & s->ext_mask) {
+        if (s->ext[i].addr == a) return &s->ext[i];
+        if (!s->ext[i].addr) return NULL;
+    }
+}
+
+static bool ext_put(shard_t *s, uintptr_t a, uint32_t map, uint32_t size_hi)
+{
+    if (!s->ext || (s->ext_count + 1) * 4 > (s->ext_mask + 1) * 3) {
+        uint32_t cap = s->ext ? (s->ext_mask + 1) * 2 : 64;
+        extra_t *n = mp_pages_alloc((size_t)cap * sizeof *n);
+        if (!n) return false;
+        for (uint32_t i = 0; s->ext && i <= s->ext_mask; i++) {
+            if (!s->ext[i].addr) continue;
+            uint32_t j = ext_home(s->ext[i].addr, cap - 1);
+            while (n[j].addr) j = (j + 1) & (cap - 1);
+            n[j] = s->ext[i];
+        }
+        if (s->ext) mp_pages_free(s->ext, (size_t)(s->ext_mask + 1) * sizeof *s->ext);
+        s->ext = n;
+        s->ext_mask = cap - 1;
+    }
+    uint32_t i = ext_home(a, s->ext_mask);
+    while (s->ext[i].addr) i = (i + 1) & s->ext_mask;
+    s->ext[i] = (extra_t){ a, map, size_hi };
+    s->ext_count++;
+    return true;
+}
+
+static void ext_del(shard_t *s, uintptr_t a)
+{
+    extra_t *e = ext_find(s, a);
+    if (!e) return;
+    uint32_t i = (uint32_t)(e - s->ext);
+    for (uint32_t j = (i + 1) & s->ext_mask; s->ext[j].addr; j = (j + 1) & s->ext_mask) {
+        if (!stays(i, j, ext_home(s->ext[j].addr, s->ext_mask))) {
+            s->ext[i] = s->ext[j];
+            i = j;
+        }
+    }
+    s->ext[i].addr = 0;
+    s->ext_count--;
+}
+
+/* ---- records: a block as the API sees it <-> a slot and its extras ---- */
+
+static void unpack(shard_t *s, const slot_t *e, mp_block_t *b)
+{
+    uintptr_t a = slot_addr(e);
+    *b = (mp_block_t){ .addr = a, .size = e->size_lo, .role = (uint16_t)(e->w >> W_ROLE_SHIFT),
+                       .stack = e->stack };
+    if (e->w & W_EXT) {
+        const extra_t *x = ext_find(s, a);
+        if (x) {
+            b->map = x->map;
+            b->size = mp_block_size((size_t)x->size_hi << 32 | e->size_lo);
+        }
+    }
+}
+
+/* Fill *e from b, its extras stored; false when out of memory (e untouched). */
+static bool pack(shard_t *s, const mp_block_t *b, slot_t *e)
+{
+    uint64_t hi = (uint64_t)b->size >> 32;
+    bool ext = b->map || hi;
+    if (ext && !ext_put(s, b->addr, b->map, (uint32_t)hi)) return false;
+    *e = (slot_t){ (uint64_t)b->addr | (ext ? W_EXT : 0) | (uint64_t)b->role << W_ROLE_SHIFT,
+                   (uint32_t)b->size, b->stack };
+    return true;
+}
+
+/* The record leaves (its extras too). */
+static void erase(shard_t *s, slot_t *e)
+{
+    if (e->w & W_EXT) ext_del(s, slot_addr(e));
+    erase_slot(s, e);
 }
 
 static void lock_shard(shard_t *s, int idx)
@@ -136,11 +254,15 @@ static void unlock_shard(shard_t *s)
     mp_spin_unlock(&s->lock);
 }
 
-/* A new record in s (locked), its filter bit set; false when out of memory. */
+/* A new record in s (locked), its filter bit set; false when out of memory or when the
+ * address does not fit a slot (above user space: never from malloc). */
 static bool store(shard_t *s, const mp_block_t *b)
 {
-    if (!(((s->count + 1) * 4 <= (s->mask + 1) * 3 && s->slot) || grow(s))) return false;
-    put(s->slot, s->mask, b);
+    slot_t e;
+    if ((b->addr & ~W_ADDR) || !b->addr) return false;
+    if (!(((s->count + 1) * 4 <= s->cap * 3 && s->slot) || grow(s))) return false;
+    if (!pack(s, b, &e)) return false;
+    put(s->slot, s->cap, &e);
     s->count++;
     if (MP_UNLIKELY(b->addr & 15)) __atomic_store_n(&seen_unaligned, true, __ATOMIC_RELAXED);
     filter_set(b->addr, true);
@@ -155,12 +277,18 @@ bool mp_live_insert(const mp_block_t *b, mp_block_t *stale, bool *ok)
     *ok = false;
     if (mp_tls.held_shard == idx + 1) return false;   /* a signal handler inside our lock */
     lock_shard(s, idx);
-    mp_block_t *e = find(s, b->addr);
+    slot_t *e = find(s, b->addr);
     if (e) {
-        *stale = *e;
-        *e = *b;
+        unpack(s, e, stale);
         had = true;
-        *ok = true;
+        if (e->w & W_EXT) ext_del(s, b->addr);
+        slot_t n;
+        if (pack(s, b, &n)) {
+            *e = n;
+            *ok = true;
+        } else {
+            erase_slot(s, e);   /* the stale record is reported; the new one could not be kept */
+        }
     } else {
         *ok = store(s, b);
     }
@@ -195,10 +323,10 @@ bool mp_live_remove(uintptr_t a, mp_block_t *out)
     shard_t *s = shard_of(a, &idx);
     if (mp_tls.held_shard == idx + 1) return false;   /* see mp_live_insert */
     lock_shard(s, idx);
-    mp_block_t *e = find(s, a);
+    slot_t *e = find(s, a);
     bool found = e != NULL;
     if (found) {
-        *out = *e;
+        unpack(s, e, out);
         erase(s, e);
     }
     unlock_shard(s);
@@ -217,14 +345,16 @@ static bool watch(uintptr_t a, int delta, bool sampled_only, bool *counted)
     if (mp_tls.held_shard == idx + 1) return false;
     bool ok = true, gone = false;
     lock_shard(s, idx);
-    mp_block_t *e = find(s, a);
+    slot_t *e = find(s, a);
     if (e && (!sampled_only || e->stack)) {
-        unsigned n = MP_BLOCK_WATCHES(e);
+        unsigned role = (unsigned)(e->w >> W_ROLE_SHIFT);
+        unsigned n = (role & MP_BLOCK_WATCHED) >> MP_BLOCK_WATCH_SHIFT;
         *counted = true;
         if (n < MP_BLOCK_WATCH_MAX && (delta > 0 || n > 0)) {   /* saturated counts stick */
             n = delta > 0 ? n + 1 : n - 1;
-            e->role = (uint16_t)((e->role & ~MP_BLOCK_WATCHED) | n << MP_BLOCK_WATCH_SHIFT);
-            if (!n && !e->size && !e->stack && !e->map) {   /* a record only for the watch */
+            role = (role & ~MP_BLOCK_WATCHED) | n << MP_BLOCK_WATCH_SHIFT;
+            e->w = (e->w & (((uint64_t)1 << W_ROLE_SHIFT) - 1)) | (uint64_t)role << W_ROLE_SHIFT;
+            if (!n && !e->size_lo && !e->stack && !(e->w & W_EXT)) {   /* a record only for the watch */
                 erase(s, e);
                 gone = true;
             }
@@ -257,9 +387,9 @@ void mp_live_prefetch(uintptr_t a)
     shard_t *s = shard_of(a, &idx);
     /* Unlocked: a shard growing meanwhile gives a stale or mismatched pair, and a prefetch of
      * any address is harmless (it never faults). */
-    mp_block_t *slot = __atomic_load_n(&s->slot, __ATOMIC_RELAXED);
-    uint32_t mask = __atomic_load_n(&s->mask, __ATOMIC_RELAXED);
-    if (slot) __builtin_prefetch(&slot[(uint32_t)mix(a) & mask], 1, 3);
+    slot_t *slot = __atomic_load_n(&s->slot, __ATOMIC_RELAXED);
+    uint32_t cap = __atomic_load_n(&s->cap, __ATOMIC_RELAXED);
+    if (slot && cap) __builtin_prefetch(&slot[home(a, cap)], 1, 3);
 }
 
 size_t mp_live_count(void)
@@ -274,9 +404,12 @@ void mp_live_foreach(void (*fn)(const mp_block_t *b, void *ctx), void *ctx)
     for (int i = 0; i < NSHARDS; i++) {
         shard_t *s = &shards[i];
         lock_shard(s, i);
-        if (s->slot)
-            for (uint32_t j = 0; j <= s->mask; j++)
-                if (s->slot[j].addr) fn(&s->slot[j], ctx);
+        for (uint32_t j = 0; s->slot && j < s->cap; j++) {
+            if (!s->slot[j].w) continue;
+            mp_block_t b;
+            unpack(s, &s->slot[j], &b);
+            fn(&b, ctx);
+        }
         unlock_shard(s);
     }
 }
@@ -300,6 +433,9 @@ size_t mp_live_overhead(void)
 {
     size_t n = 0;
     for (int i = 0; i < NSHARDS; i++)
-        if (shards[i].slot) n += (size_t)(shards[i].mask + 1) * sizeof(mp_block_t);
+    {
+        if (shards[i].slot) n += (size_t)shards[i].cap * sizeof(slot_t);
+        if (shards[i].ext) n += (size_t)(shards[i].ext_mask + 1) * sizeof(extra_t);
+    }
     return n;
 }

@@ -11,7 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* 24 bytes: a slot of the table, so every byte here is paid per tracked block. */
+/* A tracked block as the table hands it out (stored packed in 16 bytes: livetab.c). */
 typedef struct mp_block {
     uintptr_t addr;     /* start of the block as the program sees it; 0 = empty slot */
     uint64_t size : 48; /* requested bytes (MP_BLOCK_SIZE_MAX for larger: never seen in practice) */

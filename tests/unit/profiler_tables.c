@@ -110,6 +110,94 @@ static void test_live_unaligned_granule(void)
     CHECK(!mp_maybe_tracked(g + 8));
 }
 
+/* Random inserts (all fields: map ids and sizes past 4 GiB go to the side table), replaces,
+ * removes and watches against a plain array, over addresses packed into few pages (long
+ * probe runs, wrap-around, growth by half and backward-shift deletes), then every record is
+ * read back through mp_live_foreach and removed. Addresses above user space are refused. */
+enum { RN = 3000 };
+typedef struct { mp_block_t b; bool live; unsigned watches; } ref_t;
+static ref_t ref[RN];
+static char *ref_mem;
+static long ref_seen, ref_bad;
+
+static void ref_visit(const mp_block_t *b, void *ctx)
+{
+    (void)ctx;
+    if (b->addr < (uintptr_t)ref_mem || b->addr >= (uintptr_t)ref_mem + (size_t)RN * 16) return;
+    size_t i = (b->addr - (uintptr_t)ref_mem) / 16;
+    const ref_t *r = &ref[i];
+    ref_seen++;
+    if (!r->live || b->size != r->b.size || b->stack != r->b.stack || b->map != r->b.map ||
+        MP_BLOCK_ROLE(b) != MP_BLOCK_ROLE(&r->b) || MP_BLOCK_WATCHES(b) != r->watches)
+        ref_bad++;
+}
+
+static void test_live_random_against_reference(void)
+{
+    char *raw = malloc((size_t)RN * 16 + 16);
+    ref_mem = (char *)(((uintptr_t)raw + 15) & ~(uintptr_t)15);
+    memset(ref, 0, sizeof ref);
+    size_t before = mp_live_count();
+    uint64_t x = 0x9e3779b97f4a7c15ull;
+    long bad = 0;
+    for (int step = 0; step < 400000; step++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        size_t i = (size_t)(x >> 20) % RN;
+        ref_t *r = &ref[i];
+        uintptr_t a = (uintptr_t)ref_mem + i * 16;
+        mp_block_t o;
+        switch ((x >> 8) % 8) {
+        case 0: case 1: case 2: {      /* insert or replace */
+            uint64_t size = (x >> 40) & 0xffff;
+            if ((x & 7) == 1) size |= (uint64_t)((x >> 33) & 0x7f) << 32;   /* past 4 GiB */
+            mp_block_t b = { .addr = a, .size = size, .stack = (uint32_t)(x >> 32) | 1,
+                             .role = (uint16_t)((x & 3) == 2 ? 3 : 0),
+                             .map = (x & 3) == 2 ? (uint32_t)(x >> 48) | 1 : 0 }, st;
+            bool ok, had = mp_live_insert(&b, &st, &ok);
+            if (had != r->live || !ok) bad++;
+            if (had && (st.size != r->b.size || st.stack != r->b.stack || st.map != r->b.map)) bad++;
+            r->b = b;
+            r->live = true;
+            r->watches = 0;
+            break;
+        }
+        case 3: case 4: case 5:         /* remove */
+            if (mp_live_remove(a, &o) != r->live) bad++;
+            else if (r->live && (o.size != r->b.size || o.stack != r->b.stack || o.map != r->b.map ||
+                                 MP_BLOCK_WATCHES(&o) != r->watches)) bad++;
+            r->live = false;
+            break;
+        case 6:                         /* watch a sampled block */
+            if (mp_live_watch_sampled(a) != r->live) bad++;
+            if (r->live && r->watches < MP_BLOCK_WATCH_MAX) r->watches++;
+            break;
+        case 7:                         /* unwatch */
+            if (r->live && r->watches) {
+                mp_live_watch(a, -1);
+                if (r->watches < MP_BLOCK_WATCH_MAX) r->watches--;
+            }
+            break;
+        }
+        if (bad) { CHECKF(0, "step %d: table and reference disagree", step); break; }
+    }
+    ref_seen = ref_bad = 0;
+    mp_live_foreach(ref_visit, NULL);
+    long live = 0;
+    for (int i = 0; i < RN; i++) live += ref[i].live;
+    CHECK_EQ_INT(ref_bad, 0);
+    CHECK_EQ_INT(ref_seen, live);
+    for (int i = 0; i < RN; i++) {
+        mp_block_t o;
+        if (mp_live_remove((uintptr_t)ref_mem + (size_t)i * 16, &o) != ref[i].live) bad++;
+    }
+    CHECK_EQ_INT(bad, 0);
+    CHECK_EQ_INT(mp_live_count(), before);
+    mp_block_t high = { .addr = (uintptr_t)1 << 47, .size = 8, .stack = 1 }, st;
+    bool ok;
+    CHECK(!mp_live_insert(&high, &st, &ok) && !ok);
+    free(raw);
+}
+
 static void *live_worker(void *arg)
 {
     char *mem = arg;
@@ -148,6 +236,7 @@ int main(void)
     RUN(test_intern_concurrent);
     RUN(test_live_basic);
     RUN(test_live_many);
+    RUN(test_live_random_against_reference);
     RUN(test_live_unaligned_granule);
     RUN(test_live_concurrent);
     return check_done();
