@@ -99,7 +99,7 @@ int hm_hash_grow(hm_map_t *m, bool same_size)
     char *arr = hm_alloc_array(m, bytes);
     if (!arr) return ENOMEM;
     hm_iters_touch(m);
-    m->oldbuckets = m->buckets;
+    hm_set_old(m, m->buckets);
     m->oldB = m->B;
     m->nov_old = m->noverflow;
     m->noverflow = 0;
@@ -122,7 +122,7 @@ static void grow_done(hm_map_t *m)
     char *old = m->oldbuckets;
     bool same = (m->flags & HM_F_SAMESIZE) != 0;
     size_t nov = m->nov_old;
-    m->oldbuckets = NULL;
+    hm_set_old(m, NULL);
     m->nov_old = 0;
     m->nevacuate = 0;
     m->flags &= (uint8_t)~HM_F_SAMESIZE;
@@ -235,7 +235,6 @@ static int evacuate_u64_8(hm_map_t *m, size_t oldbucket)
         return evacuate_impl(m, oldbucket, HM_K_U64, 8, 8);
     hm_iters_touch(m);
     const size_t voff = m->voff, newbit = (size_t)1 << m->oldB;
-    const uint64_t seed = m->seed;
     char *dx = m->buckets + oldbucket * bs, *dy = dx + newbit * bs;
     uint64_t w = hm_word(ob), live = hm_used_bytes(w);
     uint64_t tx = 0, ty = 0, marks = HM_LO * HM_EVAC_EMPTY;
@@ -247,7 +246,7 @@ static int evacuate_u64_8(hm_map_t *m, size_t oldbucket)
         memcpy(&k, ob + HM_KOFF + 8 * i, 8);
         memcpy(&v, ob + voff + 8 * i, 8);
         uint64_t top = (w >> (8 * i)) & 0xff;
-        unsigned y = (hm_mix64(k, seed) & newbit) != 0;
+        unsigned y = (hm_mix_map(m, k) & newbit) != 0;
         /* masks, not ?: (the compiler turns those into the branch this avoids) */
         uint64_t ym = (uint64_t)0 - y;
         unsigned j = nx ^ ((nx ^ ny) & (unsigned)ym);

@@ -142,6 +142,7 @@ hm_map_t *hm_new_seeded(const hm_type_t *t, const hm_allocator_t *alloc, uint64_
     if (!m) return NULL;
     memset(m, 0, sizeof *m);
     m->seed = seed;
+    hm_set_mix(m);
     m->bsize = (uint32_t)bsize;
     hm_set_B(m, 0);
     m->koff = (uint16_t)koff;
@@ -154,6 +155,7 @@ hm_map_t *hm_new_seeded(const hm_type_t *t, const hm_allocator_t *alloc, uint64_
     if (m->kind == HM_K_U64 && !iv && vslot == 8 && koff == HM_KOFF && voff == HM_PAIR8_VOFF &&
         ooff == HM_PAIR8_OOFF && bsize == HM_PAIR8_BSIZE)
         m->flags |= HM_F_PAIR8;
+    hm_set_getmode(m);
     m->hash = t->hash;
     m->eq = t->eq;
     m->key_size = t->key_size;
@@ -221,7 +223,7 @@ HM_INLINE uint64_t probe_hash(const hm_map_t *m, const probe_t *p, int kind)
 {
     switch (kind) {
     case HM_K_U64:
-    case HM_K_U32: return hm_mix64(p->kv, m->seed);
+    case HM_K_U32: return hm_mix_map(m, p->kv);
     case HM_K_CSTR: {
         const char *s = (const char *)(uintptr_t)p->kv;
         return hm_hash_bytes(s, strlen(s), m->seed);
@@ -301,32 +303,44 @@ HM_NOINLINE void *get_u32(hm_map_t *m, const void *k) { return get_impl(m, k, HM
 HM_NOINLINE void *get_cstr(hm_map_t *m, const void *k) { return get_impl(m, k, HM_K_CSTR); }
 HM_NOINLINE void *get_any(hm_map_t *m, const void *k) { return get_impl(m, k, HM_K_GENERIC); }
 
-/* The common lookup, inline here: u64 keys with 8-byte values (HM_F_PAIR8), no write in
- * progress, no prefetching, not growing. One load checks the first three; the layout is
- * constants. Everything else takes the paths above. */
+/* The lookup of a HM_GET_PAIR8 map: u64 keys, 8-byte values, not growing, so the layout is
+ * constants, the hash is inlined and the tophash bytes are matched as a vector. pf: the
+ * array is large (HM_GET_PAIR8_PF): ask for the bucket's key and value lines at once. */
+HM_INLINE void *get_pair8(hm_map_t *m, const void *key, bool pf)
+{
+    uint64_t k;
+    memcpy(&k, key, 8);
+    const uint64_t h = hm_mix_map(m, k);
+    char *b = m->buckets + (h & m->mask) * HM_PAIR8_BSIZE;
+    if (pf) {
+        __builtin_prefetch(b + 64);
+        __builtin_prefetch(b + 128);
+    }
+    const hm_vec_t top = hm_vec_tophash(h);
+    for (;;) {
+        hm_vec_t w = hm_vec_load(b);
+        for (hm_slots_t s = hm_vec_match(w, top); s; s &= s - 1) {
+            /* (the empty asm keeps GCC from rewriting the two addresses below into
+             * 8 * (i + 1) computed in 32 bits and sign-extended: three more instructions) */
+            char *p = b + 8 * hm_slot_first(s);
+            __asm__("" : "+r"(p));
+            uint64_t sk;
+            memcpy(&sk, p + HM_KOFF, 8);
+            if (HM_LIKELY(sk == k)) return p + HM_PAIR8_VOFF;
+        }
+        if (hm_vec_has_rest(w)) return NULL;
+        memcpy(&b, b + HM_PAIR8_OOFF, sizeof b);
+        if (!b) return NULL;
+    }
+}
+
+/* The common lookups inline here (getmode, with no write in progress: one 16-bit compare);
+ * everything else takes the paths above. */
 void *hm_get(hm_map_t *m, const void *key)
 {
-    const uint32_t hmask = hm_hot_bytes(0xff, HM_F_PAIR8, 0xff, 0xff);
-    const uint32_t hwant = hm_hot_bytes(HM_K_U64, HM_F_PAIR8, 0, 0);
-    if (HM_LIKELY((hm_hot_word(m) & hmask) == hwant && m->oldbuckets == NULL)) {
-        uint64_t k;
-        memcpy(&k, key, 8);
-        const uint64_t h = hm_mix64(k, m->seed);
-        const uint64_t tops = HM_LO * hm_tophash(h);
-        char *b = m->buckets + (h & m->mask) * HM_PAIR8_BSIZE;
-        for (;;) {
-            uint64_t w = hm_word(b);
-            for (uint64_t match = hm_zero_bytes(w ^ tops); match; match &= match - 1) {
-                unsigned i = hm_first(match);
-                uint64_t s;
-                memcpy(&s, b + HM_KOFF + 8 * i, 8);
-                if (HM_LIKELY(s == k)) return b + HM_PAIR8_VOFF + 8 * i;
-            }
-            if (hm_zero_bytes(w)) return NULL;
-            memcpy(&b, b + HM_PAIR8_OOFF, sizeof b);
-            if (!b) return NULL;
-        }
-    }
+    const uint16_t g = hm_get_gate(m);
+    if (HM_LIKELY(g == hm_gate_of(HM_GET_PAIR8))) return get_pair8(m, key, false);
+    if (HM_LIKELY(g == hm_gate_of(HM_GET_PAIR8_PF))) return get_pair8(m, key, true);
     if (HM_LIKELY(m->kind == HM_K_U64)) return get_u64(m, key);
     switch (m->kind) {
     case HM_K_U32: return get_u32(m, key);
@@ -823,7 +837,7 @@ void hm_clear(hm_map_t *m)
         char *old = m->oldbuckets;
         bool same = (m->flags & HM_F_SAMESIZE) != 0;
         if (hm_array_pinned(m, old)) hm_mark_array_empty(m, old, m->oldB);
-        m->oldbuckets = NULL;
+        hm_set_old(m, NULL);
         m->flags &= (uint8_t)~HM_F_SAMESIZE;
         m->nevacuate = 0;
         hm_drop_array(m, old, m->oldB, m->nov_old);

@@ -175,6 +175,107 @@ static void test_many_u64(void)
     hm_free(m);
 }
 
+/* hm_get's inline path for u64 -> 8-byte maps (a small array; a large one, prefetched; not
+ * while growing) and the general paths it hands over to: present and absent keys at every
+ * stage of a growth to 2^13 buckets (past the prefetch size), keys whose hash has a top byte
+ * below 5 (raised to the smallest live tophash, so they share it with hash top byte 5),
+ * pointer keys (the same path), an allocator that does not zero, and deletes during an
+ * iteration, with the inline path checked after each. */
+static void *junk_alloc(size_t n, void *ctx)     /* memory that is not zeroed */
+{
+    (void)ctx;
+    void *p = malloc(n);
+    if (p) memset(p, 0xa5, n);
+    return p;
+}
+static void junk_free(void *p, size_t n, void *ctx)
+{
+    (void)n;
+    (void)ctx;
+    free(p);
+}
+static bool get_ok(hm_map_t *m, uint64_t k, bool present, uint64_t v)
+{
+    uint64_t *p = hm_get(m, &k);
+    return present ? p && *p == v : p == NULL;
+}
+static void test_get_paths(void)
+{
+    const uint64_t seed = 4242;
+    hm_map_t *m = hm_new_seeded(&u64_type, NULL, seed);
+    /* keys whose hash's top byte is 0..5: the low ones are stored with tophash 5 */
+    uint64_t low[64];
+    size_t nlow = 0;
+    for (uint64_t i = 0; nlow < 64; i++) {
+        uint64_t k = key_of(1000000 + i);
+        if ((hm_hash_u64(&k, seed) >> 56) <= 5) low[nlow++] = k;
+    }
+    size_t bad = 0, n = 0, checks = 0;
+    hm_stats_t s;
+    for (size_t target = 1; target <= 50000; target = target * 3 / 2 + 1) {
+        for (; n < target; n++) {
+            uint64_t k = key_of(n);
+            if (hm_put(m, &k, &n, NULL)) bad++;
+            hm_stats(m, &s);
+            if (s.growing || n % 97 == 0) {
+                checks++;
+                for (uint64_t i = 0; i <= n; i += 1 + n / 64)
+                    if (!get_ok(m, key_of(i), true, i) || !get_ok(m, key_of(900000 + i), false, 0)) bad++;
+            }
+        }
+        for (size_t j = 0; j < nlow; j += 2) {      /* every other one present */
+            uint64_t v = ~low[j];
+            if (hm_put(m, &low[j], &v, NULL)) bad++;
+        }
+        for (size_t j = 0; j < nlow; j++)
+            if (!get_ok(m, low[j], j % 2 == 0, ~low[j])) bad++;
+    }
+    CHECK_EQ_INT(bad, 0);
+    hm_stats(m, &s);
+    CHECK((s.bucket_size << s.B) > ((size_t)256 << 10));   /* past the prefetch size */
+    CHECK(checks > 1000);
+
+    /* deletes during an iteration: every other entry seen is deleted, with lookups after */
+    size_t total = hm_count(m), seen = 0, deleted = 0;
+    hm_iter_t it;
+    void *kp, *vp;
+    hm_iter_begin(m, &it);
+    while (hm_iter_next(&it, &kp, &vp)) {
+        uint64_t k = *(uint64_t *)kp, v = *(uint64_t *)vp;
+        if (!get_ok(m, k, true, v)) bad++;
+        if (seen++ % 2 == 0) {
+            if (!hm_del(m, &k)) bad++;
+            deleted++;
+            if (!get_ok(m, k, false, 0)) bad++;
+        }
+    }
+    CHECK_EQ_INT(seen, total);
+    CHECK_EQ_INT(hm_count(m), total - deleted);
+    CHECK_EQ_INT(bad, 0);
+    hm_free(m);
+
+    /* pointer keys and a non-zeroing allocator take the same inline path */
+    hm_type_t tp = { sizeof(void *), _Alignof(void *), 8, 8, hm_hash_ptr, hm_eq_ptr, 0 };
+    hm_allocator_t junk = { junk_alloc, junk_free, NULL };
+    hm_map_t *pm = hm_new(&tp, &junk);
+    static char objs[5000];
+    for (size_t i = 0; i < sizeof objs; i++) {
+        void *k = &objs[i];
+        uint64_t v = i * 3;
+        if (hm_put(pm, &k, &v, NULL)) bad++;
+    }
+    for (size_t i = 0; i < sizeof objs; i++) {
+        void *k = &objs[i];
+        uint64_t *p = hm_get(pm, &k);
+        if (!p || *p != i * 3) bad++;
+    }
+    static char other;
+    void *none = &other;
+    if (hm_get(pm, &none)) bad++;
+    CHECK_EQ_INT(bad, 0);
+    hm_free(pm);
+}
+
 /* Sequential keys (structured low bits) and keys that differ only in their top bits spread
  * over the buckets: few overflow buckets at the maximum load. */
 static void test_hash_spread(void)
@@ -992,6 +1093,7 @@ int main(void)
 {
     RUN(test_basic_u64);
     RUN(test_many_u64);
+    RUN(test_get_paths);
     RUN(test_hash_spread);
     RUN(test_growth_boundaries);
     RUN(test_growth_small);
