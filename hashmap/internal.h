@@ -311,6 +311,12 @@ HM_INLINE bool hm_vec_has_rest(hm_vec_t w)
 {
     return (_mm_movemask_epi8(_mm_cmpeq_epi8(w, _mm_setzero_si128())) & 0xff) != 0;
 }
+/* Slots that are empty (HM_EMPTY_REST or HM_EMPTY_ONE). */
+HM_INLINE hm_slots_t hm_vec_free(hm_vec_t w)
+{
+    __m128i low = _mm_and_si128(w, _mm_set1_epi8((char)~HM_EMPTY_ONE));
+    return (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(low, _mm_setzero_si128())) & 0xffu;
+}
 HM_INLINE size_t hm_slot_first(hm_slots_t s) { return (size_t)__builtin_ctzll(s); }
 #else
 typedef uint64_t hm_vec_t;
@@ -319,6 +325,7 @@ HM_INLINE hm_vec_t hm_vec_load(const char *b) { return hm_word(b); }
 HM_INLINE hm_vec_t hm_vec_tophash(uint64_t h) { return HM_LO * hm_tophash(h); }
 HM_INLINE hm_slots_t hm_vec_match(hm_vec_t w, hm_vec_t t) { return hm_zero_bytes(w ^ t); }
 HM_INLINE bool hm_vec_has_rest(hm_vec_t w) { return hm_zero_bytes(w) != 0; }
+HM_INLINE hm_slots_t hm_vec_free(hm_vec_t w) { return hm_zero_bytes(w & ~HM_LO); }
 HM_INLINE size_t hm_slot_first(hm_slots_t s) { return hm_first(s); }
 #endif
 

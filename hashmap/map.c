@@ -598,6 +598,67 @@ HM_INLINE int put_fast(hm_map_t *m, const void *key, const void *val, bool *inse
     return 0;
 }
 
+/* The insert of a HM_GET_PAIR8 map (the writing flag held): get_pair8's probe, remembering
+ * the first free slot of the chain. Returns -1, having changed nothing, when the key is absent
+ * and its chain has no free slot or growth is due. */
+HM_INLINE int put_pair8(hm_map_t *m, const void *key, const void *val, bool *inserted, bool pf)
+{
+    uint64_t k, v = 0;
+    memcpy(&k, key, 8);
+    if (val) memcpy(&v, val, 8);
+    const uint64_t h = hm_mix_map(m, k);
+    char *b = m->buckets + (h & m->mask) * HM_PAIR8_BSIZE, *insb = NULL;
+    if (pf) {
+        __builtin_prefetch(b + 64);
+        __builtin_prefetch(b + 128);
+    }
+    const hm_vec_t top = hm_vec_tophash(h);
+    size_t insi = 0;
+    for (;;) {
+        hm_vec_t w = hm_vec_load(b);
+        for (hm_slots_t s = hm_vec_match(w, top); s; s &= s - 1) {
+            char *p = b + 8 * hm_slot_first(s);
+            __asm__("" : "+r"(p));      /* as in get_pair8 */
+            uint64_t sk;
+            memcpy(&sk, p + HM_KOFF, 8);
+            if (HM_LIKELY(sk == k)) {   /* replace (equal u64 keys are equal bytes) */
+                memcpy(p + HM_PAIR8_VOFF, &v, 8);
+                if (inserted) *inserted = false;
+                const hm_hooks_t *l = hm_listener(m);
+                if (HM_UNLIKELY(l != NULL)) hm_ev_entry(m, l, p + HM_KOFF, p + HM_PAIR8_VOFF, false);
+                return 0;
+            }
+        }
+        if (!insb) {
+            hm_slots_t f = hm_vec_free(w);
+            if (f) {
+                insb = b;
+                insi = hm_slot_first(f);
+            }
+        }
+        if (hm_vec_has_rest(w)) break;
+        char *n;
+        memcpy(&n, b + HM_PAIR8_OOFF, sizeof n);
+        if (!n) break;
+        b = n;
+    }
+    if (HM_UNLIKELY(!insb || m->count >= m->growat || hm_too_many_overflow(m))) return -1;
+    hm_top(insb)[insi] = hm_tophash(h);
+    char *p = insb + 8 * insi;
+    memcpy(p + HM_KOFF, &k, 8);
+    memcpy(p + HM_PAIR8_VOFF, &v, 8);
+    m->count++;
+    m->inserts++;
+    if (m->count > m->peak) m->peak = m->count;
+    if (inserted) *inserted = true;
+    const hm_hooks_t *l = hm_listener(m);
+    if (HM_UNLIKELY(l != NULL)) {
+        hm_ev_entry(m, l, p + HM_KOFF, p + HM_PAIR8_VOFF, false);
+        hm_ev_count(m, l);
+    }
+    return 0;
+}
+
 HM_NOINLINE int put_slow_u64(hm_map_t *m, const void *k, const void *v, bool *ins)
 {
     return put_full(m, k, v, ins, HM_K_U64);
@@ -625,12 +686,24 @@ HM_NOINLINE int put_slow_any(hm_map_t *m, const void *k, const void *v, bool *in
         return r; \
     }
 PUT_FN(put_u64, HM_K_U64, put_slow_u64)
+
+/* HM_GET_PAIR8 maps: put_pair8, then the general u64 path for what it does not handle. */
+HM_NOINLINE int put_p8(hm_map_t *m, const void *k, const void *v, bool *ins)
+{
+    hm_write_begin(m);
+    int r = m->getmode == HM_GET_PAIR8 ? put_pair8(m, k, v, ins, false)
+                                       : put_pair8(m, k, v, ins, true);
+    if (HM_UNLIKELY(r < 0)) r = put_slow_u64(m, k, v, ins);
+    hm_write_end(m);
+    return r;
+}
 PUT_FN(put_u32, HM_K_U32, put_slow_u32)
 PUT_FN(put_cstr, HM_K_CSTR, put_slow_cstr)
 PUT_FN(put_any, HM_K_GENERIC, put_slow_any)
 
 int hm_put(hm_map_t *m, const void *key, const void *val, bool *inserted)
 {
+    if (HM_LIKELY(m->getmode != HM_GET_NONE)) return put_p8(m, key, val, inserted);
     if (HM_LIKELY(m->kind == HM_K_U64)) return put_u64(m, key, val, inserted);
     switch (m->kind) {
     case HM_K_U32: return put_u32(m, key, val, inserted);
