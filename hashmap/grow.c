@@ -293,12 +293,18 @@ int hm_grow_work(hm_map_t *m)
         if (m->prefetch) {
             /* The bucket the next write evacuates, and its destinations: the streams are
              * sequential, but a write's own probe lands between them. */
-            size_t ahead = nb + 2;
-            if (ahead < ((size_t)1 << m->oldB)) {
+            size_t ahead = nb + 2, n = (size_t)1 << m->oldB;
+            if (ahead < n) {
                 prefetch_bucket(m, m->oldbuckets + ahead * bs);
                 __builtin_prefetch(m->buckets + ahead * bs, 1);
                 if (!(m->flags & HM_F_SAMESIZE))
-                    __builtin_prefetch(m->buckets + (ahead + ((size_t)1 << m->oldB)) * bs, 1);
+                    __builtin_prefetch(m->buckets + (ahead + n) * bs, 1);
+            }
+            /* The overflow bucket of the next one (its head was asked for a write ago): the
+             * chains are scattered, and reading them cold stalled evacuation. */
+            if (nb + 1 < n) {
+                char *o = hm_ovf(m, m->oldbuckets + (nb + 1) * bs);
+                if (o) prefetch_bucket(m, o);
             }
         }
         int err = evacuate(m, nb);
