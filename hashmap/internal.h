@@ -317,7 +317,20 @@ HM_INLINE hm_slots_t hm_vec_free(hm_vec_t w)
     __m128i low = _mm_and_si128(w, _mm_set1_epi8((char)~HM_EMPTY_ONE));
     return (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(low, _mm_setzero_si128())) & 0xffu;
 }
-HM_INLINE size_t hm_slot_first(hm_slots_t s) { return (size_t)__builtin_ctzll(s); }
+/* The lowest slot of s (not 0). tzcnt's encoding (rep bsf: bsf where BMI1 is missing, the
+ * same result for a nonzero s) straight into a 64-bit register: the builtin returns an int,
+ * which GCC then sign-extends before using it in an address, two more instructions on the
+ * lookup path. */
+HM_INLINE size_t hm_slot_first(hm_slots_t s)
+{
+#if defined(__x86_64__)
+    uint64_t i;
+    __asm__("rep bsfq %1, %0" : "=r"(i) : "r"((uint64_t)s) : "cc");
+    return (size_t)i;
+#else
+    return (size_t)__builtin_ctz(s);
+#endif
+}
 #else
 typedef uint64_t hm_vec_t;
 typedef uint64_t hm_slots_t;

@@ -320,10 +320,7 @@ HM_INLINE void *get_pair8(hm_map_t *m, const void *key, bool pf)
     for (;;) {
         hm_vec_t w = hm_vec_load(b);
         for (hm_slots_t s = hm_vec_match(w, top); s; s &= s - 1) {
-            /* (the empty asm keeps GCC from rewriting the two addresses below into
-             * 8 * (i + 1) computed in 32 bits and sign-extended: three more instructions) */
             char *p = b + 8 * hm_slot_first(s);
-            __asm__("" : "+r"(p));
             uint64_t sk;
             memcpy(&sk, p + HM_KOFF, 8);
             if (HM_LIKELY(sk == k)) return p + HM_PAIR8_VOFF;
@@ -618,7 +615,6 @@ HM_INLINE int put_pair8(hm_map_t *m, const void *key, const void *val, bool *ins
         hm_vec_t w = hm_vec_load(b);
         for (hm_slots_t s = hm_vec_match(w, top); s; s &= s - 1) {
             char *p = b + 8 * hm_slot_first(s);
-            __asm__("" : "+r"(p));      /* as in get_pair8 */
             uint64_t sk;
             memcpy(&sk, p + HM_KOFF, 8);
             if (HM_LIKELY(sk == k)) {   /* replace (equal u64 keys are equal bytes) */
