@@ -54,6 +54,8 @@ enum { HM_K_GENERIC, HM_K_U64, HM_K_U32, HM_K_CSTR };
 #define HM_F_IKEY       8u  /* keys are stored indirectly */
 #define HM_F_IVAL      16u  /* values are stored indirectly */
 #define HM_F_ZEROED    32u  /* the allocator returns zeroed memory (the default one: calloc) */
+#define HM_F_KEPTCHAIN 128u /* during this growth an evacuated old bucket kept its chain for an
+                             * iterator: no old pages are discarded (grow.c) */
 #define HM_F_PAIR8     64u  /* HM_K_U64 keys and 8-byte direct values: the constant layout of
                              * HM_PAIR8_* (the inline lookup in hm_get) */
 
@@ -86,6 +88,7 @@ struct hm_map {
     uint8_t writing;        /* a write is in progress (accessed as volatile only) */
     uint8_t prefetch;       /* the array outgrew the caches: prefetch whole buckets */
     size_t nevacuate;       /* old buckets below this one are all evacuated */
+    size_t odiscard;        /* bytes at the start of oldbuckets given back to the kernel */
     hm_hash_fn hash;
     hm_eq_fn eq;
     /* The rest. */
@@ -218,6 +221,8 @@ HM_INLINE void hm_set_B(hm_map_t *m, unsigned B)
 HM_INLINE void hm_set_old(hm_map_t *m, char *arr)
 {
     m->oldbuckets = arr;
+    m->odiscard = 0;
+    m->flags &= (uint8_t)~HM_F_KEPTCHAIN;
     hm_set_getmode(m);
 }
 
