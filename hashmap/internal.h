@@ -54,10 +54,10 @@ enum { HM_K_GENERIC, HM_K_U64, HM_K_U32, HM_K_CSTR };
 #define HM_F_IKEY       8u  /* keys are stored indirectly */
 #define HM_F_IVAL      16u  /* values are stored indirectly */
 #define HM_F_ZEROED    32u  /* the allocator returns zeroed memory (the default one: calloc) */
-#define HM_F_KEPTCHAIN 128u /* during this growth an evacuated old bucket kept its chain for an
-                             * iterator: no old pages are discarded (grow.c) */
 #define HM_F_PAIR8     64u  /* HM_K_U64 keys and 8-byte direct values: the constant layout of
                              * HM_PAIR8_* (the inline lookup in hm_get) */
+#define HM_F_KEPTCHAIN 128u /* during this growth an evacuated old bucket kept its chain for an
+                             * iterator: no old pages are discarded (grow.c) */
 
 /* The HM_F_PAIR8 layout. */
 #define HM_PAIR8_VOFF 72u
@@ -282,7 +282,7 @@ HM_INLINE unsigned hm_first(uint64_t bytemask) { return (unsigned)__builtin_ctzl
 /* The high bit of every byte >= 2 of a tophash word: live entries and evacuation marks. */
 HM_INLINE uint64_t hm_used_bytes(uint64_t w) { return ~hm_zero_bytes(w & ~HM_LO) & HM_HI; }
 
-/* ---- the tophash bytes as a vector (hm_get's inline path) ----
+/* ---- the tophash bytes as a vector (the inline u64 -> 8-byte paths of map.c) ----
  * Where SSE2 is there (x86-64 always), a bucket's 8 tophash bytes are compared in one
  * instruction and the result is one bit per slot (bit i: slot i), so the slot index is a
  * plain ctz; elsewhere the word scans above stand in, one bit per byte (bit 8i+7).

@@ -42,10 +42,19 @@
  *
  * Hot paths: the ready-made key functions (u64, u32, pointers, C strings) get specialized
  * probe, insert and delete functions with the hash inlined and constant slot sizes; others go
- * through the type's hash and eq. Large arrays are prefetched a bucket at a time, and arrays
- * from the default allocator are offered to transparent huge pages (random probes would miss
- * the TLB otherwise). Every write sets the writing flag first and aborts if it was set:
- * another writer, or a hook writing to its own map. */
+ * through the type's hash and eq. The commonest map, u64 (or pointer) keys to 8-byte values,
+ * has lookup and insert paths of its own while it is not growing (m->getmode, checked with the
+ * writing flag in one 16-bit compare): a constant layout, the seed folded into the mixer's
+ * constants, the 8 tophash bytes compared in one SSE2 instruction, the slot index straight
+ * from tzcnt; about 35 instructions for a hit, and the lookups are throughput-bound on them.
+ * Measured with tests/bench/hashmap_bench.sh (Mops/s, median of three full runs, before ->
+ * after; the best other map in brackets): hit 1K 239 -> 327 (unordered_map 287), miss 1K
+ * 226 -> 285 (232), hit 1M 23 -> 33 (20), miss 1M 28 -> 39 (31), insert 1K 39 -> 44 (36),
+ * insert 1M 6.8 -> 10.2 (7.0, both noisy), insert 10M 4.5 -> 5.7 (5.9). Large arrays are
+ * prefetched a bucket at a time, and arrays from the default allocator are offered to
+ * transparent huge pages (random probes would miss the TLB otherwise). Every write sets the
+ * writing flag first and aborts if it was set: another writer, or a hook writing to its own
+ * map. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <stdlib.h>
