@@ -56,6 +56,8 @@ enum { HM_K_GENERIC, HM_K_U64, HM_K_U32, HM_K_CSTR };
 #define HM_F_ZEROED    32u  /* the allocator returns zeroed memory (the default one: calloc) */
 #define HM_F_PAIR8     64u  /* HM_K_U64 keys and 8-byte direct values: the constant layout of
                              * HM_PAIR8_* (the inline lookup in hm_get) */
+#define HM_F_KEPTCHAIN 128u /* during this growth an evacuated old bucket kept its chain for an
+                             * iterator: no old pages are discarded (grow.c) */
 
 /* The HM_F_PAIR8 layout. */
 #define HM_PAIR8_VOFF 72u
@@ -70,6 +72,7 @@ struct hm_map {
     char *buckets;          /* 2^B buckets */
     char *oldbuckets;       /* 2^oldB buckets being evacuated; NULL when not growing */
     uint64_t seed;          /* hash seed (Go's hash0) */
+    uint64_t mix0, mix1;    /* the seed folded into hm_mix64's two constants (hm_mix_map) */
     size_t mask;            /* 2^B - 1 */
     size_t growat;          /* an insert at this count doubles: floor(6.5 * 2^B) */
     uint32_t bsize;         /* bytes of one bucket */
@@ -77,13 +80,15 @@ struct hm_map {
     uint16_t ooff;          /* offset of the overflow pointer */
     uint16_t kslot, vslot;  /* bytes per key and value slot */
     uint8_t B, oldB;
-    /* These four bytes are also read as one word by hm_get (hm_hot_word): keep them together,
-     * in this order, 4-aligned. */
     uint8_t kind;           /* HM_K_* */
     uint8_t flags;          /* HM_F_*; never written by another thread */
+    /* These two bytes are read as one 16-bit word by hm_get (hm_get_gate): keep them
+     * together, in this order, 2-aligned. */
+    uint8_t getmode;        /* HM_GET_*: which inline path hm_get may take (hm_set_getmode) */
     uint8_t writing;        /* a write is in progress (accessed as volatile only) */
     uint8_t prefetch;       /* the array outgrew the caches: prefetch whole buckets */
     size_t nevacuate;       /* old buckets below this one are all evacuated */
+    size_t odiscard;        /* bytes at the start of oldbuckets given back to the kernel */
     hm_hash_fn hash;
     hm_eq_fn eq;
     /* The rest. */
@@ -105,25 +110,38 @@ struct hm_map {
     unsigned type_flags;        /* hm_type_t.flags */
 };
 
-_Static_assert(offsetof(struct hm_map, kind) % 4 == 0 &&
-               offsetof(struct hm_map, flags) == offsetof(struct hm_map, kind) + 1 &&
-               offsetof(struct hm_map, writing) == offsetof(struct hm_map, kind) + 2 &&
-               offsetof(struct hm_map, prefetch) == offsetof(struct hm_map, kind) + 3,
-               "hm_hot_word reads kind, flags, writing and prefetch as one word");
+_Static_assert(offsetof(struct hm_map, getmode) % 2 == 0 &&
+               offsetof(struct hm_map, writing) == offsetof(struct hm_map, getmode) + 1,
+               "hm_get_gate reads getmode and writing as one word");
 
-/* kind, flags, writing and prefetch in one (volatile: writing is) load, and the four bytes
- * as such a load sees them. */
-typedef uint32_t __attribute__((may_alias)) hm_u32_alias;
-HM_INLINE uint32_t hm_hot_word(const hm_map_t *m)
+/* m->getmode: the map is u64 -> 8 bytes (HM_F_PAIR8) and not growing, so hm_get's inline
+ * path (constant layout, hash inlined) serves it; HM_GET_PAIR8_PF when the array is also big
+ * enough to prefetch (m->prefetch). 0: the general paths. */
+enum { HM_GET_NONE = 0, HM_GET_PAIR8 = 1, HM_GET_PAIR8_PF = 2 };
+
+/* getmode and writing in one (volatile: writing is) load, and that word for a given getmode
+ * with no write in progress. */
+typedef uint16_t __attribute__((may_alias)) hm_u16_alias;
+HM_INLINE uint16_t hm_get_gate(const hm_map_t *m)
 {
-    return *(const volatile hm_u32_alias *)&m->kind;
+    return *(const volatile hm_u16_alias *)&m->getmode;
 }
-HM_INLINE uint32_t hm_hot_bytes(uint8_t kind, uint8_t flags, uint8_t writing, uint8_t prefetch)
+HM_INLINE uint16_t hm_gate_of(uint8_t getmode)
 {
-    const uint8_t b[4] = { kind, flags, writing, prefetch };
-    uint32_t w;
-    memcpy(&w, b, 4);
+    const uint8_t b[2] = { getmode, 0 };
+    uint16_t w;
+    memcpy(&w, b, 2);
     return w;
+}
+
+/* Recomputes m->getmode: after any change of flags or B (hm_set_B) or oldbuckets
+ * (hm_set_old). */
+HM_INLINE void hm_set_getmode(hm_map_t *m)
+{
+    uint8_t g = HM_GET_NONE;
+    if ((m->flags & HM_F_PAIR8) && m->oldbuckets == NULL)
+        g = m->prefetch ? HM_GET_PAIR8_PF : HM_GET_PAIR8;
+    m->getmode = g;
 }
 
 /* ---- bucket access ---- */
@@ -169,10 +187,13 @@ HM_INLINE bool hm_evacuated(const char *b)
     return t > HM_EMPTY_ONE && t < HM_MIN_TOPHASH;
 }
 
+/* The top 8 bits of the hash, raised to HM_MIN_TOPHASH when below (Go adds 5 instead: a max
+ * is one instruction on the vector path, hm_vec_tophash, and makes tophash 5 only 6/256
+ * likely, a negligible rise in false matches). */
 HM_INLINE uint8_t hm_tophash(uint64_t h)
 {
     uint8_t t = (uint8_t)(h >> 56);
-    return t < HM_MIN_TOPHASH ? (uint8_t)(t + HM_MIN_TOPHASH) : t;
+    return t < HM_MIN_TOPHASH ? (uint8_t)HM_MIN_TOPHASH : t;
 }
 
 /* floor(6.5 * 2^B): the count at which the next insert doubles. */
@@ -193,6 +214,16 @@ HM_INLINE void hm_set_B(hm_map_t *m, unsigned B)
     m->mask = hm_mask(B);
     m->growat = hm_growat(B);
     m->prefetch = ((size_t)m->bsize << B) > HM_PREFETCH_BYTES;
+    hm_set_getmode(m);
+}
+
+/* Growth starts (arr: the old array) or ends (NULL). */
+HM_INLINE void hm_set_old(hm_map_t *m, char *arr)
+{
+    m->oldbuckets = arr;
+    m->odiscard = 0;
+    m->flags &= (uint8_t)~HM_F_KEPTCHAIN;
+    hm_set_getmode(m);
 }
 
 /* Asks for the lines of a bucket past its first (tophash) line: its keys and values. */
@@ -251,6 +282,71 @@ HM_INLINE unsigned hm_first(uint64_t bytemask) { return (unsigned)__builtin_ctzl
 /* The high bit of every byte >= 2 of a tophash word: live entries and evacuation marks. */
 HM_INLINE uint64_t hm_used_bytes(uint64_t w) { return ~hm_zero_bytes(w & ~HM_LO) & HM_HI; }
 
+/* ---- the tophash bytes as a vector (the inline u64 -> 8-byte paths of map.c) ----
+ * Where SSE2 is there (x86-64 always), a bucket's 8 tophash bytes are compared in one
+ * instruction and the result is one bit per slot (bit i: slot i), so the slot index is a
+ * plain ctz; elsewhere the word scans above stand in, one bit per byte (bit 8i+7).
+ * -DHM_VEC_SSE2=0 builds the portable code. */
+#ifndef HM_VEC_SSE2
+#if defined(__SSE2__)
+#define HM_VEC_SSE2 1
+#else
+#define HM_VEC_SSE2 0
+#endif
+#endif
+
+#if HM_VEC_SSE2
+#include <emmintrin.h>
+typedef __m128i hm_vec_t;       /* tophash bytes in the low 8 bytes, the rest zero */
+typedef unsigned hm_slots_t;
+HM_INLINE hm_vec_t hm_vec_load(const char *b) { return _mm_loadl_epi64((const __m128i *)(const void *)b); }
+/* hm_tophash(h) in every byte. */
+HM_INLINE hm_vec_t hm_vec_tophash(uint64_t h)
+{
+    __m128i t = _mm_shuffle_epi32(_mm_cvtsi32_si128((int)((uint32_t)(h >> 56) * 0x01010101u)), 0);
+    return _mm_max_epu8(t, _mm_set1_epi8(HM_MIN_TOPHASH));
+}
+/* Slots whose tophash is t's (a live tophash: the zero upper bytes never match it). */
+HM_INLINE hm_slots_t hm_vec_match(hm_vec_t w, hm_vec_t t)
+{
+    return (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(w, t));
+}
+/* Whether a slot is HM_EMPTY_REST (the chain ends in this bucket). */
+HM_INLINE bool hm_vec_has_rest(hm_vec_t w)
+{
+    return (_mm_movemask_epi8(_mm_cmpeq_epi8(w, _mm_setzero_si128())) & 0xff) != 0;
+}
+/* Slots that are empty (HM_EMPTY_REST or HM_EMPTY_ONE). */
+HM_INLINE hm_slots_t hm_vec_free(hm_vec_t w)
+{
+    __m128i low = _mm_and_si128(w, _mm_set1_epi8((char)~HM_EMPTY_ONE));
+    return (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(low, _mm_setzero_si128())) & 0xffu;
+}
+/* The lowest slot of s (not 0). tzcnt's encoding (rep bsf: bsf where BMI1 is missing, the
+ * same result for a nonzero s) straight into a 64-bit register: the builtin returns an int,
+ * which GCC then sign-extends before using it in an address, two more instructions on the
+ * lookup path. */
+HM_INLINE size_t hm_slot_first(hm_slots_t s)
+{
+#if defined(__x86_64__)
+    uint64_t i;
+    __asm__("rep bsfq %1, %0" : "=r"(i) : "r"((uint64_t)s) : "cc");
+    return (size_t)i;
+#else
+    return (size_t)__builtin_ctz(s);
+#endif
+}
+#else
+typedef uint64_t hm_vec_t;
+typedef uint64_t hm_slots_t;
+HM_INLINE hm_vec_t hm_vec_load(const char *b) { return hm_word(b); }
+HM_INLINE hm_vec_t hm_vec_tophash(uint64_t h) { return HM_LO * hm_tophash(h); }
+HM_INLINE hm_slots_t hm_vec_match(hm_vec_t w, hm_vec_t t) { return hm_zero_bytes(w ^ t); }
+HM_INLINE bool hm_vec_has_rest(hm_vec_t w) { return hm_zero_bytes(w) != 0; }
+HM_INLINE hm_slots_t hm_vec_free(hm_vec_t w) { return hm_zero_bytes(w & ~HM_LO); }
+HM_INLINE size_t hm_slot_first(hm_slots_t s) { return hm_first(s); }
+#endif
+
 /* ---- hashing ---- */
 
 #define HM_C0 0x9362da5cc13da58bULL
@@ -264,11 +360,23 @@ HM_INLINE uint64_t hm_mum(uint64_t a, uint64_t b)
     __uint128_t r = (__uint128_t)a * b;
     return (uint64_t)r ^ (uint64_t)(r >> 64);
 }
+HM_INLINE uint64_t hm_rot32(uint64_t x) { return (x << 32) | (x >> 32); }
 /* The integer mixer behind hm_hash_u64, hm_hash_u32 and hm_hash_ptr. */
 HM_INLINE uint64_t hm_mix64(uint64_t k, uint64_t seed)
 {
     uint64_t x = k ^ seed;
-    return hm_mum(x ^ HM_C0, ((x << 32) | (x >> 32)) ^ HM_C1);
+    return hm_mum(x ^ HM_C0, hm_rot32(x) ^ HM_C1);
+}
+/* The same with a map's seed: xor and rotation commute, so the seed is folded into the two
+ * constants once, at creation (two 10-byte constant loads and an xor fewer per probe). */
+HM_INLINE void hm_set_mix(hm_map_t *m)
+{
+    m->mix0 = m->seed ^ HM_C0;
+    m->mix1 = hm_rot32(m->seed) ^ HM_C1;
+}
+HM_INLINE uint64_t hm_mix_map(const hm_map_t *m, uint64_t k)
+{
+    return hm_mum(k ^ m->mix0, hm_rot32(k) ^ m->mix1);
 }
 
 /* Hash of the key stored in slot i of bucket b (kind: m->kind, a constant where it can be). */
@@ -276,8 +384,8 @@ HM_INLINE uint64_t hm_hash_slot_k(const hm_map_t *m, char *b, unsigned i, int ki
 {
     char *k = hm_kslot(m, b, i);
     switch (kind) {
-    case HM_K_U64: { uint64_t v; memcpy(&v, k, 8); return hm_mix64(v, m->seed); }
-    case HM_K_U32: { uint32_t v; memcpy(&v, k, 4); return hm_mix64(v, m->seed); }
+    case HM_K_U64: { uint64_t v; memcpy(&v, k, 8); return hm_mix_map(m, v); }
+    case HM_K_U32: { uint32_t v; memcpy(&v, k, 4); return hm_mix_map(m, v); }
     default: return m->hash(HM_UNLIKELY(m->flags & HM_F_IKEY) ? hm_indirect(k, m->kamask) : k,
                             m->seed);
     }

@@ -42,10 +42,19 @@
  *
  * Hot paths: the ready-made key functions (u64, u32, pointers, C strings) get specialized
  * probe, insert and delete functions with the hash inlined and constant slot sizes; others go
- * through the type's hash and eq. Large arrays are prefetched a bucket at a time, and arrays
- * from the default allocator are offered to transparent huge pages (random probes would miss
- * the TLB otherwise). Every write sets the writing flag first and aborts if it was set:
- * another writer, or a hook writing to its own map. */
+ * through the type's hash and eq. The commonest map, u64 (or pointer) keys to 8-byte values,
+ * has lookup and insert paths of its own while it is not growing (m->getmode, checked with the
+ * writing flag in one 16-bit compare): a constant layout, the seed folded into the mixer's
+ * constants, the 8 tophash bytes compared in one SSE2 instruction, the slot index straight
+ * from tzcnt; about 35 instructions for a hit, and the lookups are throughput-bound on them.
+ * Measured with tests/bench/hashmap_bench.sh (Mops/s, median of three full runs, before ->
+ * after; the best other map in brackets): hit 1K 239 -> 327 (unordered_map 287), miss 1K
+ * 226 -> 285 (232), hit 1M 23 -> 33 (20), miss 1M 28 -> 39 (31), insert 1K 39 -> 44 (36),
+ * insert 1M 6.8 -> 10.2 (7.0, both noisy), insert 10M 4.5 -> 5.7 (5.9). Large arrays are
+ * prefetched a bucket at a time, and arrays from the default allocator are offered to
+ * transparent huge pages (random probes would miss the TLB otherwise). Every write sets the
+ * writing flag first and aborts if it was set: another writer, or a hook writing to its own
+ * map. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <stdlib.h>
@@ -142,6 +151,7 @@ hm_map_t *hm_new_seeded(const hm_type_t *t, const hm_allocator_t *alloc, uint64_
     if (!m) return NULL;
     memset(m, 0, sizeof *m);
     m->seed = seed;
+    hm_set_mix(m);
     m->bsize = (uint32_t)bsize;
     hm_set_B(m, 0);
     m->koff = (uint16_t)koff;
@@ -154,6 +164,7 @@ hm_map_t *hm_new_seeded(const hm_type_t *t, const hm_allocator_t *alloc, uint64_
     if (m->kind == HM_K_U64 && !iv && vslot == 8 && koff == HM_KOFF && voff == HM_PAIR8_VOFF &&
         ooff == HM_PAIR8_OOFF && bsize == HM_PAIR8_BSIZE)
         m->flags |= HM_F_PAIR8;
+    hm_set_getmode(m);
     m->hash = t->hash;
     m->eq = t->eq;
     m->key_size = t->key_size;
@@ -221,7 +232,7 @@ HM_INLINE uint64_t probe_hash(const hm_map_t *m, const probe_t *p, int kind)
 {
     switch (kind) {
     case HM_K_U64:
-    case HM_K_U32: return hm_mix64(p->kv, m->seed);
+    case HM_K_U32: return hm_mix_map(m, p->kv);
     case HM_K_CSTR: {
         const char *s = (const char *)(uintptr_t)p->kv;
         return hm_hash_bytes(s, strlen(s), m->seed);
@@ -301,32 +312,41 @@ HM_NOINLINE void *get_u32(hm_map_t *m, const void *k) { return get_impl(m, k, HM
 HM_NOINLINE void *get_cstr(hm_map_t *m, const void *k) { return get_impl(m, k, HM_K_CSTR); }
 HM_NOINLINE void *get_any(hm_map_t *m, const void *k) { return get_impl(m, k, HM_K_GENERIC); }
 
-/* The common lookup, inline here: u64 keys with 8-byte values (HM_F_PAIR8), no write in
- * progress, no prefetching, not growing. One load checks the first three; the layout is
- * constants. Everything else takes the paths above. */
+/* The lookup of a HM_GET_PAIR8 map: u64 keys, 8-byte values, not growing, so the layout is
+ * constants, the hash is inlined and the tophash bytes are matched as a vector. pf: the
+ * array is large (HM_GET_PAIR8_PF): ask for the bucket's key and value lines at once. */
+HM_INLINE void *get_pair8(hm_map_t *m, const void *key, bool pf)
+{
+    uint64_t k;
+    memcpy(&k, key, 8);
+    const uint64_t h = hm_mix_map(m, k);
+    char *b = m->buckets + (h & m->mask) * HM_PAIR8_BSIZE;
+    if (pf) {
+        __builtin_prefetch(b + 64);
+        __builtin_prefetch(b + 128);
+    }
+    const hm_vec_t top = hm_vec_tophash(h);
+    for (;;) {
+        hm_vec_t w = hm_vec_load(b);
+        for (hm_slots_t s = hm_vec_match(w, top); s; s &= s - 1) {
+            char *p = b + 8 * hm_slot_first(s);
+            uint64_t sk;
+            memcpy(&sk, p + HM_KOFF, 8);
+            if (HM_LIKELY(sk == k)) return p + HM_PAIR8_VOFF;
+        }
+        if (hm_vec_has_rest(w)) return NULL;
+        memcpy(&b, b + HM_PAIR8_OOFF, sizeof b);
+        if (!b) return NULL;
+    }
+}
+
+/* The common lookups inline here (getmode, with no write in progress: one 16-bit compare);
+ * everything else takes the paths above. */
 void *hm_get(hm_map_t *m, const void *key)
 {
-    const uint32_t hmask = hm_hot_bytes(0xff, HM_F_PAIR8, 0xff, 0xff);
-    const uint32_t hwant = hm_hot_bytes(HM_K_U64, HM_F_PAIR8, 0, 0);
-    if (HM_LIKELY((hm_hot_word(m) & hmask) == hwant && m->oldbuckets == NULL)) {
-        uint64_t k;
-        memcpy(&k, key, 8);
-        const uint64_t h = hm_mix64(k, m->seed);
-        const uint64_t tops = HM_LO * hm_tophash(h);
-        char *b = m->buckets + (h & m->mask) * HM_PAIR8_BSIZE;
-        for (;;) {
-            uint64_t w = hm_word(b);
-            for (uint64_t match = hm_zero_bytes(w ^ tops); match; match &= match - 1) {
-                unsigned i = hm_first(match);
-                uint64_t s;
-                memcpy(&s, b + HM_KOFF + 8 * i, 8);
-                if (HM_LIKELY(s == k)) return b + HM_PAIR8_VOFF + 8 * i;
-            }
-            if (hm_zero_bytes(w)) return NULL;
-            memcpy(&b, b + HM_PAIR8_OOFF, sizeof b);
-            if (!b) return NULL;
-        }
-    }
+    const uint16_t g = hm_get_gate(m);
+    if (HM_LIKELY(g == hm_gate_of(HM_GET_PAIR8))) return get_pair8(m, key, false);
+    if (HM_LIKELY(g == hm_gate_of(HM_GET_PAIR8_PF))) return get_pair8(m, key, true);
     if (HM_LIKELY(m->kind == HM_K_U64)) return get_u64(m, key);
     switch (m->kind) {
     case HM_K_U32: return get_u32(m, key);
@@ -584,6 +604,66 @@ HM_INLINE int put_fast(hm_map_t *m, const void *key, const void *val, bool *inse
     return 0;
 }
 
+/* The insert of a HM_GET_PAIR8 map (the writing flag held): get_pair8's probe, remembering
+ * the first free slot of the chain. Returns -1, having changed nothing, when the key is absent
+ * and its chain has no free slot or growth is due. */
+HM_INLINE int put_pair8(hm_map_t *m, const void *key, const void *val, bool *inserted, bool pf)
+{
+    uint64_t k, v = 0;
+    memcpy(&k, key, 8);
+    if (val) memcpy(&v, val, 8);
+    const uint64_t h = hm_mix_map(m, k);
+    char *b = m->buckets + (h & m->mask) * HM_PAIR8_BSIZE, *insb = NULL;
+    if (pf) {
+        __builtin_prefetch(b + 64);
+        __builtin_prefetch(b + 128);
+    }
+    const hm_vec_t top = hm_vec_tophash(h);
+    size_t insi = 0;
+    for (;;) {
+        hm_vec_t w = hm_vec_load(b);
+        for (hm_slots_t s = hm_vec_match(w, top); s; s &= s - 1) {
+            char *p = b + 8 * hm_slot_first(s);
+            uint64_t sk;
+            memcpy(&sk, p + HM_KOFF, 8);
+            if (HM_LIKELY(sk == k)) {   /* replace (equal u64 keys are equal bytes) */
+                memcpy(p + HM_PAIR8_VOFF, &v, 8);
+                if (inserted) *inserted = false;
+                const hm_hooks_t *l = hm_listener(m);
+                if (HM_UNLIKELY(l != NULL)) hm_ev_entry(m, l, p + HM_KOFF, p + HM_PAIR8_VOFF, false);
+                return 0;
+            }
+        }
+        if (!insb) {
+            hm_slots_t f = hm_vec_free(w);
+            if (f) {
+                insb = b;
+                insi = hm_slot_first(f);
+            }
+        }
+        if (hm_vec_has_rest(w)) break;
+        char *n;
+        memcpy(&n, b + HM_PAIR8_OOFF, sizeof n);
+        if (!n) break;
+        b = n;
+    }
+    if (HM_UNLIKELY(!insb || m->count >= m->growat || hm_too_many_overflow(m))) return -1;
+    hm_top(insb)[insi] = hm_tophash(h);
+    char *p = insb + 8 * insi;
+    memcpy(p + HM_KOFF, &k, 8);
+    memcpy(p + HM_PAIR8_VOFF, &v, 8);
+    m->count++;
+    m->inserts++;
+    if (m->count > m->peak) m->peak = m->count;
+    if (inserted) *inserted = true;
+    const hm_hooks_t *l = hm_listener(m);
+    if (HM_UNLIKELY(l != NULL)) {
+        hm_ev_entry(m, l, p + HM_KOFF, p + HM_PAIR8_VOFF, false);
+        hm_ev_count(m, l);
+    }
+    return 0;
+}
+
 HM_NOINLINE int put_slow_u64(hm_map_t *m, const void *k, const void *v, bool *ins)
 {
     return put_full(m, k, v, ins, HM_K_U64);
@@ -611,12 +691,24 @@ HM_NOINLINE int put_slow_any(hm_map_t *m, const void *k, const void *v, bool *in
         return r; \
     }
 PUT_FN(put_u64, HM_K_U64, put_slow_u64)
+
+/* HM_GET_PAIR8 maps: put_pair8, then the general u64 path for what it does not handle. */
+HM_NOINLINE int put_p8(hm_map_t *m, const void *k, const void *v, bool *ins)
+{
+    hm_write_begin(m);
+    int r = m->getmode == HM_GET_PAIR8 ? put_pair8(m, k, v, ins, false)
+                                       : put_pair8(m, k, v, ins, true);
+    if (HM_UNLIKELY(r < 0)) r = put_slow_u64(m, k, v, ins);
+    hm_write_end(m);
+    return r;
+}
 PUT_FN(put_u32, HM_K_U32, put_slow_u32)
 PUT_FN(put_cstr, HM_K_CSTR, put_slow_cstr)
 PUT_FN(put_any, HM_K_GENERIC, put_slow_any)
 
 int hm_put(hm_map_t *m, const void *key, const void *val, bool *inserted)
 {
+    if (HM_LIKELY(m->getmode != HM_GET_NONE)) return put_p8(m, key, val, inserted);
     if (HM_LIKELY(m->kind == HM_K_U64)) return put_u64(m, key, val, inserted);
     switch (m->kind) {
     case HM_K_U32: return put_u32(m, key, val, inserted);
@@ -823,7 +915,7 @@ void hm_clear(hm_map_t *m)
         char *old = m->oldbuckets;
         bool same = (m->flags & HM_F_SAMESIZE) != 0;
         if (hm_array_pinned(m, old)) hm_mark_array_empty(m, old, m->oldB);
-        m->oldbuckets = NULL;
+        hm_set_old(m, NULL);
         m->flags &= (uint8_t)~HM_F_SAMESIZE;
         m->nevacuate = 0;
         hm_drop_array(m, old, m->oldB, m->nov_old);

@@ -440,6 +440,20 @@ static void test_entry_pointers(void)
     hm_del(m, kb);
     CHECK(ev_key == stored && ev_val == NULL);
     hm_free(m);
+    /* the inline u64 -> 8-byte insert: an insert and a replace report the stored bytes */
+    m = hm_new(&u64_type, NULL);
+    for (uint64_t k = 1; k <= 3000; k++) {
+        uint64_t v = k * 5;
+        bool ins = false;
+        hm_put(m, &k, &v, &ins);
+        CHECK(ins && ev_key != &k && *(const uint64_t *)ev_key == k);
+        CHECK(ev_val == hm_get(m, &k) && *(const uint64_t *)ev_val == k * 5);
+        v = k * 7;
+        hm_put(m, &k, &v, &ins);
+        CHECK(!ins && *(const uint64_t *)ev_key == k);
+        CHECK(ev_val == hm_get(m, &k) && *(const uint64_t *)ev_val == k * 7);
+    }
+    hm_free(m);
     hm_set_hooks(NULL);
 }
 
