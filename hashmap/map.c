@@ -312,6 +312,43 @@ HM_NOINLINE void *get_u32(hm_map_t *m, const void *k) { return get_impl(m, k, HM
 HM_NOINLINE void *get_cstr(hm_map_t *m, const void *k) { return get_impl(m, k, HM_K_CSTR); }
 HM_NOINLINE void *get_any(hm_map_t *m, const void *k) { return get_impl(m, k, HM_K_GENERIC); }
 
+/* A new entry (key at kp, value at vp) is in: the counts, and the listener told. */
+HM_INLINE void entry_added(hm_map_t *m, const void *kp, const void *vp, bool *inserted)
+{
+    m->count++;
+    m->inserts++;
+    if (m->count > m->peak) m->peak = m->count;
+    if (inserted) *inserted = true;
+    const hm_hooks_t *l = hm_listener(m);
+    if (HM_UNLIKELY(l != NULL)) {
+        hm_ev_entry(m, l, kp, vp, false);
+        hm_ev_count(m, l);
+    }
+}
+
+/* The home bucket of hash h in a HM_GET_PAIR8 map; pf: ask for its key and value lines too. */
+HM_INLINE char *pair8_home(hm_map_t *m, uint64_t h, bool pf)
+{
+    char *b = m->buckets + (h & m->mask) * HM_PAIR8_BSIZE;
+    if (pf) {
+        __builtin_prefetch(b + 64);
+        __builtin_prefetch(b + 128);
+    }
+    return b;
+}
+
+/* The slot of bucket b (tophash vector w) holding u64 key k, or NULL. */
+HM_INLINE char *pair8_match(char *b, hm_vec_t w, hm_vec_t top, uint64_t k)
+{
+    for (hm_slots_t s = hm_vec_match(w, top); s; s &= s - 1) {
+        char *p = b + 8 * hm_slot_first(s);
+        uint64_t sk;
+        memcpy(&sk, p + HM_KOFF, 8);
+        if (HM_LIKELY(sk == k)) return p;
+    }
+    return NULL;
+}
+
 /* The lookup of a HM_GET_PAIR8 map: u64 keys, 8-byte values, not growing, so the layout is
  * constants, the hash is inlined and the tophash bytes are matched as a vector. pf: the
  * array is large (HM_GET_PAIR8_PF): ask for the bucket's key and value lines at once. */
@@ -320,20 +357,12 @@ HM_INLINE void *get_pair8(hm_map_t *m, const void *key, bool pf)
     uint64_t k;
     memcpy(&k, key, 8);
     const uint64_t h = hm_mix_map(m, k);
-    char *b = m->buckets + (h & m->mask) * HM_PAIR8_BSIZE;
-    if (pf) {
-        __builtin_prefetch(b + 64);
-        __builtin_prefetch(b + 128);
-    }
+    char *b = pair8_home(m, h, pf);
     const hm_vec_t top = hm_vec_tophash(h);
     for (;;) {
         hm_vec_t w = hm_vec_load(b);
-        for (hm_slots_t s = hm_vec_match(w, top); s; s &= s - 1) {
-            char *p = b + 8 * hm_slot_first(s);
-            uint64_t sk;
-            memcpy(&sk, p + HM_KOFF, 8);
-            if (HM_LIKELY(sk == k)) return p + HM_PAIR8_VOFF;
-        }
+        char *p = pair8_match(b, w, top, k);
+        if (p) return p + HM_PAIR8_VOFF;
         if (hm_vec_has_rest(w)) return NULL;
         memcpy(&b, b + HM_PAIR8_OOFF, sizeof b);
         if (!b) return NULL;
@@ -522,17 +551,7 @@ again:
     }
     char *vp = HM_UNLIKELY(m->flags & HM_F_IVAL) ? hm_indirect(vs, m->vamask) : vs;
     store_val(m, vp, val);
-    m->count++;
-    m->inserts++;
-    if (m->count > m->peak) m->peak = m->count;
-    if (inserted) *inserted = true;
-    {
-        const hm_hooks_t *l = hm_listener(m);
-        if (HM_UNLIKELY(l != NULL)) {
-            hm_ev_entry(m, l, hm_keyp(m, insb, insi), vp, false);
-            hm_ev_count(m, l);
-        }
-    }
+    entry_added(m, hm_keyp(m, insb, insi), vp, inserted);
     goto out;
 
 nomem:
@@ -592,15 +611,7 @@ HM_INLINE int put_fast(hm_map_t *m, const void *key, const void *val, bool *inse
     store_key(m, slot, &p, kind);
     char *vp = insb + m->voff + insi * m->vslot;
     store_val(m, vp, val);
-    m->count++;
-    m->inserts++;
-    if (m->count > m->peak) m->peak = m->count;
-    if (inserted) *inserted = true;
-    const hm_hooks_t *l = hm_listener(m);
-    if (HM_UNLIKELY(l != NULL)) {
-        hm_ev_entry(m, l, slot, vp, false);
-        hm_ev_count(m, l);
-    }
+    entry_added(m, slot, vp, inserted);
     return 0;
 }
 
@@ -613,26 +624,18 @@ HM_INLINE int put_pair8(hm_map_t *m, const void *key, const void *val, bool *ins
     memcpy(&k, key, 8);
     if (val) memcpy(&v, val, 8);
     const uint64_t h = hm_mix_map(m, k);
-    char *b = m->buckets + (h & m->mask) * HM_PAIR8_BSIZE, *insb = NULL;
-    if (pf) {
-        __builtin_prefetch(b + 64);
-        __builtin_prefetch(b + 128);
-    }
+    char *b = pair8_home(m, h, pf), *insb = NULL;
     const hm_vec_t top = hm_vec_tophash(h);
     size_t insi = 0;
     for (;;) {
         hm_vec_t w = hm_vec_load(b);
-        for (hm_slots_t s = hm_vec_match(w, top); s; s &= s - 1) {
-            char *p = b + 8 * hm_slot_first(s);
-            uint64_t sk;
-            memcpy(&sk, p + HM_KOFF, 8);
-            if (HM_LIKELY(sk == k)) {   /* replace (equal u64 keys are equal bytes) */
-                memcpy(p + HM_PAIR8_VOFF, &v, 8);
-                if (inserted) *inserted = false;
-                const hm_hooks_t *l = hm_listener(m);
-                if (HM_UNLIKELY(l != NULL)) hm_ev_entry(m, l, p + HM_KOFF, p + HM_PAIR8_VOFF, false);
-                return 0;
-            }
+        char *p = pair8_match(b, w, top, k);
+        if (p) {                        /* replace (equal u64 keys are equal bytes) */
+            memcpy(p + HM_PAIR8_VOFF, &v, 8);
+            if (inserted) *inserted = false;
+            const hm_hooks_t *l = hm_listener(m);
+            if (HM_UNLIKELY(l != NULL)) hm_ev_entry(m, l, p + HM_KOFF, p + HM_PAIR8_VOFF, false);
+            return 0;
         }
         if (!insb) {
             hm_slots_t f = hm_vec_free(w);
@@ -652,15 +655,7 @@ HM_INLINE int put_pair8(hm_map_t *m, const void *key, const void *val, bool *ins
     char *p = insb + 8 * insi;
     memcpy(p + HM_KOFF, &k, 8);
     memcpy(p + HM_PAIR8_VOFF, &v, 8);
-    m->count++;
-    m->inserts++;
-    if (m->count > m->peak) m->peak = m->count;
-    if (inserted) *inserted = true;
-    const hm_hooks_t *l = hm_listener(m);
-    if (HM_UNLIKELY(l != NULL)) {
-        hm_ev_entry(m, l, p + HM_KOFF, p + HM_PAIR8_VOFF, false);
-        hm_ev_count(m, l);
-    }
+    entry_added(m, p + HM_KOFF, p + HM_PAIR8_VOFF, inserted);
     return 0;
 }
 

@@ -93,6 +93,22 @@ static uint64_t key_of(uint64_t i)     /* distinct, spread (splitmix64 finalizer
     return z ^ (z >> 31);
 }
 
+/* One write of the growth tests: every third a delete of the oldest key left (in an old bucket
+ * or a new one), else an insert of key n with value n. Returns 1 when the map disagreed. */
+static size_t write_step(hm_map_t *m, size_t writes, uint64_t *n, uint64_t *removed)
+{
+    uint64_t k;
+    if (writes % 3 == 2) {
+        k = key_of((*removed)++);
+        return hm_del(m, &k) ? 0 : 1;
+    }
+    k = key_of(*n);
+    size_t bad = hm_put(m, &k, n, NULL) ? 1 : 0;
+    (*n)++;
+    return bad;
+}
+
+
 static size_t align_up(size_t x, size_t a) { return (x + a - 1) / a * a; }
 
 /* Smallest B with n <= 6.5 * 2^B. */
@@ -323,16 +339,7 @@ static void test_growth_in_order(void)
     size_t bad = 0, writes = 0;
     uint64_t removed = 0;
     do {
-        uint64_t k;
-        if (writes % 3 == 2) {      /* a delete of an early key: in an old bucket or a new one */
-            k = key_of(removed++);
-            if (!hm_del(m, &k)) bad++;
-        } else {
-            k = key_of(n);
-            if (hm_put(m, &k, &n, NULL)) bad++;
-            n++;
-        }
-        writes++;
+        bad += write_step(m, writes++, &n, &removed);
         hm_stats(m, &s);
         if (s.entries != n - removed) bad++;
         if (writes % 37 == 0 || !s.growing) {
@@ -406,16 +413,7 @@ static void test_growth_discard(void)
         size_t bad = 0, writes = 0, gone = 0, pages = 0;
         bool freed = false;
         do {
-            uint64_t k;
-            if (writes % 3 == 2) {
-                k = key_of(removed++);
-                if (!hm_del(m, &k)) bad++;
-            } else {
-                k = key_of(n);
-                if (hm_put(m, &k, &n, NULL)) bad++;
-                n++;
-            }
-            writes++;
+            bad += write_step(m, writes++, &n, &removed);
             if (variant == 1 && writes == 4000)
                 while (hm_iter_next(&it, &kp, &vp)) {}
             /* 31000 old buckets (4.4 MiB) evacuated: a whole aligned 2 MiB step of the first
