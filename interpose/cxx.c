@@ -1,11 +1,13 @@
 /* interpose/cxx.c - C++ operator new and delete, every form (plain, array, nothrow, sized,
  * aligned), written in C under their mangled names (x86-64 Itanium ABI, size_t = 'm').
  *
- * new forwards to the C++ runtime's own operator (found lazily with dlsym, since libstdc++ may
- * be loaded after us) so new_handler and bad_alloc behave as the program expects; the malloc it
- * calls inside is not sampled again (the guard is held). This file is built with -fexceptions:
- * a bad_alloc thrown by the real operator unwinds through us and the cleanup releases the
- * guard. delete records the free, then forwards. */
+ * new allocates as the C++ runtime's own operator does (malloc, or posix_memalign for an
+ * alignment past 16; size 0 as 1), through the malloc hooks' bodies: one hook, one profiler
+ * call per allocation. Only when that fails does it call the runtime's operator (found lazily
+ * with dlsym, since libstdc++ may be loaded after us), which runs the new_handler loop and
+ * throws bad_alloc or returns NULL as the program expects. This file is built with
+ * -fexceptions: a bad_alloc unwinds through us. delete frees as the runtime's delete does
+ * (the size and alignment arguments ask nothing of free). */
 #define _GNU_SOURCE
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,46 +18,39 @@
 
 #define HOOK __attribute__((visibility("default")))
 
-static void leave_guard(int *unused) { (void)unused; mp_busy_leave(); }
-
-/* Without a C++ runtime to forward to: malloc (our hook samples it), abort if it fails and the
- * caller cannot take NULL, since C cannot throw bad_alloc. */
-static void *fallback_new(size_t n, size_t align, int nothrow)
+/* Without a C++ runtime to forward to, C cannot throw bad_alloc: abort if the caller cannot
+ * take NULL. */
+static void *no_runtime(int nothrow)
 {
-    void *p = NULL;
-    if (align > 16) {
-        if (posix_memalign(&p, align, n)) p = NULL;
-    } else {
-        p = malloc(n ? n : 1);
-    }
-    if (!p && !nothrow) {
+    if (!nothrow) {
         static const char msg[] = "mapprof: operator new failed and no C++ runtime to throw\n";
         ssize_t w = write(2, msg, sizeof msg - 1);
         (void)w;
         abort();
     }
-    return p;
+    return NULL;
+}
+
+static inline void *first_try(size_t n, size_t align)
+{
+    if (n == 0) n = 1;
+    if (align <= 16) return mp_hook_malloc(n);
+    void *p;
+    return mp_hook_posix_memalign(&p, align, n) == 0 ? p : NULL;
 }
 
 #define NEW_HOOK(sym, params, call, size, align, nothrow)                                    \
     HOOK void *sym params                                                                      \
     {                                                                                          \
+        void *p = first_try(size, align);                                                      \
+        if (MP_LIKELY(p != NULL)) return p;                                                    \
         static void *(*real) params;                                                           \
         void *(*r) params = __atomic_load_n(&real, __ATOMIC_ACQUIRE);                          \
         if (!r) {                                                                              \
             r = (void *(*) params)mp_real_lookup(#sym);                                        \
             __atomic_store_n(&real, r, __ATOMIC_RELEASE);                                      \
         }                                                                                      \
-        if (!r) return fallback_new(size, align, nothrow);                                     \
-        void *p;                                                                               \
-        {                                                                                      \
-            mp_busy_enter();                                                                   \
-            int guard __attribute__((cleanup(leave_guard))) = 0;                               \
-            (void)guard;                                                                       \
-            p = r call;                                                                        \
-        }                                                                                      \
-        if (p) mp_note_alloc(p, size);                                                         \
-        return p;                                                                              \
+        return r ? r call : no_runtime(nothrow);                                               \
     }
 
 NEW_HOOK(_Znwm, (size_t n), (n), n, 0, 0)
@@ -67,30 +62,22 @@ NEW_HOOK(_ZnamSt11align_val_t, (size_t n, size_t a), (n, a), n, a, 0)
 NEW_HOOK(_ZnwmSt11align_val_tRKSt9nothrow_t, (size_t n, size_t a, const void *t), (n, a, t), n, a, 1)
 NEW_HOOK(_ZnamSt11align_val_tRKSt9nothrow_t, (size_t n, size_t a, const void *t), (n, a, t), n, a, 1)
 
-#define DELETE_HOOK(sym, params, call)                                                         \
-    HOOK void sym params                                                                       \
-    {                                                                                          \
-        static void (*real) params;                                                            \
-        if (!p) return;                                                                        \
-        void (*r) params = __atomic_load_n(&real, __ATOMIC_ACQUIRE);                           \
-        if (!r) {                                                                              \
-            r = (void (*) params)mp_real_lookup(#sym);                                         \
-            __atomic_store_n(&real, r, __ATOMIC_RELEASE);                                      \
-        }                                                                                      \
-        if (!r) { free(p); return; }                                                           \
-        mp_note_free(p);                                                                       \
-        r call;                                                                                \
-    }
+/* The size, alignment and nothrow arguments go unused. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wunused-parameter"
+#define DELETE_HOOK(sym, params)                                                               \
+    HOOK void sym params { mp_hook_free(p); }
 
-DELETE_HOOK(_ZdlPv, (void *p), (p))
-DELETE_HOOK(_ZdaPv, (void *p), (p))
-DELETE_HOOK(_ZdlPvRKSt9nothrow_t, (void *p, const void *t), (p, t))
-DELETE_HOOK(_ZdaPvRKSt9nothrow_t, (void *p, const void *t), (p, t))
-DELETE_HOOK(_ZdlPvm, (void *p, size_t n), (p, n))
-DELETE_HOOK(_ZdaPvm, (void *p, size_t n), (p, n))
-DELETE_HOOK(_ZdlPvSt11align_val_t, (void *p, size_t a), (p, a))
-DELETE_HOOK(_ZdaPvSt11align_val_t, (void *p, size_t a), (p, a))
-DELETE_HOOK(_ZdlPvSt11align_val_tRKSt9nothrow_t, (void *p, size_t a, const void *t), (p, a, t))
-DELETE_HOOK(_ZdaPvSt11align_val_tRKSt9nothrow_t, (void *p, size_t a, const void *t), (p, a, t))
-DELETE_HOOK(_ZdlPvmSt11align_val_t, (void *p, size_t n, size_t a), (p, n, a))
-DELETE_HOOK(_ZdaPvmSt11align_val_t, (void *p, size_t n, size_t a), (p, n, a))
+DELETE_HOOK(_ZdlPv, (void *p))
+DELETE_HOOK(_ZdaPv, (void *p))
+DELETE_HOOK(_ZdlPvRKSt9nothrow_t, (void *p, const void *t))
+DELETE_HOOK(_ZdaPvRKSt9nothrow_t, (void *p, const void *t))
+DELETE_HOOK(_ZdlPvm, (void *p, size_t n))
+DELETE_HOOK(_ZdaPvm, (void *p, size_t n))
+DELETE_HOOK(_ZdlPvSt11align_val_t, (void *p, size_t a))
+DELETE_HOOK(_ZdaPvSt11align_val_t, (void *p, size_t a))
+DELETE_HOOK(_ZdlPvSt11align_val_tRKSt9nothrow_t, (void *p, size_t a, const void *t))
+DELETE_HOOK(_ZdaPvSt11align_val_tRKSt9nothrow_t, (void *p, size_t a, const void *t))
+DELETE_HOOK(_ZdlPvmSt11align_val_t, (void *p, size_t n, size_t a))
+DELETE_HOOK(_ZdaPvmSt11align_val_t, (void *p, size_t n, size_t a))
+#pragma GCC diagnostic pop

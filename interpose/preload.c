@@ -3,7 +3,8 @@
  * Each hook: make sure the real functions are known (bootstrap arena until then), forward,
  * then tell the profiler (mp_note_alloc after an allocation, mp_note_free before a free, so a
  * freed address cannot be handed out again before the profiler forgot it). Nothing here
- * decides anything. */
+ * decides anything. A thread doing the profiler's own work allocates from the private heap
+ * (profiler/iheap.h), whose blocks free, realloc and malloc_usable_size recognize by address. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <stdint.h>
@@ -11,6 +12,7 @@
 #include <unistd.h>
 
 #include "interpose/real.h"
+#include "profiler/iheap.h"
 #include "profiler/profiler.h"
 
 #define HOOK __attribute__((visibility("default")))
@@ -21,19 +23,76 @@ static inline bool ready(void)
            mp_real_init();
 }
 
-HOOK void *malloc(size_t n)
+/* A thread that is busy allocates without being sampled; doing the profiler's own work, from
+ * the private heap (profiler/iheap.h), falling back to the real allocator. */
+__attribute__((noinline, cold)) static void *busy_malloc(size_t n)
+{
+    if (mp_tls.internal) {
+        void *p = mp_iheap_alloc(n);
+        if (p) return p;
+    }
+    return mp_real.malloc(n);
+}
+
+__attribute__((noinline, cold)) static void *busy_calloc(size_t n, size_t m)
+{
+    if (mp_tls.internal) {
+        void *p = mp_iheap_calloc(n, m);
+        if (p) return p;
+    }
+    return mp_real.calloc(n, m);
+}
+
+/* realloc of a private-heap block, from any thread: it stays private where it can. */
+__attribute__((noinline, cold)) static void *iheap_realloc(void *p, size_t n)
+{
+    if (n == 0) {               /* as glibc: free, and NULL */
+        mp_iheap_free(p);
+        return NULL;
+    }
+    void *q = mp_iheap_resize(p, n);
+    if (q) return q;
+    q = mp_iheap_alloc(n);
+    if (!q) {
+        mp_busy_enter();
+        q = mp_real.malloc(n);
+        mp_busy_leave();
+    }
+    if (!q) return NULL;
+    size_t old = mp_iheap_usable(p);
+    memcpy(q, p, old < n ? old : n);
+    mp_iheap_free(p);
+    return q;
+}
+
+void *mp_hook_malloc(size_t n)
 {
     if (MP_UNLIKELY(!ready())) return mp_boot_alloc(n, 16);
+    if (MP_UNLIKELY(mp_tls.busy)) return busy_malloc(n);
     void *p = mp_real.malloc(n);
-    if (MP_LIKELY(p != NULL)) mp_note_alloc(p, n);
+    if (MP_LIKELY(p != NULL)) mp_note_alloc_unbusy(p, n);
     return p;
+}
+
+void mp_hook_free(void *p)
+{
+    if (MP_UNLIKELY(p == NULL || mp_is_boot(p))) return;
+    if (MP_UNLIKELY(mp_iheap_owns(p))) {
+        mp_iheap_free(p);
+        return;
+    }
+    mp_note_free(p);
+    mp_real.free(p);
+}
+
+HOOK void *malloc(size_t n)
+{
+    return mp_hook_malloc(n);
 }
 
 HOOK void free(void *p)
 {
-    if (MP_UNLIKELY(p == NULL || mp_is_boot(p))) return;
-    mp_note_free(p);
-    mp_real.free(p);
+    mp_hook_free(p);
 }
 
 HOOK void *calloc(size_t n, size_t m)
@@ -44,16 +103,18 @@ HOOK void *calloc(size_t n, size_t m)
         return NULL;
     }
     if (MP_UNLIKELY(!ready())) return mp_boot_alloc(total, 16);
+    if (MP_UNLIKELY(mp_tls.busy)) return busy_calloc(n, m);
     void *p = mp_real.calloc(n, m);
-    if (MP_LIKELY(p != NULL)) mp_note_alloc(p, total);
+    if (MP_LIKELY(p != NULL)) mp_note_alloc_unbusy(p, total);
     return p;
 }
 
 HOOK void *realloc(void *p, size_t n)
 {
-    if (p == NULL) return malloc(n);
+    if (p == NULL) return mp_hook_malloc(n);
+    if (MP_UNLIKELY(mp_iheap_owns(p))) return iheap_realloc(p, n);
     if (MP_UNLIKELY(mp_is_boot(p) || !ready())) {
-        void *q = malloc(n);
+        void *q = mp_hook_malloc(n);
         if (q && mp_is_boot(p)) {
             size_t old = mp_boot_size(p);
             memcpy(q, p, old < n ? old : n);
@@ -78,7 +139,7 @@ HOOK void *reallocarray(void *p, size_t n, size_t m)
     return realloc(p, total);
 }
 
-HOOK int posix_memalign(void **out, size_t align, size_t n)
+int mp_hook_posix_memalign(void **out, size_t align, size_t n)
 {
     if (MP_UNLIKELY(!ready())) {
         void *p = mp_boot_alloc(n, align);
@@ -89,6 +150,11 @@ HOOK int posix_memalign(void **out, size_t align, size_t n)
     int rc = mp_real.posix_memalign(out, align, n);
     if (rc == 0 && *out) mp_note_alloc(*out, n);
     return rc;
+}
+
+HOOK int posix_memalign(void **out, size_t align, size_t n)
+{
+    return mp_hook_posix_memalign(out, align, n);
 }
 
 HOOK void *aligned_alloc(size_t align, size_t n)
@@ -130,6 +196,7 @@ HOOK size_t malloc_usable_size(void *p)
 {
     if (p == NULL) return 0;
     if (mp_is_boot(p)) return mp_boot_size(p);
+    if (mp_iheap_owns(p)) return mp_iheap_usable(p);
     return mp_real.malloc_usable_size ? mp_real.malloc_usable_size(p) : 0;
 }
 

@@ -29,6 +29,11 @@ bool mp_real_resolving(void);
 /* dlsym(RTLD_NEXT, name) under the guard, for symbols looked up late (C++ operators). */
 void *mp_real_lookup(const char *name);
 
+/* The hooks' bodies (preload.c), for the C++ operators to call directly. */
+void *mp_hook_malloc(size_t n);
+void mp_hook_free(void *p);
+int mp_hook_posix_memalign(void **out, size_t align, size_t n);
+
 /* Bootstrap arena: a static bump allocator; its blocks are never freed. */
 #define MP_BOOT_SIZE (256 * 1024)
 extern char mp_boot_arena[MP_BOOT_SIZE];

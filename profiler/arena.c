@@ -24,7 +24,7 @@ static mp_range_own_t own[OWN_MAX];
 static size_t nown;
 static mp_spin_t own_lock;
 
-static void own_add(void *p, size_t size)
+void mp_own_add(void *p, size_t size)
 {
     mp_spin_lock(&own_lock);
     if (nown < OWN_MAX) own[nown++] = (mp_range_own_t){ (uintptr_t)p, (uintptr_t)p + size };
@@ -53,7 +53,7 @@ static void *map_pages(size_t size, int extra)
     void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | extra, -1, 0);
     if (p == MAP_FAILED) return NULL;
     __atomic_fetch_add(&mapped, size, __ATOMIC_RELAXED);
-    own_add(p, size);
+    mp_own_add(p, size);
     return p;
 }
 

@@ -20,6 +20,8 @@ void *mp_pages_reserve(size_t size);
 /* The address ranges of every mapping the profiler holds (for the leak check). */
 typedef struct mp_range_own { uintptr_t lo, hi; } mp_range_own_t;
 size_t mp_own_ranges(mp_range_own_t *out, size_t max);
+/* Count [p, p + size) among them (memory the profiler reserved by other means). */
+void mp_own_add(void *p, size_t size);
 /* Bytes the arena has mapped (for the profiler's own overhead figures). */
 size_t mp_arena_mapped(void);
 

@@ -254,7 +254,7 @@ static uintptr_t live_stack_start(uintptr_t sp)
 int mp_leak_check(mp_leak_result_t *out)
 {
     memset(out, 0, sizeof *out);
-    mp_tls.busy++;
+    mp_internal_enter();
     /* Spill the callee-saved registers into this frame, which lies above the stack pointer
      * the scan starts from. */
     jmp_buf regs;
@@ -264,7 +264,7 @@ int mp_leak_check(mp_leak_result_t *out)
     park_others();
     int e = check_with_regs(out, sp);
     release_others();
-    mp_tls.busy--;
+    mp_internal_leave();
     return e;
 }
 

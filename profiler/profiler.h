@@ -24,6 +24,8 @@
 /* Per-thread state. Zero-initialized for every new thread; `inited` tells the rest. */
 typedef struct mp_tls {
     int busy;               /* reentrancy depth: > 0 means do not sample, do not recurse */
+    int internal;           /* > 0: this thread does the profiler's own work (a dump, a leak
+                             * check, the helper thread); its mallocs go to iheap.c. Implies busy */
     int inited;             /* sampler state below is set */
     int64_t countdown;      /* bytes left before the next sample */
     uint64_t rng;           /* xorshift state for the exponential draws */
@@ -61,6 +63,14 @@ static inline bool mp_maybe_tracked(const void *p)
 void mp_alloc_slow(void *p, size_t n);
 void mp_free_slow(void *p);
 
+/* For hooks that tested mp_tls.busy before allocating. */
+static inline void mp_note_alloc_unbusy(void *p, size_t n)
+{
+    mp_tls.countdown -= (int64_t)(n > INT64_MAX / 2 ? INT64_MAX / 2 : n);
+    if (MP_LIKELY(mp_tls.countdown > 0)) return;
+    mp_alloc_slow(p, n);
+}
+
 static inline void mp_note_alloc(void *p, size_t n)
 {
     if (MP_UNLIKELY(mp_tls.busy)) return;
@@ -77,6 +87,10 @@ static inline void mp_note_free(void *p)
 /* realloc: the old block is gone (or kept, on failure) and a new one may be sampled. */
 static inline void mp_busy_enter(void) { mp_tls.busy++; }
 static inline void mp_busy_leave(void) { mp_tls.busy--; }
+
+/* Around the profiler's own work: busy, and allocations served from the private heap. */
+static inline void mp_internal_enter(void) { mp_tls.busy++; mp_tls.internal++; }
+static inline void mp_internal_leave(void) { mp_tls.internal--; mp_tls.busy--; }
 
 /* ---- map operation context (record.c) ----
  * While a hooked map operation runs, its allocations belong to that map. Entering parks the

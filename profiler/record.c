@@ -13,7 +13,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "profiler/arena.h"
 #include "profiler/dangling.h"
+#include "profiler/iheap.h"
 #include "profiler/livetab.h"
 #include "profiler/maps.h"
 #include "profiler/log.h"
@@ -243,10 +245,12 @@ static void fork_prepare(void)
     mp_map_lock();
     mp_dangling_lock();
     mp_live_lock_all();
+    mp_iheap_lock();
 }
 
 static void fork_parent(void)
 {
+    mp_iheap_unlock();
     mp_live_unlock_all();
     mp_dangling_unlock();
     mp_map_unlock();
@@ -257,6 +261,7 @@ static void fork_parent(void)
 
 static void fork_child(void)
 {
+    mp_iheap_reset_lock();
     mp_live_reset_locks();
     mp_dangling_reset_lock();
     mp_map_reset_lock();
@@ -287,6 +292,7 @@ static void init_early(void)
         clock_gettime(CLOCK_REALTIME, &t);
         seed = (uint64_t)t.tv_nsec ^ ((uint64_t)t.tv_sec << 20) ^ ((uint64_t)getpid() << 40);
     }
+    if (mp_iheap_init()) mp_own_add((void *)mp_iheap_lo, mp_iheap_len);
     mp_unwind_init();
     mp_dangling_init((size_t)opts.freed_history);
     /* This thread starts its countdown afresh with the final rate. */

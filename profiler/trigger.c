@@ -65,7 +65,7 @@ int mp_dump(const char *tag)
     if (!mp_enabled()) return EAGAIN;
     const mp_options_t *o = mp_opts();
     int rc = 0;
-    mp_tls.busy++;
+    mp_internal_enter();
     pthread_mutex_lock(&dump_lock);
     if (exited) goto out;
     mp_sym_t *msym = mp_sym_open(0, o->libc_lines ? MP_SYM_LIBC_LINES : 0);   /* for C++ map recognition and the maps file */
@@ -113,14 +113,14 @@ int mp_dump(const char *tag)
     mp_snapshot_free(s);
 out:
     pthread_mutex_unlock(&dump_lock);
-    mp_tls.busy--;
+    mp_internal_leave();
     return rc;
 }
 
 static void *helper_main(void *arg)
 {
     (void)arg;
-    mp_tls.busy++;      /* this thread's own allocations are the profiler's */
+    mp_internal_enter();    /* this thread's own allocations are the profiler's */
     const mp_options_t *o = mp_opts();
     int64_t interval_ms = (int64_t)o->interval * 1000;
     struct timespec t;
@@ -257,9 +257,9 @@ __attribute__((destructor)) static void at_exit_dump(void)
 {
     if (!mp_enabled()) return;
     if (mp_opts()->leak_check) {
-        mp_tls.busy++;
+        mp_internal_enter();
         mp_leak_at_exit();
-        mp_tls.busy--;
+        mp_internal_leave();
     }
     if (!mp_opts()->at_exit) return;
     mp_dump("exit");

@@ -35,6 +35,17 @@ for f in "$TMP"/sig/*.pb.gz; do
 done
 t_end
 
+t_begin dump_leaves_host_heap_alone
+# glibc's statistics of a fragmented heap, before and after two dumps through the API: the
+# symbolizer's and encoder's allocations come from the profiler's private heap
+MAPPROF_OPTIONS="output=$TMP/hn" LD_PRELOAD="$LIB" "$TP/heapneutral" >"$TMP/hn.out" 2>&1
+t_eq "$?" 0 "exit status ($(tr '\n' ' ' <"$TMP/hn.out"))"
+t_eq "$(ls "$TMP"/hn.*.pb.gz 2>/dev/null | wc -l)" 3 "profiles (two dumps and exit)"
+for f in "$TMP"/hn.*.pb.gz; do
+  "${GO_PPROF[@]}" -raw "$f" >/dev/null 2>&1 || t_fail "invalid profile $f"
+done
+t_end
+
 t_begin symlink_not_followed
 mkdir -p "$TMP/ln"
 echo precious >"$TMP/precious"

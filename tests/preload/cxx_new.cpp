@@ -56,6 +56,15 @@ __attribute__((noinline)) void containers()
     for (int i = 0; i < 1000; i += 2) m.erase(i);
 }
 
+static int handler_calls;
+static void handler()
+{
+    // the program's new_handler runs when an allocation fails; uninstalling it makes the
+    // next failure throw
+    handler_calls++;
+    std::set_new_handler(nullptr);
+}
+
 int main()
 {
     plain_new();
@@ -70,6 +79,23 @@ int main()
         std::printf("bad_alloc not thrown\n");
         return 1;
     } catch (const std::bad_alloc &) {
+    }
+    std::set_new_handler(handler);
+    try {
+        void *huge = new char[~size_t(0) / 4];
+        delete[] static_cast<char *>(huge);
+        std::printf("bad_alloc not thrown after the new_handler\n");
+        return 1;
+    } catch (const std::bad_alloc &) {
+    }
+    if (handler_calls != 1) {
+        std::printf("new_handler called %d times\n", handler_calls);
+        return 1;
+    }
+    if (Big *b = new (std::nothrow) Big[~size_t(0) / 8192]) {
+        delete[] b;
+        std::printf("nothrow new of an impossible size returned a block\n");
+        return 1;
     }
     std::printf("site plain_new() 4000 4\n");
     std::printf("site array_new() 2000 2\n");
