@@ -76,22 +76,35 @@ static bool on_created(const hm_map_t *m, const hm_map_info_t *info)
     return (info->key_pointer || info->val_pointer) && mp_dangling_on();
 }
 
-/* Entry events look their map up in a one-map cache per thread (most writes hit the map the
- * previous write hit); any destruction invalidates every cache, since the address may then
- * come back as another map. */
+/* Entry events look their map up in a small per-thread cache (programs write to a few maps
+ * in turn: a cache, its index, a tally); any destruction invalidates every cache, since the
+ * address may then come back as another map. */
+#define CACHED_MAPS 4
 static uint64_t destroy_gen;
-static MP_TLS struct { const hm_map_t *m; uint64_t gen; uint32_t id, flags; } last;
+static MP_TLS struct {
+    uint64_t gen;
+    unsigned next;                  /* the way replaced on the next miss */
+    const hm_map_t *m[CACHED_MAPS];
+    uint32_t id[CACHED_MAPS], flags[CACHED_MAPS];
+} cache;
 
 static uint32_t find_cached(const hm_map_t *m, uint32_t *flags)
 {
     uint64_t gen = __atomic_load_n(&destroy_gen, __ATOMIC_ACQUIRE);
-    if (last.m != m || last.gen != gen) {
-        last.id = mp_map_find_flags(m, &last.flags);
-        last.m = m;
-        last.gen = gen;
+    if (MP_UNLIKELY(cache.gen != gen)) {
+        memset(cache.m, 0, sizeof cache.m);
+        cache.gen = gen;
     }
-    *flags = last.flags;
-    return last.id;
+    for (unsigned i = 0; i < CACHED_MAPS; i++)
+        if (cache.m[i] == m) {
+            *flags = cache.flags[i];
+            return cache.id[i];
+        }
+    unsigned i = cache.next++ % CACHED_MAPS;
+    cache.id[i] = mp_map_find_flags(m, &cache.flags[i]);
+    cache.m[i] = m;
+    *flags = cache.flags[i];
+    return cache.id[i];
 }
 
 static void on_destroyed(const hm_map_t *m)

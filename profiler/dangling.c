@@ -49,6 +49,12 @@ static mp_idtab_t latest;               /* addr -> ring index + 1 */
 static mp_idtab_t per_map;              /* live map id -> its entries in the table */
 static mp_idtab_t dead;                 /* destroyed map ids whose entries are still there */
 static uint32_t dead_entries;
+/* Which (map, key) pairs may have an entry: counters by hash, changed under the lock, read
+ * without it. A put or remove whose pair has none, and that follows nothing new, ends here
+ * instead of taking the lock and probing the table (the table lives in memory the program's
+ * cache does not hold). A counter that reaches 255 stays there. */
+#define PRESENT_BITS 16
+static uint8_t present[1u << PRESENT_BITS];
 
 void mp_dangling_init(size_t history)
 {
@@ -59,6 +65,25 @@ static inline uint32_t slot_of(uint32_t map, uintptr_t key, uint32_t mask)
 {
     uint64_t h = ((uint64_t)key ^ ((uint64_t)map << 47)) * 0x9e3779b97f4a7c15ULL;
     return (uint32_t)(h >> 32) & mask;
+}
+
+static inline uint8_t *present_of(uint32_t map, uintptr_t key)
+{
+    uint64_t h = ((uint64_t)key + map) * 0xd6e8feb86659fd93ULL;
+    return &present[h >> (64 - PRESENT_BITS)];
+}
+
+static inline bool maybe_present(uint32_t map, uintptr_t key)
+{
+    return __atomic_load_n(present_of(map, key), __ATOMIC_RELAXED) != 0;
+}
+
+/* Under the lock: an entry for (map, key) came (+1) or went (-1). */
+static void present_add(uint32_t map, uintptr_t key, int d)
+{
+    uint8_t *c = present_of(map, key), v = *c;
+    if (v == 255 || (d < 0 && v == 0)) return;
+    __atomic_store_n(c, (uint8_t)(v + d), __ATOMIC_RELAXED);
 }
 
 static entry_t *find(uint32_t map, uintptr_t key)
@@ -82,6 +107,7 @@ static bool grow(void)
             if (!ent[i].key) continue;
             if (dead_entries && mp_idtab_get(&dead, ent[i].map)) {   /* shed on the way */
                 release(&ent[i]);
+                present_add(ent[i].map, ent[i].key, -1);
                 __atomic_store_n(&ent_count, ent_count - 1, __ATOMIC_RELAXED);
                 continue;
             }
@@ -102,6 +128,7 @@ static bool grow(void)
 
 static void erase(entry_t *e)
 {
+    present_add(e->map, e->key, -1);
     uint32_t i = (uint32_t)(e - ent);
     for (uint32_t j = (i + 1) & ent_mask; ent[j].key; j = (j + 1) & ent_mask) {
         uint32_t home = slot_of(ent[j].map, ent[j].key, ent_mask);
@@ -184,7 +211,7 @@ void mp_dangling_insert_ex(uint32_t map, uintptr_t key, bool key_is_ptr, const v
     uintptr_t v = (uintptr_t)value;
     bool vcand = value_watched(key, v);
     /* Sampled: an entry that can follow nothing is kept only to update one already there. */
-    if (mode == MP_DANGLING_SAMPLED && !__atomic_load_n(&ent_count, __ATOMIC_RELAXED) &&
+    if (mode == MP_DANGLING_SAMPLED && !maybe_present(map, key) &&
         !(key_is_ptr && followable(key, mode)) && !(vcand && followable(v, mode)))
         return;
     mp_tls.busy++;
@@ -213,6 +240,7 @@ void mp_dangling_insert_ex(uint32_t map, uintptr_t key, bool key_is_ptr, const v
             e->key_w = kw;
             e->val_w = vw;
             __atomic_store_n(&ent_count, ent_count + 1, __ATOMIC_RELAXED);
+            present_add(map, key, 1);
             mp_idtab_put(&per_map, map, mp_idtab_get(&per_map, map) + 1);
         } else {    /* nothing to follow, or no memory: the watches just taken go */
             if (kw) mp_live_watch(key, -1);
@@ -230,7 +258,7 @@ void mp_dangling_insert_ex(uint32_t map, uintptr_t key, bool key_is_ptr, const v
 
 void mp_dangling_remove(uint32_t map, const void *key)
 {
-    if (!map || !key || !__atomic_load_n(&ent_count, __ATOMIC_RELAXED)) return;
+    if (!map || !key || !maybe_present(map, (uintptr_t)key)) return;
     mp_tls.busy++;
     mp_spin_lock(&lock);
     entry_t *e = find(map, (uintptr_t)key);
