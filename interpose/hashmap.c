@@ -78,31 +78,34 @@ static bool on_created(const hm_map_t *m, const hm_map_info_t *info)
 
 /* Entry events look their map up in a small per-thread cache (programs write to a few maps
  * in turn: a cache, its index, a tally); any destruction invalidates every cache, since the
- * address may then come back as another map. */
+ * address may then come back as another map. The cache holds the maps' addresses inverted:
+ * thread-local storage is a root of the leak check, and a lost map must not look reachable
+ * from our cache. */
 #define CACHED_MAPS 4
 static uint64_t destroy_gen;
 static MP_TLS struct {
     uint64_t gen;
     unsigned next;                  /* the way replaced on the next miss */
-    const hm_map_t *m[CACHED_MAPS];
+    uintptr_t inv_m[CACHED_MAPS];   /* ~address (0: empty) */
     uint32_t id[CACHED_MAPS], flags[CACHED_MAPS];
 } cache;
 
 static uint32_t find_cached(const hm_map_t *m, uint32_t *flags)
 {
     uint64_t gen = __atomic_load_n(&destroy_gen, __ATOMIC_ACQUIRE);
+    uintptr_t key = ~(uintptr_t)m;
     if (MP_UNLIKELY(cache.gen != gen)) {
-        memset(cache.m, 0, sizeof cache.m);
+        memset(cache.inv_m, 0, sizeof cache.inv_m);
         cache.gen = gen;
     }
     for (unsigned i = 0; i < CACHED_MAPS; i++)
-        if (cache.m[i] == m) {
+        if (cache.inv_m[i] == key) {
             *flags = cache.flags[i];
             return cache.id[i];
         }
     unsigned i = cache.next++ % CACHED_MAPS;
     cache.id[i] = mp_map_find_flags(m, &cache.flags[i]);
-    cache.m[i] = m;
+    cache.inv_m[i] = key;
     *flags = cache.flags[i];
     return cache.id[i];
 }
