@@ -31,6 +31,8 @@ typedef struct mp_tls {
     uint64_t rng;           /* xorshift state for the exponential draws */
     uintptr_t stack_hi;     /* top of this thread's stack, bound for frame-pointer walks */
     int held_shard;         /* live-table shard whose lock this thread holds, + 1 (0: none) */
+    int scrub;              /* leak check: stack bytes the current slow path may have dirtied
+                             * beyond the usual (libunwind, first-time calls); see record.c */
     uint32_t map_id;        /* map whose operation this thread is inside (0: none) */
     uint32_t map_role;      /* role of what that operation allocates (mp_map_role_t) */
     int64_t saved_countdown;/* the sampling countdown, parked while map_id is set */

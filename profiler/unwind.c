@@ -63,6 +63,7 @@ static int is_own(uintptr_t pc)
 static uintptr_t stack_top(uintptr_t sp)
 {
     if (mp_tls.stack_hi > sp) return mp_tls.stack_hi;
+    mp_tls.scrub = MP_UNWIND_SCRUB_DEEP;
     pthread_attr_t a;
     void *addr;
     size_t size;
@@ -103,8 +104,10 @@ int mp_unwind_capture(uintptr_t *pcs, int max, int method)
     int n;
     if (method == MP_UNWIND_FP)
         n = fp_walk(buf, cap);
-    else
+    else {
         n = unw_backtrace((void **)buf, cap);
+        mp_tls.scrub = MP_UNWIND_SCRUB_DEEP;
+    }
     if (n < 0) n = 0;
     /* Our frames go wherever they are: the hook at the leaf, and the map wrappers (GHashTable)
      * in the middle of stacks that allocate inside a hooked call. */

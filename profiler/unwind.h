@@ -10,5 +10,8 @@
 void mp_unwind_init(void);
 /* Fill pcs with at most max return addresses; returns how many. method: MP_UNWIND_*. */
 int mp_unwind_capture(uintptr_t *pcs, int max, int method);
+/* Stack bytes a libunwind walk, or a thread's first frame-pointer walk, may dirty below the
+ * caller (measured 3.5 KiB at most): captures set mp_tls.scrub to it for the leak check. */
+#define MP_UNWIND_SCRUB_DEEP 4096
 
 #endif

@@ -52,3 +52,8 @@ BENCH_PROGS += $(addprefix $(BUILD)/tests/bench/,cxxchurn threadchurn liveblocks
 $(TP)/hmmaps $(TP)/hmdiff $(TP)/hmleak $(TP)/hmthreads $(TP)/hmwatch: $(TP)/%: tests/preload/%.c $(BUILD)/libhashmap.a
 	@mkdir -p $(dir $@)
 	$(CC) $(TP_CFLAGS) $< -o $@ $(BUILD)/libhashmap.a -lm -lpthread -ldl
+# Bound at load time: lazy binding would leave the program's own register copies (the PLT
+# resolver saves them) where the test looks for ours.
+$(TP)/stackclean: tests/preload/stackclean.c
+	@mkdir -p $(dir $@)
+	$(CC) $(TP_CFLAGS) -Wl,-z,now $< -o $@

@@ -5,6 +5,15 @@ cd "$TMP" || exit 1      # mapprof check writes its live-at-exit profile into th
 
 leaky="$TP/leaky"
 
+t_begin slow_paths_leave_no_block_copies
+# under the leak check, after each malloc and free no copy of the block's address stays on the
+# stack below the caller (it would make a lost block look reachable), with either unwinder
+for u in libunwind fp; do
+  out=$(MAPPROF_OPTIONS="leak_check=1:unwind=$u:leak_report=$TMP/sc" LD_PRELOAD="$LIB" "$TP/stackclean" 2>/dev/null)
+  t_eq "$?:$out" "0:clean" "unwind=$u"
+done
+t_end
+
 t_begin check_leaky_program_fails_gate
 "$MAPPROF" check --json "$TMP/l.json" --junit "$TMP/l.xml" --sarif "$TMP/l.sarif" -o "$TMP/live" -- "$leaky" >"$TMP/out" 2>"$TMP/err"
 t_eq "$?" 23 "exit status"
