@@ -131,9 +131,7 @@ static void erase(entry_t *e)
     present_add(e->map, e->key, -1);
     uint32_t i = (uint32_t)(e - ent);
     for (uint32_t j = (i + 1) & ent_mask; ent[j].key; j = (j + 1) & ent_mask) {
-        uint32_t home = slot_of(ent[j].map, ent[j].key, ent_mask);
-        bool stays = (i <= j) ? (home > i && home <= j) : (home > i || home <= j);
-        if (!stays) {
+        if (!mp_probe_stays(i, j, slot_of(ent[j].map, ent[j].key, ent_mask))) {
             ent[i] = ent[j];
             i = j;
         }

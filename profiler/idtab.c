@@ -65,9 +65,7 @@ uint32_t mp_idtab_del(mp_idtab_t *t, uint64_t key)
     }
     uint32_t v = t->val[i];
     for (uint32_t j = (i + 1) & t->mask; t->key[j]; j = (j + 1) & t->mask) {
-        uint32_t home = slot_of(t->key[j], t->mask);
-        bool stays = (i <= j) ? (home > i && home <= j) : (home > i || home <= j);
-        if (!stays) {
+        if (!mp_probe_stays(i, j, slot_of(t->key[j], t->mask))) {
             t->key[i] = t->key[j];
             t->val[i] = t->val[j];
             i = j;

@@ -14,6 +14,14 @@ typedef struct mp_idtab {
     uint32_t count;
 } mp_idtab_t;
 
+/* Backward-shift deletion in any linear-probing table (this one, the live table, the dangling
+ * entries): with a hole at slot i, the entry at slot j, whose home slot is h, stays where it is
+ * when h lies cyclically in (i, j]; otherwise it moves into the hole. */
+static inline bool mp_probe_stays(uint32_t i, uint32_t j, uint32_t h)
+{
+    return (i <= j) ? (h > i && h <= j) : (h > i || h <= j);
+}
+
 /* The value for key, or 0 when absent. */
 uint32_t mp_idtab_get(const mp_idtab_t *t, uint64_t key);
 /* Set key -> val; false when out of memory. */

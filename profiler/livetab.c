@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "profiler/arena.h"
+#include "profiler/idtab.h"
 #include "profiler/profiler.h"
 #include "profiler/spin.h"
 
@@ -133,19 +134,12 @@ static bool grow(shard_t *s)
     return true;
 }
 
-/* Backward-shift deletion: with a hole at i, the entry at j (whose home slot is h) stays
- * unless h lies cyclically outside (i, j]; otherwise it moves into the hole. */
-static inline bool stays(uint32_t i, uint32_t j, uint32_t h)
-{
-    return (i <= j) ? (h > i && h <= j) : (h > i || h <= j);
-}
-
 static void erase_slot(shard_t *s, slot_t *hole)
 {
     /* Backward-shift deletion keeps probe chains unbroken without tombstones. */
     uint32_t i = (uint32_t)(hole - s->slot);
     for (uint32_t j = next(i, s->cap); s->slot[j].w; j = next(j, s->cap)) {
-        if (!stays(i, j, home(slot_addr(&s->slot[j]), s->cap))) {
+        if (!mp_probe_stays(i, j, home(slot_addr(&s->slot[j]), s->cap))) {
             s->slot[i] = s->slot[j];
             i = j;
         }
@@ -199,7 +193,7 @@ static void ext_del(shard_t *s, uintptr_t a)
     if (!e) return;
     uint32_t i = (uint32_t)(e - s->ext);
     for (uint32_t j = (i + 1) & s->ext_mask; s->ext[j].addr; j = (j + 1) & s->ext_mask) {
-        if (!stays(i, j, ext_home(s->ext[j].addr, s->ext_mask))) {
+        if (!mp_probe_stays(i, j, ext_home(s->ext[j].addr, s->ext_mask))) {
             s->ext[i] = s->ext[j];
             i = j;
         }
