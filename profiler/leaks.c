@@ -2,23 +2,29 @@
 #include "profiler/leaks.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "profiler/arena.h"
 
-long mp_leak_find(const mp_leak_block_t *b, size_t n, uintptr_t p)
+/* The block of b[base..] holding p, knowing the first block that starts after p lies in
+ * [lo, hi] (lo >= base); -1 when none holds it. */
+static long find_between(const mp_leak_block_t *b, size_t base, size_t lo, size_t hi, uintptr_t p)
 {
-    size_t lo = 0, hi = n;
     while (lo < hi) {           /* first block with addr > p */
         size_t mid = lo + (hi - lo) / 2;
         if (b[mid].addr <= p) lo = mid + 1;
         else hi = mid;
     }
-    if (lo == 0) return -1;
+    if (lo == base) return -1;
     const mp_leak_block_t *c = &b[lo - 1];
-    if (p < c->addr + (c->size ? c->size : 1)) return (long)(lo - 1);
-    return -1;
+    return p < c->addr + (c->size ? c->size : 1) ? (long)(lo - 1) : -1;
+}
+
+long mp_leak_find(const mp_leak_block_t *b, size_t n, uintptr_t p)
+{
+    return find_between(b, 0, 0, n, p);
 }
 
 /* A bucket index over the sorted blocks, to find the block a word points into in a step or
@@ -50,6 +56,11 @@ static void index_free(lindex_t *ix)
     memset(ix, 0, sizeof *ix);
 }
 
+/* One past a block's end (a 0-byte block still covers its address). */
+static inline uintptr_t block_end(const mp_leak_block_t *b) { return b->addr + b->size + 1; }
+/* A block starting at a, past the end of everything before it, opens a new run. */
+static inline bool starts_run(uintptr_t a, uintptr_t end) { return a > end && a - end >= RUN_GAP; }
+
 static size_t buckets(const lrun_t *r, unsigned shift) { return ((r->hi - r->lo) >> shift) + 2; }
 
 static void index_build(lindex_t *ix, const mp_leak_block_t *b, size_t n)
@@ -57,24 +68,24 @@ static void index_build(lindex_t *ix, const mp_leak_block_t *b, size_t n)
     memset(ix, 0, sizeof *ix);
     if (!n || n > UINT32_MAX) return;
     size_t nruns = 1;
-    uintptr_t end = b[0].addr + b[0].size + 1;
+    uintptr_t end = block_end(&b[0]);
     for (size_t i = 1; i < n; i++) {
-        if (b[i].addr - end >= RUN_GAP && b[i].addr > end) nruns++;
-        if (b[i].addr + b[i].size + 1 > end) end = b[i].addr + b[i].size + 1;
+        if (starts_run(b[i].addr, end)) nruns++;
+        if (block_end(&b[i]) > end) end = block_end(&b[i]);
     }
     ix->runs = mp_pages_alloc(nruns * sizeof *ix->runs);
     if (!ix->runs) return;
     ix->nruns = nruns;
     size_t r = 0;
-    ix->runs[0] = (lrun_t){ b[0].addr, b[0].addr + b[0].size + 1, 0, 1, 0 };
+    ix->runs[0] = (lrun_t){ b[0].addr, block_end(&b[0]), 0, 1, 0 };
     for (size_t i = 1; i < n; i++) {
         lrun_t *cur = &ix->runs[r];
-        if (b[i].addr - cur->hi >= RUN_GAP && b[i].addr > cur->hi) {
+        if (starts_run(b[i].addr, cur->hi)) {
             cur = &ix->runs[++r];
             *cur = (lrun_t){ b[i].addr, b[i].addr, i, i, 0 };
         }
         cur->b1 = i + 1;
-        if (b[i].addr + b[i].size + 1 > cur->hi) cur->hi = b[i].addr + b[i].size + 1;
+        if (block_end(&b[i]) > cur->hi) cur->hi = block_end(&b[i]);
     }
     size_t total = 0;
     for (ix->shift = 4;; ix->shift++) {
@@ -112,16 +123,8 @@ static long find_indexed(const lindex_t *ix, const mp_leak_block_t *b, size_t n,
     const lrun_t *run = &ix->runs[lo - 1];
     if (p >= run->hi) return -1;
     size_t bucket = run->f0 + ((p - run->lo) >> ix->shift);
-    lo = ix->first[bucket];     /* the answer lies in [first block of p's bucket, of the next] */
-    hi = ix->first[bucket + 1];
-    while (lo < hi) {           /* first block with addr > p */
-        size_t mid = lo + (hi - lo) / 2;
-        if (b[mid].addr <= p) lo = mid + 1;
-        else hi = mid;
-    }
-    if (lo == run->b0) return -1;
-    const mp_leak_block_t *c = &b[lo - 1];
-    return p < c->addr + (c->size ? c->size : 1) ? (long)(lo - 1) : -1;
+    /* the first block after p lies in [first block of p's bucket, of the next] */
+    return find_between(b, run->b0, ix->first[bucket], ix->first[bucket + 1], p);
 }
 
 typedef struct work {
