@@ -9,7 +9,6 @@
  * -fexceptions: a bad_alloc unwinds through us. delete frees as the runtime's delete does
  * (the size and alignment arguments ask nothing of free). */
 #define _GNU_SOURCE
-#include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
 

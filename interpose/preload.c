@@ -50,16 +50,11 @@ __attribute__((noinline, cold)) static void *iheap_realloc(void *p, size_t n)
         mp_iheap_free(p);
         return NULL;
     }
-    void *q = mp_iheap_resize(p, n);
-    if (q) return q;
-    q = mp_iheap_alloc(n);
-    if (!q) {
-        mp_busy_enter();
-        q = mp_real.malloc(n);
-        mp_busy_leave();
-    }
-    if (!q) return NULL;
     size_t old = mp_iheap_usable(p);
+    if (n <= old) return p;
+    void *q = mp_iheap_alloc(n);
+    if (!q) q = mp_real.malloc(n);      /* untracked: profiler data, never sampled */
+    if (!q) return NULL;
     memcpy(q, p, old < n ? old : n);
     mp_iheap_free(p);
     return q;

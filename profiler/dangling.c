@@ -108,7 +108,7 @@ static bool grow(void)
             if (dead_entries && mp_idtab_get(&dead, ent[i].map)) {   /* shed on the way */
                 release(&ent[i]);
                 present_add(ent[i].map, ent[i].key, -1);
-                __atomic_store_n(&ent_count, ent_count - 1, __ATOMIC_RELAXED);
+                ent_count--;
                 continue;
             }
             uint32_t j = slot_of(ent[i].map, ent[i].key, cap - 1);
@@ -137,7 +137,7 @@ static void erase(entry_t *e)
         }
     }
     ent[i].key = 0;
-    __atomic_store_n(&ent_count, ent_count - 1, __ATOMIC_RELAXED);
+    ent_count--;
 }
 
 /* The freed event covering pointer p: the latest free of the block starting at p. */
@@ -237,7 +237,7 @@ void mp_dangling_insert_ex(uint32_t map, uintptr_t key, bool key_is_ptr, const v
             e->map = map;
             e->key_w = kw;
             e->val_w = vw;
-            __atomic_store_n(&ent_count, ent_count + 1, __ATOMIC_RELAXED);
+            ent_count++;
             present_add(map, key, 1);
             mp_idtab_put(&per_map, map, mp_idtab_get(&per_map, map) + 1);
         } else {    /* nothing to follow, or no memory: the watches just taken go */

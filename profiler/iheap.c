@@ -42,7 +42,7 @@ static __thread __attribute__((tls_model("initial-exec"))) int inside;
  * (allocation starts at 32: a free block holds its header and the list link) */
 static unsigned class_of(size_t s)
 {
-    if (s <= 64) return s ? (unsigned)((s + 15) / 16 - 1) : 0;
+    if (s <= 64) return (unsigned)((s + 15) / 16 - 1);
     unsigned k = 63 - (unsigned)__builtin_clzl(s - 1);     /* 2^k < s <= 2^(k+1), k >= 6 */
     unsigned sub = (unsigned)((s - 1 - ((size_t)1 << k)) >> (k - 2));
     return 4 + (k - 6) * 4 + sub;
@@ -57,18 +57,11 @@ static size_t class_size(unsigned c)
 
 bool mp_iheap_init(void)
 {
-    if (__atomic_load_n(&mp_iheap_len, __ATOMIC_ACQUIRE)) return true;
+    if (mp_iheap_len) return true;
     void *p = mmap(NULL, RESERVE, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (p == MAP_FAILED) return false;
-    mp_spin_lock(&lock);
-    if (mp_iheap_len) {                 /* another thread won */
-        mp_spin_unlock(&lock);
-        munmap(p, RESERVE);
-        return true;
-    }
     mp_iheap_lo = (uintptr_t)p;
     __atomic_store_n(&mp_iheap_len, RESERVE, __ATOMIC_RELEASE);
-    mp_spin_unlock(&lock);
     return true;
 }
 
@@ -155,11 +148,6 @@ size_t mp_iheap_usable(const void *p)
 {
     const hdr_t *h = header(p);
     return h->magic == MAGIC && h->cls < NCLASS ? class_size(h->cls) - HDR : 0;
-}
-
-void *mp_iheap_resize(void *p, size_t n)
-{
-    return n <= mp_iheap_usable(p) ? p : NULL;
 }
 
 size_t mp_iheap_used(void)

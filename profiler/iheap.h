@@ -29,7 +29,8 @@ static inline bool mp_iheap_owns(const void *p)
     return (uintptr_t)p - mp_iheap_lo < mp_iheap_len;
 }
 
-/* Reserve the range (idempotent). False when the system refuses. */
+/* Reserve the range (once, at the profiler's initialization; again is a no-op). False when
+ * the system refuses. */
 bool mp_iheap_init(void);
 /* n bytes aligned to 16, or NULL (the caller uses the real allocator). */
 void *mp_iheap_alloc(size_t n);
@@ -37,10 +38,8 @@ void *mp_iheap_alloc(size_t n);
 void *mp_iheap_calloc(size_t n, size_t m);
 /* p must satisfy mp_iheap_owns. */
 void mp_iheap_free(void *p);
+/* The bytes a block of this heap holds (its class): a realloc within it stays in place. */
 size_t mp_iheap_usable(const void *p);
-/* Resize a block of this heap in place if its class holds n bytes, else NULL (the caller
- * allocates elsewhere, copies mp_iheap_usable bytes at most, and frees). */
-void *mp_iheap_resize(void *p, size_t n);
 
 /* Bytes of the range handed out so far (blocks and free lists), for tests and overhead. */
 size_t mp_iheap_used(void);

@@ -152,9 +152,9 @@ static bool parse_value(const opt_desc_t *d, mp_options_t *o, const char *v, siz
         return parse_bool(v, len, (bool *)field);
     case K_DANGLING: {
         bool on;
-        if (eq(v, len, "all")) o->dangling = MP_DANGLING_ALL;
-        else if (eq(v, len, "sampled")) o->dangling = MP_DANGLING_SAMPLED;
-        else if (parse_bool(v, len, &on)) o->dangling = on ? MP_DANGLING_SAMPLED : MP_DANGLING_OFF;
+        if (eq(v, len, "all")) *(int *)field = MP_DANGLING_ALL;
+        else if (eq(v, len, "sampled")) *(int *)field = MP_DANGLING_SAMPLED;
+        else if (parse_bool(v, len, &on)) *(int *)field = on ? MP_DANGLING_SAMPLED : MP_DANGLING_OFF;
         else return false;
         return true;
     }

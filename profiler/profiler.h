@@ -76,9 +76,7 @@ static inline void mp_note_alloc_unbusy(void *p, size_t n)
 static inline void mp_note_alloc(void *p, size_t n)
 {
     if (MP_UNLIKELY(mp_tls.busy)) return;
-    mp_tls.countdown -= (int64_t)(n > INT64_MAX / 2 ? INT64_MAX / 2 : n);
-    if (MP_LIKELY(mp_tls.countdown > 0)) return;
-    mp_alloc_slow(p, n);
+    mp_note_alloc_unbusy(p, n);
 }
 
 static inline void mp_note_free(void *p)
