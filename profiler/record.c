@@ -152,8 +152,10 @@ static void track_for_map(void *p, size_t n)
  * has lost. Wipe the area our slow paths used once they return: measured (the deepest byte
  * changed below the hook, tests/preload/stackclean.c), the plain paths with the frame-pointer
  * walk stay within 400 bytes, libunwind's within 3.5 KiB, and a thread's first walk (which asks
- * pthread for its stack) within 3.2 KiB; those two ask for more through mp_tls.scrub. Never
- * deeper than the path went, so a small stack is not overrun. */
+ * pthread for its stack) within 3.2 KiB; those two ask for more through mp_tls.scrub, and
+ * every entry that may walk wipes before it returns (the slow paths, mp_attribute_block,
+ * mp_capture_stack_id), so a request is met at the depth it came from and a small stack is
+ * not overrun. */
 #define SCRUB_PLAIN 512
 __attribute__((noinline)) static void scrub_stack(void)
 {
@@ -227,6 +229,7 @@ void mp_attribute_block(const void *p, size_t n, uint32_t map, mp_map_role_t rol
     if (mp_live_insert(&b, &old, &ok)) forget(&old);
     if (ok) mp_map_mem(map, role, (int64_t)b.size, 1);
     else if (b.stack) account(&b, -1, false);
+    if (MP_UNLIKELY(opts.leak_check)) scrub_stack();   /* a stale record's free may have walked */
     mp_tls.busy--;
 }
 
@@ -237,6 +240,8 @@ uint32_t mp_capture_stack_id(uint32_t label)
     uintptr_t pcs[256];     /* not the TLS buffer: callers may be inside the sampled path */
     int depth = mp_unwind_capture(pcs, opts.max_depth, opts.unwind);
     uint32_t id = mp_stack_intern(pcs, depth, label);
+    /* the walk's request is met here, at the depth it went, not by a later slow path */
+    if (MP_UNLIKELY(opts.leak_check)) scrub_stack();
     mp_tls.busy--;
     return id;
 }

@@ -1,12 +1,15 @@
 /* Under the leak check, the profiler's slow paths must leave no copy of a block's address on
  * the stack below their caller: a stale copy in a frame that is live at exit would make a lost
- * block look reachable. After each malloc and free this program looks for the address in the
- * 16 KiB below its stack pointer. Prints the deepest copy found ("clean" when none) and exits 1
+ * block look reachable. After each malloc and free, and after annotating a block as a map
+ * and dropping the annotation, this program looks for the address in the 16 KiB below its
+ * stack pointer. Prints the deepest copy found ("clean" when none) and exits 1
  * when there was one. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "profiler/mapprof.h"
 
 #define AREA 16384
 
@@ -48,6 +51,17 @@ int main(int argc, char **argv)
         long d = find_copy(top, (uintptr_t)p);
         if (d && getenv("SC_DEBUG")) fprintf(stderr, "round %d malloc %ld\n", r, d);
         if (d > worst) worst = d;
+        /* an annotated map: its creation captures a stack outside the allocation path */
+        if (r % 16 == 0) {
+            mapprof_map_create(p, 8, 8, 0);
+            d = find_copy(top, (uintptr_t)p);
+            if (d && getenv("SC_DEBUG")) fprintf(stderr, "round %d map created %ld\n", r, d);
+            if (d > worst) worst = d;
+            mapprof_map_destroy(p);
+            d = find_copy(top, (uintptr_t)p);
+            if (d && getenv("SC_DEBUG")) fprintf(stderr, "round %d map destroyed %ld\n", r, d);
+            if (d > worst) worst = d;
+        }
         keep[r % 64] = p;
         void *q = keep[(r + 1) % 64];
         if (q) {
