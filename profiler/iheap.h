@@ -3,7 +3,7 @@
  * A dump, a leak check or the helper thread calls into libraries that use malloc (libdw and
  * libelf, stdio, zlib). Served from the program's heap, those allocations change it: at exit,
  * the first large request of a dump makes glibc consolidate every free chunk the program left
- * (measured: 5% of a C++ churn's run time). So while a thread does the profiler's work
+ * (measured: 5% of the samples of a C++ churn). So while a thread does the profiler's work
  * (mp_tls.internal > 0), the hooks serve its malloc, calloc and realloc(NULL) from this heap,
  * a reserved address range of its own; free, realloc and malloc_usable_size recognize its
  * blocks by address from any thread, at any time.
