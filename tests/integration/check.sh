@@ -9,7 +9,7 @@ t_begin slow_paths_leave_no_block_copies
 # under the leak check, after each malloc and free no copy of the block's address stays on the
 # stack below the caller (it would make a lost block look reachable), with either unwinder
 for u in libunwind fp; do
-  out=$(MAPPROF_OPTIONS="leak_check=1:unwind=$u:leak_report=$TMP/sc" LD_PRELOAD="$LIB" "$TP/stackclean" 2>/dev/null)
+  out=$(MAPPROF_OPTIONS="leak_check=1:unwind=$u:leak_report=$TMP/sc:output=$TMP/sc" LD_PRELOAD="$LIB" "$TP/stackclean" 2>/dev/null)
   t_eq "$?:$out" "0:clean" "unwind=$u"
 done
 t_end
