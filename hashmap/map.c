@@ -480,6 +480,12 @@ HM_INLINE int put_full(hm_map_t *m, const void *key, const void *val, bool *inse
 again:
     if (HM_UNLIKELY(m->oldbuckets != NULL)) {
         stash_all(m, &st, &p, &val, kind);
+        /* The key's bucket is a random one, a cache miss: asked for now, it arrives while
+         * the growth work streams through its buckets. Where the key lives after that work
+         * (which evacuates at most the next two old buckets) is known already. */
+        size_t oj = h & hm_mask(m->oldB);
+        __builtin_prefetch(oj >= m->nevacuate + 2 ? m->oldbuckets + oj * m->bsize
+                                                  : bucket_of(m, h));
         (void)hm_grow_work(m);  /* on failure the entry goes where its key lives now */
     }
     inold = m->oldbuckets != NULL && (h & hm_mask(m->oldB)) >= m->nevacuate;
