@@ -10,7 +10,7 @@
 
 #define NSHARDS 64
 #define LEAF_GRANULES ((uint64_t)1 << (MP_FILTER_LEAF_SHIFT - 4))
-#define LEAF_BYTES (LEAF_GRANULES / 8)
+#define LEAF_BYTES (MP_FILTER_COUNT_BYTES + LEAF_GRANULES / 8)   /* page counts, then bits */
 
 /* A slot: 16 bytes, so the table costs 21-32 bytes per tracked block at its load of 0.5-0.75.
  * Addresses fit 47 bits (user space); the size's low 32 bits are here, and the rare fields (a
@@ -84,7 +84,7 @@ static uint64_t *leaf_for(uintptr_t a, bool create)
     uint64_t **slot = &mp_filter_top[a >> MP_FILTER_LEAF_SHIFT];
     uint64_t *leaf = __atomic_load_n(slot, __ATOMIC_ACQUIRE);
     if (leaf || !create) return leaf;
-    /* 32 MiB of address space, of which only touched pages cost memory. */
+    /* 34 MiB of address space, of which only touched pages cost memory. */
     void *m = mp_pages_reserve(LEAF_BYTES);
     if (!m) return NULL;
     uint64_t *expect = NULL;
@@ -97,15 +97,26 @@ static uint64_t *leaf_for(uintptr_t a, bool create)
     return expect;
 }
 
-static void filter_set(uintptr_t a, bool on)
+/* A record starting at a comes (on) or goes: its page's count moves by one, and its granule's
+ * bit is set, or cleared when clear_bit (filter_forget: when no record starts in the granule
+ * any more). Set in this order and cleared in the reverse, so a reader never sees a page count
+ * of 0 while one of its records is in the table. */
+static void filter_set(uintptr_t a, bool on, bool clear_bit)
 {
     if (a >> 47) return;    /* outside the filter: mp_maybe_tracked always says maybe */
     uint64_t *leaf = leaf_for(a, on);
     if (!leaf) return;
-    uint64_t g = (a & (((uintptr_t)1 << MP_FILTER_LEAF_SHIFT) - 1)) >> 4;
-    uint64_t bit = (uint64_t)1 << (g & 63);
-    if (on) __atomic_fetch_or(&leaf[g >> 6], bit, __ATOMIC_RELEASE);
-    else __atomic_fetch_and(&leaf[g >> 6], ~bit, __ATOMIC_RELEASE);
+    uintptr_t off = a & (((uintptr_t)1 << MP_FILTER_LEAF_SHIFT) - 1);
+    uint16_t *count = (uint16_t *)leaf;
+    uint64_t *bits = leaf + MP_FILTER_COUNT_BYTES / sizeof *leaf;
+    uint64_t g = off >> 4, bit = (uint64_t)1 << (g & 63);
+    if (on) {
+        __atomic_fetch_add(&count[off >> 12], 1, __ATOMIC_RELEASE);
+        __atomic_fetch_or(&bits[g >> 6], bit, __ATOMIC_RELEASE);
+    } else {
+        if (clear_bit) __atomic_fetch_and(&bits[g >> 6], ~bit, __ATOMIC_RELEASE);
+        __atomic_fetch_sub(&count[off >> 12], 1, __ATOMIC_RELEASE);
+    }
 }
 
 /* ---- shard tables (caller holds the shard lock) ---- */
@@ -256,20 +267,23 @@ static void unlock_shard(shard_t *s)
     mp_spin_unlock(&s->lock);
 }
 
-/* A new record in s (locked), its filter bit set; false when out of memory or when the
- * address does not fit a slot (above user space: never from malloc). */
+/* A new record in s (locked), counted in the filter; false when out of memory or when the
+ * address does not fit a slot (above user space: never from malloc). A record the filter
+ * could not count (no memory for its leaf) is not kept: its free would pass it by. */
 static bool store(shard_t *s, const mp_block_t *b)
 {
     slot_t e;
-    if ((b->addr & ~W_ADDR) || !b->addr) return false;
+    if ((b->addr & ~W_ADDR) || !b->addr || !leaf_for(b->addr, true)) return false;
     if (!(((s->count + 1) * 4 <= s->cap * 3 && s->slot) || grow(s))) return false;
     if (!pack(s, b, &e)) return false;
     put(s->slot, s->cap, &e);
     s->count++;
     if (MP_UNLIKELY(b->addr & 15)) __atomic_store_n(&seen_unaligned, true, __ATOMIC_RELAXED);
-    filter_set(b->addr, true);
+    filter_set(b->addr, true, false);
     return true;
 }
+
+static void filter_forget(uintptr_t a);
 
 bool mp_live_insert(const mp_block_t *b, mp_block_t *stale, bool *ok)
 {
@@ -295,14 +309,16 @@ bool mp_live_insert(const mp_block_t *b, mp_block_t *stale, bool *ok)
         *ok = store(s, b);
     }
     unlock_shard(s);
+    if (had && !*ok) filter_forget(b->addr);
     return had;
 }
 
-/* After a block at a left the table (shard unlocked): its filter bit goes too. */
+/* After a block at a left the table (shard unlocked): its page count drops and its filter
+ * bit goes too. */
 static void filter_forget(uintptr_t a)
 {
     if (!__atomic_load_n(&seen_unaligned, __ATOMIC_RELAXED)) {
-        filter_set(a, false);
+        filter_set(a, false, true);
         return;
     }
     /* Blocks 8-byte aligned (allocators other than glibc's) may share a granule and its bit:
@@ -316,7 +332,7 @@ static void filter_forget(uintptr_t a)
         keep = find(os, other) != NULL;
         unlock_shard(os);
     }
-    if (!keep) filter_set(a, false);
+    filter_set(a, false, !keep);
 }
 
 bool mp_live_remove(uintptr_t a, mp_block_t *out)

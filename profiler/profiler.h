@@ -45,9 +45,14 @@ typedef struct mp_tls {
 extern MP_TLS mp_tls_t mp_tls;
 
 /* ---- live-block filter (livetab.c) ----
- * One bit per 16-byte granule of the 47-bit address space, in lazily mapped 4 GiB leaves:
- * a bit is set while a tracked block starts in that granule. Read without a lock. */
+ * Per lazily mapped 4 GiB leaf of the 47-bit address space: first a count of tracked blocks
+ * per 4 KiB page (16 bits each, 2 MiB of address space per leaf), then one bit per 16-byte
+ * granule, set while a tracked block starts in that granule. Read without a lock. The counts
+ * come first because they are small: at the default rate nearly every page counts 0, and a
+ * free reads one cache line of counts per 64 KiB of heap instead of a bitmap line per 8 KiB
+ * (measured on threadchurn: the bitmap load was 80% of the free hook's own samples). */
 #define MP_FILTER_LEAF_SHIFT 32
+#define MP_FILTER_COUNT_BYTES ((size_t)2 << (MP_FILTER_LEAF_SHIFT - 12))
 extern uint64_t *mp_filter_top[1u << (47 - MP_FILTER_LEAF_SHIFT)];
 
 static inline bool mp_maybe_tracked(const void *p)
@@ -57,8 +62,12 @@ static inline bool mp_maybe_tracked(const void *p)
     const uint64_t *leaf = __atomic_load_n(&mp_filter_top[a >> MP_FILTER_LEAF_SHIFT],
                                            __ATOMIC_RELAXED);
     if (MP_LIKELY(!leaf)) return false;
-    uint64_t g = (a & (((uintptr_t)1 << MP_FILTER_LEAF_SHIFT) - 1)) >> 4;
-    return (__atomic_load_n(&leaf[g >> 6], __ATOMIC_RELAXED) >> (g & 63)) & 1;
+    uintptr_t off = a & (((uintptr_t)1 << MP_FILTER_LEAF_SHIFT) - 1);
+    const uint16_t *count = (const uint16_t *)leaf;
+    if (MP_LIKELY(!__atomic_load_n(&count[off >> 12], __ATOMIC_RELAXED))) return false;
+    const uint64_t *bits = leaf + MP_FILTER_COUNT_BYTES / sizeof *leaf;
+    uint64_t g = off >> 4;
+    return (__atomic_load_n(&bits[g >> 6], __ATOMIC_RELAXED) >> (g & 63)) & 1;
 }
 
 /* ---- the allocation path (record.c) ---- */

@@ -66,6 +66,31 @@ static void test_live_basic(void)
     CHECK(!mp_live_remove((uintptr_t)blocks[3], &out));
 }
 
+/* The filter's count of tracked blocks in a's 4 KiB page (its layout: profiler.h). */
+static unsigned page_count(const void *a)
+{
+    const uint64_t *leaf = mp_filter_top[(uintptr_t)a >> MP_FILTER_LEAF_SHIFT];
+    if (!leaf) return 0;
+    return ((const uint16_t *)leaf)[((uintptr_t)a & (((uintptr_t)1 << MP_FILTER_LEAF_SHIFT) - 1)) >> 12];
+}
+
+/* Every whole page of mem (16-byte blocks at i * 16) counts the tracked blocks in it: those
+ * with i % step == rem (step 0: none). Returns the pages that disagree. */
+static int pages_wrong(char *mem, int n, int step, int rem)
+{
+    uintptr_t first = ((uintptr_t)mem + 4095) & ~(uintptr_t)4095;
+    int wrong = 0;
+    for (uintptr_t pg = first; pg + 4096 <= (uintptr_t)mem + (size_t)n * 16; pg += 4096) {
+        unsigned want = 0;
+        for (uintptr_t a = pg; a < pg + 4096; a += 16) {
+            int i = (int)((a - (uintptr_t)mem) / 16);
+            if (step && i % step == rem) want++;
+        }
+        if (page_count((void *)pg) != want) wrong++;
+    }
+    return wrong;
+}
+
 static void test_live_many(void)
 {
     enum { N = 200000 };
@@ -78,6 +103,7 @@ static void test_live_many(void)
         if (!ok) { CHECK(ok); break; }
     }
     CHECK_EQ_INT(mp_live_count() - before, N);
+    CHECK_EQ_INT(pages_wrong(mem, N, 1, 0), 0);
     int wrong = 0;
     for (int i = 0; i < N; i += 2) {
         mp_block_t o;
@@ -87,12 +113,14 @@ static void test_live_many(void)
     for (int i = 0; i < N; i++)
         if (mp_maybe_tracked(mem + (size_t)i * 16) != (i & 1)) wrong++;
     CHECK_EQ_INT(wrong, 0);
+    CHECK_EQ_INT(pages_wrong(mem, N, 2, 1), 0);
     for (int i = 1; i < N; i += 2) {
         mp_block_t o;
         if (!mp_live_remove((uintptr_t)(mem + (size_t)i * 16), &o) || o.stack != (uint32_t)i) wrong++;
     }
     CHECK_EQ_INT(wrong, 0);
     CHECK_EQ_INT(mp_live_count(), before);
+    CHECK_EQ_INT(pages_wrong(mem, N, 0, 0), 0);
     free(mem);
 }
 
@@ -106,8 +134,10 @@ static void test_live_unaligned_granule(void)
     mp_live_insert(&b, &s, &ok);
     CHECK(mp_live_remove((uintptr_t)g, &o));
     CHECK(mp_maybe_tracked(g + 8));
+    CHECK(page_count(g) == 1);
     CHECK(mp_live_remove((uintptr_t)g + 8, &o) && o.stack == 2);
     CHECK(!mp_maybe_tracked(g + 8));
+    CHECK(page_count(g) == 0);
 }
 
 /* Random inserts (all fields: map ids and sizes past 4 GiB go to the side table), replaces,
