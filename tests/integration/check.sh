@@ -111,8 +111,9 @@ t_end
 # The corpus: each program's definite and indirect bytes and blocks equal memcheck's.
 export G_SLICE=always-malloc
 vg_summary() {
-  valgrind --leak-check=full "$@" 2>&1 >/dev/null | awk '/definitely lost:/ { gsub(",", "", $4); gsub(",", "", $7); d = $4; db = $7 }
-    /indirectly lost:/ { gsub(",", "", $4); gsub(",", "", $7); i = $4; ib = $7 } END { print d + 0, db + 0, i + 0, ib + 0 }'
+  valgrind --leak-check=full --show-leak-kinds=all "$@" 2>"$TMP/vg.log" >/dev/null
+  awk '/definitely lost:/ { gsub(",", "", $4); gsub(",", "", $7); d = $4; db = $7 }
+    /indirectly lost:/ { gsub(",", "", $4); gsub(",", "", $7); i = $4; ib = $7 } END { print d + 0, db + 0, i + 0, ib + 0 }' "$TMP/vg.log"
 }
 mp_summary() {
   "$MAPPROF" check --quiet --json "$TMP/corpus.json" -- "$@" >/dev/null 2>&1
@@ -120,7 +121,11 @@ mp_summary() {
 }
 for prog in leakmaps leakcxx hmleak leakmany "leakthreads" "leakthreads x"; do
   t_begin "corpus_vs_memcheck_${prog// /_}"
-  t_eq "$(mp_summary $TP/$prog)" "$(vg_summary $TP/$prog)" "$prog: definite and indirect, mapprof vs memcheck"
+  got=$(mp_summary $TP/$prog) want=$(vg_summary $TP/$prog)
+  t_eq "$got" "$want" "$prog: definite and indirect, mapprof vs memcheck"
+  # memcheck has, rarely, reported one block fewer lost than on every other run (leakmany,
+  # hmleak): show its loss records so the next failure tells which block it kept
+  [ "$got" = "$want" ] || grep -E "are (definitely|indirectly|possibly) lost|still reachable in" "$TMP/vg.log" | sed 's/^/    memcheck: /' >&2
   t_end
 done
 
