@@ -329,12 +329,12 @@ static void prefetch_bucket(const hm_map_t *m, const char *b)
 int hm_grow_work(hm_map_t *m)
 {
     const size_t bs = m->bsize;
-    for (int k = 0; k < 2 && m->oldbuckets != NULL; k++) {
+    for (int k = 0; k < HM_EVAC_PER_WRITE && m->oldbuckets != NULL; k++) {
         size_t nb = m->nevacuate;
         if (m->prefetch) {
             /* The bucket the next write evacuates, and its destinations: the streams are
              * sequential, but a write's own probe lands between them. */
-            size_t ahead = nb + 2, n = (size_t)1 << m->oldB;
+            size_t ahead = nb + HM_EVAC_PER_WRITE, n = (size_t)1 << m->oldB;
             if (ahead < n) {
                 prefetch_bucket(m, m->oldbuckets + ahead * bs);
                 __builtin_prefetch(m->buckets + ahead * bs, 1);

@@ -478,8 +478,10 @@ char *hm_alloc_array(hm_map_t *m, size_t bytes) HM_HIDDEN;
 char *hm_alloc_overflow(hm_map_t *m) HM_HIDDEN;
 /* Starts growing: a new array of 2^(B+1) buckets, or 2^B when same_size. 0 or ENOMEM. */
 int hm_hash_grow(hm_map_t *m, bool same_size) HM_HIDDEN;
-/* Evacuates the next two old buckets in order (fewer when the growth ends). 0, or ENOMEM
- * when one could not be evacuated (that one unchanged). */
+/* Old buckets a write evacuates while the map grows. */
+#define HM_EVAC_PER_WRITE 2
+/* Evacuates the next HM_EVAC_PER_WRITE old buckets in order (fewer when the growth ends). 0,
+ * or ENOMEM when one could not be evacuated (that one unchanged). */
 int hm_grow_work(hm_map_t *m) HM_HIDDEN;
 /* Finishes any growth and rebuilds at the smallest B. 0 or ENOMEM (entries unchanged). */
 int hm_shrink_now(hm_map_t *m) HM_HIDDEN;

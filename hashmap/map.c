@@ -256,15 +256,21 @@ HM_INLINE bool probe_eq(const hm_map_t *m, const probe_t *p, char *slot, int kin
     }
 }
 
-/* The bucket of hash h: the old one while it is not evacuated yet (old buckets are evacuated
- * in order: those below nevacuate are done). */
-HM_INLINE char *bucket_of(const hm_map_t *m, uint64_t h)
+/* The bucket of hash h once the old buckets below `evacuated` are evacuated: the old one
+ * while it is not (old buckets are evacuated in order). */
+HM_INLINE char *bucket_once(const hm_map_t *m, uint64_t h, size_t evacuated)
 {
     if (HM_UNLIKELY(m->oldbuckets != NULL)) {
         size_t j = h & hm_mask(m->oldB);
-        if (j >= m->nevacuate) return m->oldbuckets + j * m->bsize;
+        if (j >= evacuated) return m->oldbuckets + j * m->bsize;
     }
     return m->buckets + (h & m->mask) * m->bsize;
+}
+
+/* The bucket of hash h now (those below nevacuate are done). */
+HM_INLINE char *bucket_of(const hm_map_t *m, uint64_t h)
+{
+    return bucket_once(m, h, m->nevacuate);
 }
 
 /* The slot holding the probe's key in the chain from *bp (its bucket left in *bp), or -1. A
@@ -482,10 +488,8 @@ again:
         stash_all(m, &st, &p, &val, kind);
         /* The key's bucket is a random one, a cache miss: asked for now, it arrives while
          * the growth work streams through its buckets. Where the key lives after that work
-         * (which evacuates at most the next two old buckets) is known already. */
-        size_t oj = h & hm_mask(m->oldB);
-        __builtin_prefetch(oj >= m->nevacuate + 2 ? m->oldbuckets + oj * m->bsize
-                                                  : bucket_of(m, h));
+         * is known already. */
+        __builtin_prefetch(bucket_once(m, h, m->nevacuate + HM_EVAC_PER_WRITE));
         (void)hm_grow_work(m);  /* on failure the entry goes where its key lives now */
     }
     inold = m->oldbuckets != NULL && (h & hm_mask(m->oldB)) >= m->nevacuate;
