@@ -9,8 +9,7 @@
 #include "profiler/spin.h"
 
 #define NSHARDS 64
-#define LEAF_GRANULES ((uint64_t)1 << (MP_FILTER_LEAF_SHIFT - 4))
-#define LEAF_BYTES (MP_FILTER_COUNT_BYTES + LEAF_GRANULES / 8)   /* page counts, then bits */
+#define LEAF_BYTES (MP_FILTER_COUNT_BYTES + MP_FILTER_BITS_BYTES)   /* page counts, then bits */
 
 /* A slot: 16 bytes, so the table costs 21-32 bytes per tracked block at its load of 0.5-0.75.
  * Addresses fit 47 bits (user space); the size's low 32 bits are here, and the rare fields (a
@@ -106,16 +105,15 @@ static void filter_set(uintptr_t a, bool on, bool clear_bit)
     if (a >> 47) return;    /* outside the filter: mp_maybe_tracked always says maybe */
     uint64_t *leaf = leaf_for(a, on);
     if (!leaf) return;
-    uintptr_t off = a & (((uintptr_t)1 << MP_FILTER_LEAF_SHIFT) - 1);
-    uint16_t *count = (uint16_t *)leaf;
-    uint64_t *bits = leaf + MP_FILTER_COUNT_BYTES / sizeof *leaf;
-    uint64_t g = off >> 4, bit = (uint64_t)1 << (g & 63);
+    uintptr_t off = mp_filter_off(a);
+    uint16_t *count = mp_filter_count(leaf, off);
+    uint64_t *word = mp_filter_word(leaf, off), bit = mp_filter_bit(off);
     if (on) {
-        __atomic_fetch_add(&count[off >> 12], 1, __ATOMIC_RELEASE);
-        __atomic_fetch_or(&bits[g >> 6], bit, __ATOMIC_RELEASE);
+        __atomic_fetch_add(count, 1, __ATOMIC_RELEASE);
+        __atomic_fetch_or(word, bit, __ATOMIC_RELEASE);
     } else {
-        if (clear_bit) __atomic_fetch_and(&bits[g >> 6], ~bit, __ATOMIC_RELEASE);
-        __atomic_fetch_sub(&count[off >> 12], 1, __ATOMIC_RELEASE);
+        if (clear_bit) __atomic_fetch_and(word, ~bit, __ATOMIC_RELEASE);
+        __atomic_fetch_sub(count, 1, __ATOMIC_RELEASE);
     }
 }
 

@@ -66,12 +66,11 @@ static void test_live_basic(void)
     CHECK(!mp_live_remove((uintptr_t)blocks[3], &out));
 }
 
-/* The filter's count of tracked blocks in a's 4 KiB page (its layout: profiler.h). */
+/* The filter's count of tracked blocks in a's 4 KiB page. */
 static unsigned page_count(const void *a)
 {
-    const uint64_t *leaf = mp_filter_top[(uintptr_t)a >> MP_FILTER_LEAF_SHIFT];
-    if (!leaf) return 0;
-    return ((const uint16_t *)leaf)[((uintptr_t)a & (((uintptr_t)1 << MP_FILTER_LEAF_SHIFT) - 1)) >> 12];
+    uint64_t *leaf = mp_filter_top[(uintptr_t)a >> MP_FILTER_LEAF_SHIFT];
+    return leaf ? *mp_filter_count(leaf, mp_filter_off((uintptr_t)a)) : 0;
 }
 
 /* Every whole page of mem (16-byte blocks at i * 16) counts the tracked blocks in it: those
