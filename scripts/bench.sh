@@ -1,10 +1,15 @@
 #!/usr/bin/env bash
 # make bench: mapprof side by side with its peers, the way a user comparing tools would.
 #
-# For each workload, every configuration runs once per round, rounds repeated (A B C .. A B C),
-# and each cell reports the median wall time and peak RSS (/usr/bin/time -f '%e %M') as ratios
-# to the matching baseline (the uninstrumented program; plain tcmalloc for gperftools' heap
-# profiler; plain jemalloc for jemalloc's profiler), and the bytes the tool wrote to disk.
+# For each workload, every configuration runs once per round, rounds repeated, and each run of
+# a configuration comes right after a run of its baseline (the uninstrumented program; plain
+# tcmalloc for gperftools' heap profiler; plain jemalloc for jemalloc's profiler): A B A C ..
+# The time ratio of a cell is the median over rounds of each run's time over its own
+# baseline's, run seconds before it: this machine's speed drifts by 2x over minutes, and a
+# pair taken together drifts far less than two medians taken a minute apart. The spread of
+# those per-round ratios is printed, and a verdict whose target lies inside it is marked as
+# within the noise. Peak RSS (/usr/bin/time -f '%e %M') is the ratio of medians; the bytes the
+# tool wrote to disk are the median.
 # Then two probes: metadata per tracked block at rate=1, and the time to dump 100k stacks.
 # Prints one table and writes the same to build/bench.json. Never part of make test.
 #
@@ -41,7 +46,8 @@ PY=/usr/bin/python3   # Debian's python (PYTHONMALLOC=malloc reaches the system 
 TMP=$(mktemp -d /tmp/mapprof-bench.XXXXXX)
 trap 'rm -rf "$TMP"' EXIT
 RESULTS=$TMP/results   # workload config round seconds maxrss_kb bytes_written exit_status
-: >"$RESULTS"
+PAIRS=$TMP/pairs       # workload config round seconds baseline_seconds (the run just before)
+: >"$RESULTS"; : >"$PAIRS"
 
 # scaled BASE [SCALE]: BASE times the scale (fractional); scaled_int rounds, at least 1.
 scaled() { awk -v b="$1" -v s="${2:-$SCALE}" 'BEGIN { printf "%.3f", b * s }'; }
@@ -132,6 +138,7 @@ done
 # run_one WORKLOAD CONFIG ROUND: one timed run in a fresh directory; appends to RESULTS.
 run_one() {
   local w=$1 c=$2 r=$3 dir=$TMP/run pre=() wrap=() scale=$SCALE
+  LAST_SECS=
   rm -rf "$dir"; mkdir -p "$dir"
   case $c in
     plain|plain_small) ;;
@@ -167,6 +174,7 @@ run_one() {
   fi
   [ -n "${kb:-}" ] || return
   echo "$w $c $r $secs $kb $bytes $st" >>"$RESULTS"
+  LAST_SECS=$secs
 }
 
 echo "mapprof bench: workloads ${workloads[*]}; scale $SCALE; $RUNS rounds; configurations alternate within each round"
@@ -181,7 +189,19 @@ for w in "${workloads[@]}"; do
     cfgs+=("$c")
   done
   for ((r = 0; r < RUNS; r++)); do
-    for c in "${cfgs[@]}"; do run_one "$w" "$c" "$r"; done
+    prev= prev_secs=
+    for c in "${cfgs[@]}"; do
+      b=$(baseline_of "$c")
+      # the *_small runs are baselines of the full-tracking peers only: no pair of their own
+      if [ "$c" != plain ] && [[ $c != *_small ]] && [ "$prev" != "$b" ]; then
+        run_one "$w" "$b" "$r"; prev=$b prev_secs=$LAST_SECS
+      fi
+      base_secs=$prev_secs
+      run_one "$w" "$c" "$r"
+      [ -n "$LAST_SECS" ] && [ "$prev" = "$b" ] && [ -n "$base_secs" ] && [ "$c" != plain ] &&
+        echo "$w $c $r $LAST_SECS $base_secs" >>"$PAIRS"
+      prev=$c prev_secs=$LAST_SECS
+    done
   done
   echo "  $w done ($((SECONDS - start)) s)"
 done
@@ -209,9 +229,13 @@ done
 
 # ---- Report: one table on stdout, the same data as JSON.
 mkdir -p "$(dirname "$JSON")"
-"$PY" - "$RESULTS" "$TMP/meta" "$TMP/stacks" "$JSON" "$SCALE" "$RUNS" "$JE_PROF" "$NBLOCKS" "$NSTACKS" "$SLOW" <<'EOF'
+"$PY" - "$RESULTS" "$TMP/meta" "$TMP/stacks" "$JSON" "$SCALE" "$RUNS" "$JE_PROF" "$NBLOCKS" "$NSTACKS" "$SLOW" "$PAIRS" <<'EOF'
 import json, statistics, sys
 res, meta, stacks, out, scale, runs, je_prof, nblocks, nstacks = sys.argv[1:10]
+pairs = {}
+for line in open(sys.argv[11]):
+    w, c, r, s, bs = line.split()
+    if float(bs) > 0: pairs.setdefault((w, c), []).append(float(s) / float(bs))
 base = {"gperftools_heapprof": "tcmalloc_small", "jemalloc_prof": "jemalloc",
         "jemalloc_prof_lg0": "jemalloc_small", "valgrind": "plain_small"}
 slow = {"gperftools_heapprof", "jemalloc_prof_lg0", "valgrind", "plain_small", "tcmalloc_small", "jemalloc_small"}
@@ -224,6 +248,11 @@ for line in open(res):
     if w not in order_w: order_w.append(w)
     if c not in order_c: order_c.append(c)
 med = lambda xs: statistics.median(xs) if xs else None
+def quartiles(xs):
+    """first and third quartile (inclusive method), None under 3 values"""
+    if len(xs) < 3: return None
+    q = statistics.quantiles(xs, n=4, method="inclusive")
+    return q[0], q[2]
 def summary(w, c):
     v = cells.get((w, c))
     if not v: return None
@@ -239,19 +268,27 @@ for w in order_w:
                 rows.append({"workload": w, "config": c, "na": "built without profiling"})
             continue
         b = summary(w, base.get(c, "plain"))
+        pr = pairs.get((w, c), [])
         s.update({"workload": w, "config": c, "baseline": base.get(c, "plain"),
-                  "time_ratio": s["median_s"] / b["median_s"] if b and b["median_s"] else None,
+                  "time_ratio": 1.0 if c == "plain" else med(pr), "time_ratios_by_round": pr,
+                  "time_ratio_of_medians": s["median_s"] / b["median_s"] if b and b["median_s"] else None,
                   "rss_ratio": s["median_rss_kb"] / b["median_rss_kb"] if b else None})
         if c == "heaptrack": ht = s["time_ratio"]
         if c == "valgrind": vg = s["time_ratio"]
         rows.append(s)
     for s in rows:
-        if s["workload"] == w and s["config"] == "mapprof_rate1_libunwind" and ht and s.get("time_ratio"):
-            s["target"] = "<= %.2fx (half of heaptrack)" % (ht / 2); s["met"] = s["time_ratio"] <= ht / 2
-        elif s["workload"] == w and s["config"] == "mapprof_check" and vg and s.get("time_ratio"):
-            s["target"] = "<= %.2fx (valgrind / 10)" % (vg / 10); s["met"] = s["time_ratio"] <= vg / 10
-        elif s["workload"] == w and s["config"] in targets and s.get("time_ratio"):
-            s["target"] = "<= %.2fx" % targets[s["config"]]; s["met"] = s["time_ratio"] <= targets[s["config"]]
+        if s["workload"] != w or not s.get("time_ratio"): continue
+        if s["config"] == "mapprof_rate1_libunwind" and ht:
+            s["target"] = "<= %.2fx (half of heaptrack)" % (ht / 2); limit = ht / 2
+        elif s["config"] == "mapprof_check" and vg:
+            s["target"] = "<= %.2fx (valgrind / 10)" % (vg / 10); limit = vg / 10
+        elif s["config"] in targets:
+            s["target"] = "<= %.2fx" % targets[s["config"]]; limit = targets[s["config"]]
+        else: continue
+        s["met"] = s["time_ratio"] <= limit
+        # the target inside the middle half of the per-round ratios: the verdict is the noise's
+        q = quartiles(s["time_ratios_by_round"])
+        s["within_noise"] = q is not None and q[0] <= limit <= q[1]
 # map tracking's own cost: default-rate profiling with maps known vs with maps=0, in whole
 # and without recording entries' pointers (dangling=0)
 map_cost, inventory_cost = {}, {}
@@ -276,8 +313,8 @@ doc = {"scale": float(scale), "rounds": int(runs), "cells": rows,
        "dump_profile_bytes": med([d[1] for d in dumps]), "dump_target_s": 1.0,
        "dump_met": dump_s is not None and dump_s < 1.0}
 json.dump(doc, open(out, "w"), indent=1)
-print("\n%-12s %-24s %5s %9s %8s %8s %11s  %s" % ("workload", "configuration", "runs", "median_s",
-      "time_x", "rss_x", "written", "target"))
+print("\n%-12s %-24s %5s %9s %8s %13s %8s %11s  %s" % ("workload", "configuration", "runs", "median_s",
+      "time_x", "(middle half)", "rss_x", "written", "target"))
 for s in rows:
     if "na" in s:
         print("%-12s %-24s %s" % (s["workload"], s["config"], "n/a (" + s["na"] + ")")); continue
@@ -285,12 +322,16 @@ for s in rows:
     wr = s["written_bytes"]
     wr = "%.1f MB" % (wr / 1e6) if wr >= 1e5 else "%d B" % wr
     tg = ""
-    if "target" in s: tg = "%s %s" % (s["target"], "met" if s["met"] else "MISSED")
+    if "target" in s:
+        tg = "%s %s%s" % (s["target"], "met" if s["met"] else "MISSED",
+                          " (within the noise)" if s["within_noise"] else "")
+    q = quartiles(s.get("time_ratios_by_round") or [])
+    spread = "%5.2f-%-5.2f" % q if q else ""
     if s["config"] in slow: tg = "(at %g of the scale, vs %s)" % (float(scale) * float(sys.argv[10]), s["baseline"])
     bad = [x for x in s["exit_status"] if x not in expected_status.get(s["config"], {0})]
     if bad: tg = ("FAILED: exit status %s; " % ",".join(map(str, bad))) + tg
-    print("%-12s %-24s %5d %9.3f %8s %8s %11s  %s" % (s["workload"], s["config"], s["runs"], s["median_s"],
-          fmt(s["time_ratio"]), fmt(s["rss_ratio"]), wr, tg))
+    print("%-12s %-24s %5d %9.3f %8s %13s %8s %11s  %s" % (s["workload"], s["config"], s["runs"], s["median_s"],
+          fmt(s["time_ratio"]), spread, fmt(s["rss_ratio"]), wr, tg))
 print("\nmap tracking at the default rate vs maps=0, target <= 1.02x: whole (entries' pointers recorded) | inventory only (dangling=0)")
 for w in order_w:
     r, q = map_cost.get(w), inventory_cost.get(w)
