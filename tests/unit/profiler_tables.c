@@ -244,18 +244,26 @@ static void test_live_random_against_reference(void)
     free(raw);
 }
 
+/* Four threads insert and remove blocks of the same pages at once (thread t owns the blocks
+ * i with i % 4 == t, so every page and every bitmap word is written by all four): the filter
+ * must count every page right, whatever order the writers came in. The last round leaves its
+ * blocks in. */
+enum { CN = 40000, CROUNDS = 20 };
+typedef struct { char *mem; int t; } worker_arg_t;
 static void *live_worker(void *arg)
 {
-    char *mem = arg;
+    char *mem = ((worker_arg_t *)arg)->mem;
+    int t = ((worker_arg_t *)arg)->t;
     long bad = 0;
-    for (int round = 0; round < 20; round++) {
-        for (int i = 0; i < 10000; i++) {
+    for (int round = 0; round < CROUNDS; round++) {
+        for (int i = t; i < CN; i += 4) {
             mp_block_t b = { .addr = (uintptr_t)(mem + (size_t)i * 16), .size = 16, .stack = 1 }, s;
             bool ok;
             mp_live_insert(&b, &s, &ok);
             bad += !ok;
         }
-        for (int i = 0; i < 10000; i++) {
+        if (round == CROUNDS - 1) break;
+        for (int i = t; i < CN; i += 4) {
             mp_block_t o;
             bad += !mp_live_remove((uintptr_t)(mem + (size_t)i * 16), &o);
         }
@@ -265,14 +273,32 @@ static void *live_worker(void *arg)
 
 static void test_live_concurrent(void)
 {
-    char *mem = malloc(4 * 10000 * 16);
+    char *mem = malloc((size_t)CN * 16);
+    worker_arg_t args[4];
     pthread_t t[4];
     size_t before = mp_live_count();
-    for (int i = 0; i < 4; i++) pthread_create(&t[i], NULL, live_worker, mem + (size_t)i * 10000 * 16);
+    for (int i = 0; i < 4; i++) {
+        args[i] = (worker_arg_t){ mem, i };
+        pthread_create(&t[i], NULL, live_worker, &args[i]);
+    }
     long bad = 0;
     for (int i = 0; i < 4; i++) { void *r; pthread_join(t[i], &r); bad += (long)r; }
     CHECK_EQ_INT(bad, 0);
+    CHECK_EQ_INT(mp_live_count() - before, CN);
+    CHECK_EQ_INT(pages_wrong(mem, CN, 1, 0), 0);
+    int untracked = 0;
+    for (int i = 0; i < CN; i++) untracked += !mp_maybe_tracked(mem + (size_t)i * 16);
+    CHECK_EQ_INT(untracked, 0);
+    for (int i = 0; i < CN; i++) {
+        mp_block_t o;
+        bad += !mp_live_remove((uintptr_t)(mem + (size_t)i * 16), &o);
+    }
+    CHECK_EQ_INT(bad, 0);
     CHECK_EQ_INT(mp_live_count(), before);
+    CHECK_EQ_INT(pages_wrong(mem, CN, 0, 0), 0);
+    int tracked = 0;
+    for (int i = 0; i < CN; i++) tracked += mp_maybe_tracked(mem + (size_t)i * 16);
+    CHECK_EQ_INT(tracked, 0);
     free(mem);
 }
 
