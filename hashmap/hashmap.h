@@ -206,6 +206,14 @@ typedef struct hm_map_info {
     void (*stats)(const hm_map_t *m, struct hm_stats *s);
 } hm_map_info_t;
 
+/* What an entry event reports (0 and 1 are what the bool `removed` of the first version of
+ * the entry hook said: stored, removed). */
+typedef enum hm_entry_ev {
+    HM_ENTRY_STORED = 0,    /* a value stored under a key that was there already */
+    HM_ENTRY_REMOVED = 1,   /* the entry left the map */
+    HM_ENTRY_ADDED = 2,     /* a new key and its value */
+} hm_entry_ev_t;
+
 typedef struct hm_hooks {
     /* m exists (before any of its memory is allocated). Returns true when the listener
      * wants entry events for m. */
@@ -223,10 +231,10 @@ typedef struct hm_hooks {
     void (*count)(const hm_map_t *m, size_t entries);
     /* Growth started (same_size: an overflow regrow; B is the new size) or finished. */
     void (*grow)(const hm_map_t *m, unsigned B, bool same_size, bool finished);
-    /* An entry was inserted or replaced (removed false) or removed (removed true; val NULL):
-     * key and val point to the stored key and value bytes. Only for maps whose created hook
-     * returned true; hm_clear reports each removal. */
-    void (*entry)(const hm_map_t *m, const void *key, const void *val, bool removed);
+    /* An entry was added, had its value stored again (a put of a key already there), or was
+     * removed (val NULL): key and val point to the stored key and value bytes. Only for maps
+     * whose created hook returned true; hm_clear reports each removal. */
+    void (*entry)(const hm_map_t *m, const void *key, const void *val, hm_entry_ev_t ev);
 } hm_hooks_t;
 void hm_set_hooks(const hm_hooks_t *hooks);
 

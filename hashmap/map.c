@@ -327,7 +327,7 @@ HM_INLINE void entry_added(hm_map_t *m, const void *kp, const void *vp, bool *in
     if (inserted) *inserted = true;
     const hm_hooks_t *l = hm_listener(m);
     if (HM_UNLIKELY(l != NULL)) {
-        hm_ev_entry(m, l, kp, vp, false);
+        hm_ev_entry(m, l, kp, vp, HM_ENTRY_ADDED);
         hm_ev_count(m, l);
     }
 }
@@ -510,7 +510,8 @@ again:
                 store_val(m, vp, val);
                 if (inserted) *inserted = false;
                 const hm_hooks_t *l = hm_listener(m);
-                if (HM_UNLIKELY(l != NULL)) hm_ev_entry(m, l, hm_keyp(m, b, i), vp, false);
+                if (HM_UNLIKELY(l != NULL))
+                    hm_ev_entry(m, l, hm_keyp(m, b, i), vp, HM_ENTRY_STORED);
                 goto out;
             }
             match &= match - 1;
@@ -598,7 +599,7 @@ HM_INLINE int put_fast(hm_map_t *m, const void *key, const void *val, bool *inse
                 store_val(m, vp, val);
                 if (inserted) *inserted = false;
                 const hm_hooks_t *l = hm_listener(m);
-                if (HM_UNLIKELY(l != NULL)) hm_ev_entry(m, l, slot, vp, false);
+                if (HM_UNLIKELY(l != NULL)) hm_ev_entry(m, l, slot, vp, HM_ENTRY_STORED);
                 return 0;
             }
             match &= match - 1;
@@ -644,7 +645,8 @@ HM_INLINE int put_pair8(hm_map_t *m, const void *key, const void *val, bool *ins
             memcpy(p + HM_PAIR8_VOFF, &v, 8);
             if (inserted) *inserted = false;
             const hm_hooks_t *l = hm_listener(m);
-            if (HM_UNLIKELY(l != NULL)) hm_ev_entry(m, l, p + HM_KOFF, p + HM_PAIR8_VOFF, false);
+            if (HM_UNLIKELY(l != NULL))
+                hm_ev_entry(m, l, p + HM_KOFF, p + HM_PAIR8_VOFF, HM_ENTRY_STORED);
             return 0;
         }
         if (!insb) {
@@ -766,7 +768,7 @@ HM_INLINE void mark_empty(hm_map_t *m, char *head, char *b, unsigned i)
 static void remove_slot(hm_map_t *m, char *head, char *b, unsigned i, uint64_t h)
 {
     const hm_hooks_t *l = hm_listener(m);
-    if (HM_UNLIKELY(l != NULL)) hm_ev_entry(m, l, hm_keyp(m, b, i), NULL, true);
+    if (HM_UNLIKELY(l != NULL)) hm_ev_entry(m, l, hm_keyp(m, b, i), NULL, HM_ENTRY_REMOVED);
     if (HM_UNLIKELY(m->flags & (HM_F_IKEY | HM_F_IVAL))) {
         void *p;
         if (m->flags & HM_F_IKEY) {
@@ -825,7 +827,8 @@ HM_INLINE int del_fast(hm_map_t *m, const void *key, int kind)
     int i = find_in(m, &b, h, &p, kind);
     if (i < 0) return 0;
     const hm_hooks_t *l = hm_listener(m);
-    if (HM_UNLIKELY(l != NULL)) hm_ev_entry(m, l, b + KOFF(m, kind) + (unsigned)i * KSLOT(m, kind), NULL, true);
+    if (HM_UNLIKELY(l != NULL))
+        hm_ev_entry(m, l, b + KOFF(m, kind) + (unsigned)i * KSLOT(m, kind), NULL, HM_ENTRY_REMOVED);
     mark_empty(m, head, b, (unsigned)i);
     m->count--;
     m->removes++;
@@ -872,7 +875,7 @@ static void release_chain(hm_map_t *m, const hm_hooks_t *l, char *b, bool report
         const uint8_t *t = hm_top(b);
         for (unsigned i = 0; i < HM_SLOTS; i++) {
             if (t[i] < HM_MIN_TOPHASH) continue;
-            if (report) hm_ev_entry(m, l, hm_keyp(m, b, i), NULL, true);
+            if (report) hm_ev_entry(m, l, hm_keyp(m, b, i), NULL, HM_ENTRY_REMOVED);
             void *p;
             if (m->flags & HM_F_IKEY) {
                 memcpy(&p, hm_kslot(m, b, i), sizeof p);

@@ -44,15 +44,17 @@ static unsigned table_size(ht_t ht)
 
 /* The key GLib stores for lookup_key (it may be another pointer equal under the table's key
  * equality), or NULL when absent. Runs the table's own hash and equality functions. */
-static void *stored_key(ht_t ht, const void *lookup_key)
+static void *stored_key(ht_t ht, const void *lookup_key, bool *absent)
 {
     int (*f)(ht_t, const void *, void **, void **) =
         REAL(int (*)(ht_t, const void *, void **, void **), g_hash_table_lookup_extended);
     void *k = NULL, *v = NULL;
+    *absent = false;
     if (!f) return NULL;
     mp_tls.busy++;
     int found = f(ht, lookup_key, &k, &v);
     mp_tls.busy--;
+    *absent = !found;
     return found ? k : NULL;
 }
 
@@ -139,13 +141,14 @@ static int put_op(ht_t ht, void *key, void *value, int (*f3)(ht_t, void *, void 
 {
     int r = 0;
     void *old = NULL;
+    bool absent = false;        /* known to be a new key */
     uint32_t pre = (ht && !mp_tls.busy) ? mp_map_find(ht) : 0;
     if (pre) {
-        old = stored_key(ht, key);
+        old = stored_key(ht, key, &absent);
         if (old && old != key) mp_dangling_remove(pre, old);
     }
     OP_BODY(f3 ? f3(ht, key, value) : f2(ht, key), 1, 0)
-    if (id) mp_dangling_insert(id, keep_old_key && old ? old : key, f3 ? value : key);
+    if (id) mp_dangling_insert(id, keep_old_key && old ? old : key, f3 ? value : key, absent);
     return r;
 }
 
@@ -173,7 +176,8 @@ static int del_op(ht_t ht, const void *key, int (*f1)(ht_t, const void *),
 {
     int r = 0;
     uint32_t pre = (ht && !mp_tls.busy) ? mp_map_find(ht) : 0;
-    void *old = pre ? stored_key(ht, key) : NULL;
+    bool absent;
+    void *old = pre ? stored_key(ht, key, &absent) : NULL;
     OP_BODY(f1 ? f1(ht, key) : f3(ht, key, sk, sv), 0, r != 0)
     if (id && r && old) mp_dangling_remove(id, old);
     return r;

@@ -166,7 +166,7 @@ static uintptr_t key_identity(const void *key, uint32_t flags, bool *is_ptr)
     return v ? (uintptr_t)v : (uintptr_t)-1;
 }
 
-static void on_entry(const hm_map_t *m, const void *key, const void *val, bool removed)
+static void on_entry(const hm_map_t *m, const void *key, const void *val, hm_entry_ev_t ev)
 {
     if (mp_tls.busy) return;
     uint32_t flags;
@@ -174,13 +174,13 @@ static void on_entry(const hm_map_t *m, const void *key, const void *val, bool r
     if (!id) return;
     bool kp;
     uintptr_t k = key_identity(key, flags, &kp);
-    if (removed) {
+    if (ev == HM_ENTRY_REMOVED) {
         mp_dangling_remove(id, (const void *)k);
         return;
     }
     void *v = NULL;
     if ((flags & F_VAL_PTR) && val) memcpy(&v, val, sizeof v);
-    mp_dangling_insert_ex(id, k, kp, v);
+    mp_dangling_insert_ex(id, k, kp, v, ev == HM_ENTRY_ADDED);
 }
 
 static const hm_hooks_t hooks = {

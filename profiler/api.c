@@ -72,7 +72,7 @@ API void mapprof_map_insert(const void *map, const void *key, const void *value)
     uint32_t id = map ? mp_map_find(map) : 0;
     if (!id) return;
     mp_map_count_ops(id, 1, 0);
-    mp_dangling_insert(id, key, value);
+    mp_dangling_insert(id, key, value, false);
 }
 
 API void mapprof_map_remove(const void *map, const void *key)

@@ -196,20 +196,22 @@ static void drop(entry_t *e)
     erase(e);
 }
 
-void mp_dangling_insert(uint32_t map, const void *key, const void *value)
+void mp_dangling_insert(uint32_t map, const void *key, const void *value, bool fresh)
 {
-    mp_dangling_insert_ex(map, (uintptr_t)key, true, value);
+    mp_dangling_insert_ex(map, (uintptr_t)key, true, value, fresh);
 }
 
 /* Lock order: this lock, then the live table's shards (as fork_prepare takes them). */
-void mp_dangling_insert_ex(uint32_t map, uintptr_t key, bool key_is_ptr, const void *value)
+void mp_dangling_insert_ex(uint32_t map, uintptr_t key, bool key_is_ptr, const void *value,
+                           bool fresh)
 {
     int mode = mp_dangling_mode();
     if (!map || !key || mode == MP_DANGLING_OFF) return;
     uintptr_t v = (uintptr_t)value;
     bool vcand = value_watched(key, v);
-    /* Sampled: an entry that can follow nothing is kept only to update one already there. */
-    if (mode == MP_DANGLING_SAMPLED && !maybe_present(map, key) &&
+    /* Sampled: an entry that can follow nothing is kept only to update one already there,
+     * which a new key cannot have. */
+    if (mode == MP_DANGLING_SAMPLED && (fresh || !maybe_present(map, key)) &&
         !(key_is_ptr && followable(key, mode)) && !(vcand && followable(v, mode)))
         return;
     mp_tls.busy++;

@@ -18,11 +18,14 @@
 
 #include "profiler/livetab.h"
 
-/* An entry (map id, key) now holds key and value pointers (either may be NULL). */
-void mp_dangling_insert(uint32_t map, const void *key, const void *value);
+/* An entry (map id, key) now holds key and value pointers (either may be NULL). fresh: the
+ * source knows the key was not in the map before, so no entry of it can be in the table (one
+ * lookup fewer for each new key that follows nothing); false when it does not know. */
+void mp_dangling_insert(uint32_t map, const void *key, const void *value, bool fresh);
 /* Same, for maps whose keys are not always pointers: key identifies the entry (non-zero) and
  * is checked as a pointer only when key_is_ptr. */
-void mp_dangling_insert_ex(uint32_t map, uintptr_t key, bool key_is_ptr, const void *value);
+void mp_dangling_insert_ex(uint32_t map, uintptr_t key, bool key_is_ptr, const void *value,
+                           bool fresh);
 /* The entry with this key left the map. */
 void mp_dangling_remove(uint32_t map, const void *key);
 /* Every entry of map left it (the map was cleared). */

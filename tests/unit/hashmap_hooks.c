@@ -241,19 +241,22 @@ static void l_grow(const hm_map_t *m, unsigned B, bool same_size, bool finished)
     else r->grow_starts++;
 }
 
-static void l_entry(const hm_map_t *m, const void *k, const void *v, bool removed)
+static void l_entry(const hm_map_t *m, const void *k, const void *v, hm_entry_ev_t ev)
 {
     events++;
     struct mrec *r = rec_of(m);
     if (!r) { VIOLATION("entry: unknown map"); return; }
     if (!r->wants) VIOLATION("entry event for a map that did not ask");
     if (!k) VIOLATION("entry without key");
-    if (removed) {
+    if (ev == HM_ENTRY_REMOVED) {
         if (v) VIOLATION("removal with a value");
         r->removes++;
-    } else {
+    } else if (ev == HM_ENTRY_ADDED || ev == HM_ENTRY_STORED) {
         if (!v) VIOLATION("entry without value");
-        r->inserts++;
+        if (ev == HM_ENTRY_ADDED) r->inserts++;
+        else r->replaces++;
+    } else {
+        VIOLATION("entry event of unknown kind %d", (int)ev);
     }
 }
 
@@ -367,11 +370,12 @@ static void test_protocol(void)
         CHECK_EQ_INT(hs.inserts, inserts[i]);     /* replacements add no entry */
         CHECK_EQ_INT(hs.removes, removes[i]);
         CHECK_EQ_INT(hs.peak_entries, peak[i]);
-        if (r->wants) {
-            CHECK_EQ_INT(r->inserts, inserts[i] + replaces[i]);
+        if (r->wants) {     /* new keys as added, puts of keys already there as stored */
+            CHECK_EQ_INT(r->inserts, inserts[i]);
+            CHECK_EQ_INT(r->replaces, replaces[i]);
             CHECK_EQ_INT(r->removes, removes[i]);
         } else {
-            CHECK_EQ_INT(r->inserts + r->removes, 0);
+            CHECK_EQ_INT(r->inserts + r->replaces + r->removes, 0);
         }
         CHECK(r->counts > 0);
         CHECK(r->grow_starts > 0);
@@ -386,7 +390,8 @@ static void test_protocol(void)
     listen(false);
 }
 
-/* hm_clear reports each entry it removes; values replaced report again. */
+/* New keys report as added, values stored again under a key already there as stored, and
+ * hm_clear reports each entry it removes. */
 static void test_entry_events(void)
 {
     listen(true);
@@ -400,6 +405,14 @@ static void test_entry_events(void)
     }
     struct mrec *r = rec_of(m);
     CHECK_EQ_INT(r->inserts, 1000);
+    CHECK_EQ_INT(r->replaces, 0);
+    for (uint64_t i = 0; i < 1000; i += 2) {
+        big_key(i, kb);
+        memset(vb, (int)i + 1, sizeof vb);
+        hm_put(m, kb, vb, NULL);
+    }
+    CHECK_EQ_INT(r->inserts, 1000);
+    CHECK_EQ_INT(r->replaces, 500);
     hm_clear(m);
     CHECK_EQ_INT(r->removes, 1000);
     CHECK_EQ_INT(hm_count(m), 0);
@@ -412,10 +425,10 @@ static void test_entry_events(void)
 
 /* Entry events carry pointers to the stored bytes. */
 static const void *ev_key, *ev_val;
-static void l_entry_ptrs(const hm_map_t *m, const void *k, const void *v, bool removed)
+static void l_entry_ptrs(const hm_map_t *m, const void *k, const void *v, hm_entry_ev_t ev)
 {
     (void)m;
-    (void)removed;
+    (void)ev;
     ev_key = k;
     ev_val = v;
 }
@@ -652,11 +665,11 @@ static void write_from_hook(const hm_map_t *m, size_t entries)
     uint64_t k = 999, v = 1;
     hm_put(victim, &k, &v, NULL);
 }
-static void read_from_hook(const hm_map_t *m, const void *k, const void *v, bool removed)
+static void read_from_hook(const hm_map_t *m, const void *k, const void *v, hm_entry_ev_t ev)
 {
     (void)m;
     (void)v;
-    (void)removed;
+    (void)ev;
     hm_get(victim, k);
 }
 
