@@ -3,7 +3,8 @@
  * are removed (or stolen) before being freed must produce none. Dumps once ("after") and
  * prints "dangling N" with its own count. With an argument BYTES, the 10 values freed in
  * free_some are BYTES long (filled), the others stay short: at a rate well below BYTES those 10
- * are sampled for certain and the short ones almost never. */
+ * are sampled for certain and the short ones almost never; and one more value of BYTES in the
+ * second table, replaced by a short one before it is freed, must leave no finding. */
 #include <glib.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,6 +51,15 @@ int main(int argc, char **argv)
     char *old = g_hash_table_lookup(clean, GINT_TO_POINTER(30));
     g_hash_table_insert(clean, GINT_TO_POINTER(30), g_strdup("fresh"));
     g_free(old);
+    if (big) {  /* a sampled value replaced by a short one before its free: no finding */
+        old = g_hash_table_lookup(clean, GINT_TO_POINTER(31));
+        char *v = g_malloc(big);
+        memset(v, 'y', big);
+        g_hash_table_insert(clean, GINT_TO_POINTER(31), v);
+        g_free(old);
+        g_hash_table_insert(clean, GINT_TO_POINTER(31), g_strdup("short"));
+        g_free(v);
+    }
     printf("dangling 10\n");
     fflush(stdout);
     mapprof_dump("after");
