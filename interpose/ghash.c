@@ -43,19 +43,21 @@ static unsigned table_size(ht_t ht)
 }
 
 /* The key GLib stores for lookup_key (it may be another pointer equal under the table's key
- * equality), or NULL when absent. Runs the table's own hash and equality functions. */
+ * equality), or NULL when absent; *absent (when asked) tells that the lookup ran and found
+ * none. Runs the table's own hash and equality functions. */
 static void *stored_key(ht_t ht, const void *lookup_key, bool *absent)
 {
     int (*f)(ht_t, const void *, void **, void **) =
         REAL(int (*)(ht_t, const void *, void **, void **), g_hash_table_lookup_extended);
     void *k = NULL, *v = NULL;
-    *absent = false;
-    if (!f) return NULL;
-    mp_tls.busy++;
-    int found = f(ht, lookup_key, &k, &v);
-    mp_tls.busy--;
-    *absent = !found;
-    return found ? k : NULL;
+    int found = -1;
+    if (f) {
+        mp_tls.busy++;
+        found = f(ht, lookup_key, &k, &v);
+        mp_tls.busy--;
+    }
+    if (absent) *absent = found == 0;
+    return found > 0 ? k : NULL;
 }
 
 /* Entry count and slot count after an operation. */
@@ -176,8 +178,7 @@ static int del_op(ht_t ht, const void *key, int (*f1)(ht_t, const void *),
 {
     int r = 0;
     uint32_t pre = (ht && !mp_tls.busy) ? mp_map_find(ht) : 0;
-    bool absent;
-    void *old = pre ? stored_key(ht, key, &absent) : NULL;
+    void *old = pre ? stored_key(ht, key, NULL) : NULL;
     OP_BODY(f1 ? f1(ht, key) : f3(ht, key, sk, sv), 0, r != 0)
     if (id && r && old) mp_dangling_remove(id, old);
     return r;

@@ -49,7 +49,7 @@ extern MP_TLS mp_tls_t mp_tls;
  * per 4 KiB page (16 bits each, 2 MiB of address space per leaf), then one bit per 16-byte
  * granule, set while a tracked block starts in that granule. Read without a lock. The counts
  * come first because they are small: at the default rate nearly every page counts 0, and a
- * free reads one cache line of counts per 64 KiB of heap instead of a bitmap line per 8 KiB
+ * free reads one cache line of counts per 128 KiB of heap instead of a bitmap line per 8 KiB
  * (measured on threadchurn: the bitmap load was 81% of the free hook's own samples). */
 #define MP_FILTER_LEAF_SHIFT 32
 #define MP_FILTER_COUNT_BYTES ((size_t)2 << (MP_FILTER_LEAF_SHIFT - 12))
