@@ -6,8 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "export/tsv.h"
+#include "export/internal.h"
 #include "export/profile.pb-c.h"
+#include "export/tsv.h"
 
 typedef Perftools__Profiles__Profile pb_t;
 
@@ -193,54 +194,112 @@ static void begin(mp_out_t *o, int json, size_t *count, const char *kind, const 
     (*count)++;
 }
 
+static int push(mp_mfinding_t **v, size_t *n, size_t *cap, mp_mfinding_t f)
+{
+    if (mp_grow(v, cap, *n + 1, sizeof **v)) return ENOMEM;
+    (*v)[(*n)++] = f;
+    return 0;
+}
+
+/* Growth of map id up to file last (the last it is in): the index of the file where it starts,
+ * or n when it does not grow by the rule in diff.h. */
+static size_t growth_start(const mp_mapsfile_t *s, size_t n, uint32_t id, size_t last)
+{
+    size_t k = last, rises = 0;
+    while (k > 0) {
+        const mp_mapinfo_t *y = find_map(&s[k - 1], id), *x = find_map(&s[k], id);
+        if (!y) {       /* created since the snapshot before */
+            rises += x->entries > 0;
+            break;
+        }
+        if (x->entries < y->entries || x->removes != y->removes) return n;
+        rises += x->entries > y->entries;
+        k--;
+    }
+    return rises >= 2 ? k : n;
+}
+
+int mp_map_findings(const mp_mapsfile_t *s, size_t n, unsigned flags, mp_mfinding_t **out,
+                    size_t *count)
+{
+    mp_mfinding_t *v = NULL;
+    size_t nv = 0, cap = 0;
+    int e = 0;
+    *out = NULL;
+    *count = 0;
+    if (!n) return 0;
+    const mp_mapsfile_t *last = &s[n - 1];
+    for (size_t i = 0; n >= 2 && i < last->n && !e; i++) {
+        const mp_mapinfo_t *m = &last->m[i], *b = find_map(&s[n - 2], m->id);
+        if (!b || b->entries <= 0 || m->entries * 2 > b->entries || m->bucket_bytes < b->bucket_bytes) continue;
+        e = push(&v, &nv, &cap, (mp_mfinding_t){ .kind = MP_MF_RETAINED_BUCKETS, .file = last, .map = m, .from = b });
+    }
+    /* each map where it is seen last: in the newest file, or (gone maps) before a file without it */
+    for (size_t j = (flags & MP_MF_GONE_MAPS) ? 0 : n - 1; j < n && !e; j++) {
+        for (size_t i = 0; i < s[j].n && !e; i++) {
+            const mp_mapinfo_t *m = &s[j].m[i];
+            if (j + 1 < n && find_map(&s[j + 1], m->id)) continue;
+            size_t k = growth_start(s, n, m->id, j);
+            if (k < n)
+                e = push(&v, &nv, &cap, (mp_mfinding_t){ .kind = MP_MF_GROWTH, .file = &s[j], .map = m,
+                                                         .from = find_map(&s[k], m->id), .from_file = k,
+                                                         .to_file = j });
+        }
+    }
+    for (size_t k = (flags & MP_MF_ALL_DANGLING) ? 0 : n - 1; k < n && !e; k++)
+        for (size_t i = 0; i < s[k].nd && !e; i++)
+            e = push(&v, &nv, &cap, (mp_mfinding_t){ .kind = MP_MF_DANGLING, .file = &s[k],
+                                                     .map = find_map(&s[k], s[k].d[i].map_id), .d = &s[k].d[i] });
+    if (e) {
+        free(v);
+        return e;
+    }
+    *out = v;
+    *count = nv;
+    return 0;
+}
+
+static const char *const mf_names[] = { "retained_buckets", "growth", "dangling" };
+
 size_t mp_diff_findings(const mp_mapsfile_t *s, size_t n, int all_dangling, FILE *fp, int json)
 {
     mp_out_t o = { NULL, fp };
-    size_t count = 0;
+    size_t count = 0, nf;
+    mp_mfinding_t *f;
     if (json) mp_out_printf(&o, "{\"findings\":[");
-    const mp_mapsfile_t *base = &s[n - 2], *last = &s[n - 1];
-    /* retained buckets: entries fell by at least half, bucket bytes did not fall */
-    for (size_t i = 0; n >= 2 && i < last->n; i++) {
-        const mp_mapinfo_t *m = &last->m[i], *b = find_map(base, m->id);
-        if (!b || b->entries <= 0 || m->entries * 2 > b->entries || m->bucket_bytes < b->bucket_bytes) continue;
-        begin(&o, json, &count, "retained_buckets", m);
-        if (json)
-            mp_out_printf(&o, ",\"bytes\":%lld,\"entries_before\":%lld,\"entries_after\":%lld,\"bucket_bytes\":%lld}",
-                          (long long)(m->retained_bytes > 0 ? m->retained_bytes : m->bucket_bytes),
-                          (long long)b->entries, (long long)m->entries, (long long)m->bucket_bytes);
-        else
-            mp_out_printf(&o, "  entries %lld -> %lld, bucket bytes %lld kept, %lld retained\n\n",
-                          (long long)b->entries, (long long)m->entries, (long long)m->bucket_bytes,
-                          (long long)m->retained_bytes);
+    if (mp_map_findings(s, n, all_dangling ? MP_MF_ALL_DANGLING : 0, &f, &nf)) {
+        nf = 0;
+        fprintf(stderr, "mapprof: out of memory: map findings left out\n");
     }
-    /* growth: entries up at every step of the series, no removals */
-    for (size_t i = 0; n >= 3 && i < last->n; i++) {
-        const mp_mapinfo_t *m = &last->m[i];
-        bool grew = true;
-        for (size_t k = 1; k < n && grew; k++) {
-            const mp_mapinfo_t *x = find_map(&s[k], m->id), *y = find_map(&s[k - 1], m->id);
-            grew = x && y && x->entries > y->entries && x->removes == y->removes;
-        }
-        if (!grew) continue;
-        const mp_mapinfo_t *first = find_map(&s[0], m->id);
-        begin(&o, json, &count, "growth", m);
-        if (json) {
-            mp_out_printf(&o, ",\"bytes\":%lld,\"entries\":[", (long long)(m->bucket_bytes + m->node_bytes));
-            for (size_t k = 0; k < n; k++) mp_out_printf(&o, "%s%lld", k ? "," : "", (long long)find_map(&s[k], m->id)->entries);
-            mp_out_printf(&o, "],\"growth_per_snapshot\":%.1f}", (double)(m->entries - first->entries) / (double)(n - 1));
+    for (size_t i = 0; i < nf; i++) {
+        const mp_mfinding_t *x = &f[i];
+        const mp_mapinfo_t *m = x->map;
+        begin(&o, json, &count, mf_names[x->kind], m);
+        if (x->kind == MP_MF_RETAINED_BUCKETS) {
+            if (json)
+                mp_out_printf(&o, ",\"bytes\":%lld,\"entries_before\":%lld,\"entries_after\":%lld,\"bucket_bytes\":%lld}",
+                              (long long)(m->retained_bytes > 0 ? m->retained_bytes : m->bucket_bytes),
+                              (long long)x->from->entries, (long long)m->entries, (long long)m->bucket_bytes);
+            else
+                mp_out_printf(&o, "  entries %lld -> %lld, bucket bytes %lld kept, %lld retained\n\n",
+                              (long long)x->from->entries, (long long)m->entries, (long long)m->bucket_bytes,
+                              (long long)m->retained_bytes);
+        } else if (x->kind == MP_MF_GROWTH) {
+            size_t steps = x->to_file - x->from_file;
+            if (json) {
+                mp_out_printf(&o, ",\"bytes\":%lld,\"entries\":[", (long long)(m->bucket_bytes + m->node_bytes));
+                for (size_t k = x->from_file; k <= x->to_file; k++)
+                    mp_out_printf(&o, "%s%lld", k > x->from_file ? "," : "", (long long)find_map(&s[k], m->id)->entries);
+                mp_out_printf(&o, "],\"growth_per_snapshot\":%.1f}", (double)(m->entries - x->from->entries) / (double)steps);
+            } else {
+                mp_out_printf(&o, "  entries %lld -> %lld over %zu snapshots, never a removal\n\n",
+                              (long long)x->from->entries, (long long)m->entries, steps + 1);
+            }
         } else {
-            mp_out_printf(&o, "  entries %lld -> %lld over %zu snapshots, never a removal\n\n",
-                          (long long)first->entries, (long long)m->entries, n);
-        }
-    }
-    /* dangling references */
-    for (size_t k = all_dangling ? 0 : n - 1; k < n; k++) {
-        for (size_t i = 0; i < s[k].nd; i++) {
-            const mp_dangling_t *d = &s[k].d[i];
-            begin(&o, json, &count, "dangling", find_map(&s[k], d->map_id));
+            const mp_dangling_t *d = x->d;
             if (json) {
                 mp_out_printf(&o, ",\"bytes\":0,\"snapshot\":\"%s\",\"entry_key\":\"0x%llx\",\"pointer\":\"0x%llx\","
-                              "\"field\":\"%s\",\"certain\":%s,\"freed_at\":", s[k].tag,
+                              "\"field\":\"%s\",\"certain\":%s,\"freed_at\":", x->file->tag,
                               (unsigned long long)d->key, (unsigned long long)d->pointer, d->field,
                               d->certain ? "true" : "false");
                 mp_json_frames(&o, d->free_frames, d->nfree);
@@ -254,6 +313,7 @@ size_t mp_diff_findings(const mp_mapsfile_t *s, size_t n, int all_dangling, FILE
             }
         }
     }
+    free(f);
     /* Say when the freed-block history was too short to be sure no reference is missing. */
     int64_t kept = 0, dropped = 0;
     for (size_t k = all_dangling ? 0 : n - 1; k < n; k++) {
@@ -269,4 +329,48 @@ size_t mp_diff_findings(const mp_mapsfile_t *s, size_t n, int all_dangling, FILE
                       "(raise freed_history)\n", (long long)kept, (long long)dropped);
     }
     return count;
+}
+
+/* A map finding as a check finding: its kind, the map's fields and creation stack. */
+static mp_lfinding_t *add_lfinding(mp_leakfile_t *lf, const char *kind, const mp_mfinding_t *x)
+{
+    if (mp_grow(&lf->f, &lf->cap, lf->n + 1, sizeof *lf->f)) return NULL;
+    mp_lfinding_t *y = &lf->f[lf->n];
+    memset(y, 0, sizeof *y);
+    y->pid = x->file->pid;
+    snprintf(y->kind, sizeof y->kind, "%s", kind);
+    const mp_mapinfo_t *m = x->map;
+    y->map_id = m ? m->id : x->d->map_id;
+    snprintf(y->map_kind, sizeof y->map_kind, "%s", m ? m->kind : "unknown");
+    y->map_entries = m ? m->entries : 0;
+    lf->n++;
+    if (m && mp_lframes_copy(&y->map_frames, &y->nmap_frames, m->frames, m->nframes)) return NULL;
+    return y;
+}
+
+int mp_leakfile_add_map_findings(mp_leakfile_t *lf, const mp_mapsfile_t *s, size_t n)
+{
+    mp_mfinding_t *f;
+    size_t nf;
+    int e = mp_map_findings(s, n, MP_MF_GONE_MAPS, &f, &nf);
+    for (size_t i = 0; i < nf && !e; i++) {
+        const mp_mfinding_t *x = &f[i];
+        mp_lfinding_t *y;
+        if (x->kind == MP_MF_GROWTH) {
+            if (!(y = add_lfinding(lf, "growth", x))) { e = ENOMEM; break; }
+            y->bytes = (uint64_t)(x->map->bucket_bytes + x->map->node_bytes);
+            y->entries_from = x->from->entries;
+            y->snapshots = (uint32_t)(x->to_file - x->from_file + 1);
+            e = mp_lframes_copy(&y->frames, &y->nframes, x->map->frames, x->map->nframes);
+        } else if (x->kind == MP_MF_DANGLING) {
+            if (!(y = add_lfinding(lf, "dangling", x))) { e = ENOMEM; break; }
+            y->entry_key = x->d->key;
+            y->pointer = x->d->pointer;
+            snprintf(y->field, sizeof y->field, "%s", x->d->field);
+            y->certain = x->d->certain;
+            e = mp_lframes_copy(&y->frames, &y->nframes, x->d->free_frames, x->d->nfree);
+        }
+    }
+    free(f);
+    return e;
 }

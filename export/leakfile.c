@@ -10,11 +10,12 @@
 #include "export/internal.h"
 #include "export/tsv.h"
 
-static const char *kind_names[4] = { "definite", "indirect", "map-retained", "reachable" };
+static const char *kind_names[6] = { "definite", "indirect", "map-retained", "reachable", "dangling",
+                                     "growth" };
 
 int mp_leak_kind_index(const char *kind)
 {
-    for (int i = 0; i < 4; i++)
+    for (int i = 0; i < 6; i++)
         if (!strcmp(kind, kind_names[i])) return i;
     return -1;
 }
@@ -110,7 +111,8 @@ int mp_leakfile_read(const char *path, mp_leakfile_t *lf, char *err, size_t errl
             memset(cur, 0, sizeof *cur);
             cur->pid = pid;
             snprintf(cur->kind, sizeof cur->kind, "%s", fld[1]);
-            if (mp_leak_kind_index(cur->kind) < 0) { e = EINVAL; break; }
+            int k = mp_leak_kind_index(cur->kind);
+            if (k < 0 || k >= MP_LF_DANGLING) { e = EINVAL; break; }
             cur->bytes = strtoull(fld[2], NULL, 10);
             cur->blocks = strtoull(fld[3], NULL, 10);
             cur->whole_map = atoi(fld[4]) != 0;
@@ -137,7 +139,10 @@ int mp_leakfile_read(const char *path, mp_leakfile_t *lf, char *err, size_t errl
 
 void mp_leakfile_free(mp_leakfile_t *lf)
 {
-    for (size_t i = 0; i < lf->n; i++) mp_lframes_free(lf->f[i].frames, lf->f[i].nframes);
+    for (size_t i = 0; i < lf->n; i++) {
+        mp_lframes_free(lf->f[i].frames, lf->f[i].nframes);
+        mp_lframes_free(lf->f[i].map_frames, lf->f[i].nmap_frames);
+    }
     free(lf->f);
     memset(lf, 0, sizeof *lf);
 }
@@ -161,6 +166,16 @@ static const mp_lframe_t *location(const mp_lfinding_t *f)
     return any ? any : (f->nframes ? &f->frames[0] : NULL);
 }
 
+/* Unsuppressed dangling references and growing maps. */
+static void map_finding_counts(const mp_leakfile_t *lf, size_t n[2])
+{
+    n[0] = n[1] = 0;
+    for (size_t i = 0; i < lf->n; i++) {
+        int k = mp_leak_kind_index(lf->f[i].kind);
+        if (k >= MP_LF_DANGLING && !lf->f[i].suppressed) n[k - MP_LF_DANGLING]++;
+    }
+}
+
 int mp_leakfile_json(const mp_leakfile_t *lf, const char *path)
 {
     mp_afile_t f;
@@ -179,20 +194,35 @@ int mp_leakfile_json(const mp_leakfile_t *lf, const char *path)
         if (x->map_kind[0])
             mp_afile_printf(&f, ",\"map\":{\"id\":%u,\"kind\":\"%s\",\"entries\":%lld,\"whole\":%s}",
                             x->map_id, x->map_kind, (long long)x->map_entries, x->whole_map ? "true" : "false");
+        int k = mp_leak_kind_index(x->kind);
+        if (k == MP_LF_DANGLING) {
+            mp_afile_printf(&f, ",\"entry_key\":\"0x%llx\",\"pointer\":\"0x%llx\",\"field\":\"%s\",\"certain\":%s",
+                            (unsigned long long)x->entry_key, (unsigned long long)x->pointer, x->field,
+                            x->certain ? "true" : "false");
+        } else if (k == MP_LF_GROWTH) {
+            mp_afile_printf(&f, ",\"entries_from\":%lld,\"snapshots\":%u", (long long)x->entries_from,
+                            x->snapshots);
+        }
+        if (k >= MP_LF_DANGLING) {
+            mp_afile_printf(&f, ",\"map_created_at\":");
+            mp_json_frames(&o, x->map_frames, x->nmap_frames);
+        }
         mp_afile_printf(&f, ",\"stack\":");
         mp_json_frames(&o, x->frames, x->nframes);
         mp_afile_write(&f, "}", 1);
         first = false;
     }
+    size_t nmap[2];
+    map_finding_counts(lf, nmap);
     mp_afile_printf(&f, "\n],\"summary\":{\"definite_bytes\":%llu,\"definite_blocks\":%llu,"
                     "\"indirect_bytes\":%llu,\"indirect_blocks\":%llu,\"map_retained_bytes\":%llu,"
                     "\"map_retained_blocks\":%llu,\"reachable_bytes\":%llu,\"reachable_blocks\":%llu,"
-                    "\"processes\":%zu}}\n",
+                    "\"dangling\":%zu,\"growth\":%zu,\"processes\":%zu}}\n",
                     (unsigned long long)lf->sum_bytes[0], (unsigned long long)lf->sum_blocks[0],
                     (unsigned long long)lf->sum_bytes[1], (unsigned long long)lf->sum_blocks[1],
                     (unsigned long long)lf->sum_bytes[2], (unsigned long long)lf->sum_blocks[2],
                     (unsigned long long)lf->sum_bytes[3], (unsigned long long)lf->sum_blocks[3],
-                    lf->processes);
+                    nmap[0], nmap[1], lf->processes);
     return mp_afile_commit(&f);
 }
 
@@ -211,10 +241,32 @@ static void xml_str(mp_afile_t *f, const char *s)
     }
 }
 
+/* Where a map was created, as its finding's text says it. */
+static const char *created_at(const mp_lfinding_t *x)
+{
+    const mp_lframe_t *fr = x->map_frames;
+    size_t n = x->nmap_frames;
+    if (!n) return "?";
+    mp_lfinding_t m = { .frames = (mp_lframe_t *)fr, .nframes = n };
+    const mp_lframe_t *at = location(&m);
+    return at ? at->function : fr[0].function;
+}
+
 static void describe(char *buf, size_t len, const mp_lfinding_t *x)
 {
     const mp_lframe_t *at = location(x);
-    if (x->whole_map)
+    int k = mp_leak_kind_index(x->kind);
+    if (k == MP_LF_DANGLING)
+        snprintf(buf, len, "dangling: an entry of map %s %u (created at %s) has its %s 0x%llx pointing "
+                 "into a block freed at %s%s", x->map_kind[0] ? x->map_kind : "?", x->map_id, created_at(x),
+                 x->field, (unsigned long long)x->pointer, at ? at->function : "?",
+                 x->certain ? "" : " (freed-block history overflowed: others may be missing)");
+    else if (k == MP_LF_GROWTH)
+        snprintf(buf, len, "growth: map %s %u created at %s only grew, %lld -> %lld entries over %u "
+                 "snapshots, never a removal; %llu bytes now", x->map_kind, x->map_id,
+                 at ? at->function : "?", (long long)x->entries_from, (long long)x->map_entries,
+                 x->snapshots, (unsigned long long)x->bytes);
+    else if (x->whole_map)
         snprintf(buf, len, "%s leak: map %s created at %s: %lld entries, %llu bytes in %llu blocks",
                  x->kind, x->map_kind, at ? at->function : "?", (long long)x->map_entries,
                  (unsigned long long)x->bytes, (unsigned long long)x->blocks);
@@ -284,16 +336,19 @@ int mp_leakfile_sarif(const mp_leakfile_t *lf, const char *path)
     mp_afile_printf(&f, "{\"$schema\":\"https://json.schemastore.org/sarif-2.1.0.json\",\"version\":\"2.1.0\","
                     "\"runs\":[{\"tool\":{\"driver\":{\"name\":\"mapprof\",\"informationUri\":\"https://example.invalid/mapprof\","
                     "\"rules\":[");
-    for (int i = 0; i < 3; i++)
-        mp_afile_printf(&f, "%s{\"id\":\"%s\",\"shortDescription\":{\"text\":\"%s memory at exit\"}}",
-                        i ? "," : "", kind_names[i],
-                        i == 0 ? "Definitely lost" : i == 1 ? "Indirectly lost" : "Map-retained");
+    static const char *const rule_text[6] = {
+        "Definitely lost memory at exit", "Indirectly lost memory at exit", "Map-retained memory at exit",
+        NULL, "Map entry pointing into freed memory", "Map that only grows" };
+    for (int i = 0, n = 0; i < 6; i++)
+        if (rule_text[i])
+            mp_afile_printf(&f, "%s{\"id\":\"%s\",\"shortDescription\":{\"text\":\"%s\"}}", n++ ? "," : "",
+                            kind_names[i], rule_text[i]);
     mp_afile_printf(&f, "]}},\"results\":[");
     bool first = true;
     for (size_t i = 0; i < lf->n; i++) {
         const mp_lfinding_t *x = &lf->f[i];
         int k = mp_leak_kind_index(x->kind);
-        if (k < 0 || k > 2) continue;
+        if (k < 0 || k == 3) continue;     /* reachable memory is no finding */
         char msg[1024];
         describe(msg, sizeof msg, x);
         const mp_lframe_t *at = location(x);
@@ -330,10 +385,15 @@ void mp_leakfile_text(const mp_leakfile_t *lf, FILE *out, unsigned kinds_mask)
             else fprintf(out, "    #%zu %s (%s)\n", j, fr->function, fr->module);
         }
     }
+    size_t nmap[2];
+    map_finding_counts(lf, nmap);
     fprintf(out, "SUMMARY: definite %llu bytes in %llu blocks; indirect %llu bytes in %llu blocks; "
-            "map-retained %llu bytes in %llu blocks; reachable %llu bytes in %llu blocks\n",
+            "map-retained %llu bytes in %llu blocks; reachable %llu bytes in %llu blocks%s",
             (unsigned long long)lf->sum_bytes[0], (unsigned long long)lf->sum_blocks[0],
             (unsigned long long)lf->sum_bytes[1], (unsigned long long)lf->sum_blocks[1],
             (unsigned long long)lf->sum_bytes[2], (unsigned long long)lf->sum_blocks[2],
-            (unsigned long long)lf->sum_bytes[3], (unsigned long long)lf->sum_blocks[3]);
+            (unsigned long long)lf->sum_bytes[3], (unsigned long long)lf->sum_blocks[3],
+            kinds_mask >> MP_LF_DANGLING ? "" : "\n");
+    if (kinds_mask >> MP_LF_DANGLING)
+        fprintf(out, "; dangling references %zu; growing maps %zu\n", nmap[0], nmap[1]);
 }

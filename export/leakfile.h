@@ -27,7 +27,8 @@
 
 typedef struct mp_lfinding {
     int pid;
-    char kind[16];          /* definite, indirect, map-retained, reachable */
+    char kind[16];          /* definite, indirect, map-retained, reachable; or a map finding:
+                             * dangling, growth (from the snapshots' .maps files) */
     uint64_t bytes, blocks;
     bool whole_map;
     char map_kind[24];      /* "" when no map */
@@ -35,6 +36,15 @@ typedef struct mp_lfinding {
     int64_t map_entries;
     mp_lframe_t *frames;    /* leaf first */
     size_t nframes;
+    /* map findings: the map's creation stack (frames above are the stack that freed the
+     * block, for dangling; the creation stack, for growth) */
+    mp_lframe_t *map_frames;
+    size_t nmap_frames;
+    uint64_t entry_key, pointer;    /* dangling: the entry, and where it points */
+    char field[8];                  /* dangling: "key" or "value" */
+    bool certain;                   /* dangling: the freed-block history was complete */
+    int64_t entries_from;           /* growth: entries where the growth starts */
+    uint32_t snapshots;             /* growth: over how many snapshots */
     bool suppressed;        /* set by the reader's user */
     bool failed;            /* set by the gates */
 } mp_lfinding_t;
@@ -58,7 +68,10 @@ int mp_leakfile_write(const char *path, const mp_leak_report_t *rep, int pid,
 int mp_leakfile_read(const char *path, mp_leakfile_t *lf, char *err, size_t errlen);
 void mp_leakfile_free(mp_leakfile_t *lf);
 
-/* Class index of a kind name (0 definite .. 3 reachable), -1 when unknown. */
+/* Index of a kind name (0 definite .. 3 reachable, then MP_LF_DANGLING, MP_LF_GROWTH), -1
+ * when unknown. The leak classes (below MP_LF_DANGLING) index the summary's sums. */
+#define MP_LF_DANGLING 4
+#define MP_LF_GROWTH 5
 int mp_leak_kind_index(const char *kind);
 
 /* CI reports (atomic files). Return 0 or an errno value. */

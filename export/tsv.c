@@ -54,6 +54,17 @@ int mp_lframes_push(mp_lframe_t **v, size_t *n, char **fld)
     return 0;
 }
 
+int mp_lframes_copy(mp_lframe_t **v, size_t *nv, const mp_lframe_t *src, size_t n)
+{
+    for (size_t k = 0; k < n; k++) {
+        char line[16];
+        snprintf(line, sizeof line, "%d", src[k].line);
+        char *fld[5] = { NULL, src[k].function, src[k].file, line, src[k].module };
+        if (mp_lframes_push(v, nv, fld)) return ENOMEM;
+    }
+    return 0;
+}
+
 void mp_lframes_free(mp_lframe_t *v, size_t n)
 {
     for (size_t k = 0; k < n; k++) {

@@ -19,6 +19,8 @@ typedef struct mp_lframe {
 /* Append the frame in fields fld[1..4] (function, file, line, module) to *v. 0 or ENOMEM. */
 int mp_lframes_push(mp_lframe_t **v, size_t *n, char **fld);
 void mp_lframes_free(mp_lframe_t *v, size_t n);
+/* Append copies of the n frames at src to *v. 0 or ENOMEM. */
+int mp_lframes_copy(mp_lframe_t **v, size_t *nv, const mp_lframe_t *src, size_t n);
 
 /* Where JSON goes: an atomic file being written, or a stdio stream. */
 typedef struct mp_out {

@@ -34,7 +34,7 @@ static void usage(FILE *f)
             "       mapprof report FILE [--top N] [--sample-index NAME]\n"
             "       mapprof check [--json F] [--junit F] [--sarif F] [--fail-on KINDS]\n"
             "                     [--max-leak-bytes N] [--suppressions F] [--error-exitcode N]\n"
-            "                     [-o PREFIX] [--quiet] -- CMD [ARGS...]\n"
+            "                     [--interval S] [-o PREFIX] [--quiet] -- CMD [ARGS...]\n"
             "       mapprof diff BASE NEW [-o DELTA.pb.gz] [--format text|json]\n"
             "       mapprof diff --series FILES... [--format text|json]\n");
 }

@@ -1,20 +1,25 @@
 /* profiler/cli_check.c - `mapprof check -- CMD`: run CMD under full tracking with the leak check
- * at exit, gather every process's findings, apply suppressions and gates, write the CI
- * reports, and exit: the command's own status when it failed by itself, 23 (or
+ * at exit, gather every process's findings (its leaks, and the map findings of its snapshots:
+ * dangling references at exit, maps that only grew), apply suppressions and gates, write the
+ * CI reports, and exit: the command's own status when it failed by itself, 23 (or
  * --error-exitcode) when a gate failed, else 0. */
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <errno.h>
 #include <fnmatch.h>
+#include <glob.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "export/diff.h"
 #include "export/leakfile.h"
 #include "profiler/cli.h"
 
@@ -94,7 +99,6 @@ static unsigned parse_kinds(const char *list, bool *ok)
     for (char *t = copy ? strtok_r(copy, ",", &save) : NULL; t; t = strtok_r(NULL, ",", &save)) {
         int k = !strcmp(t, "map_retained") ? 2 : mp_leak_kind_index(t);
         if (k >= 0) mask |= 1u << k;
-        else if (!strcmp(t, "dangling") || !strcmp(t, "growth")) mask |= 0;   /* findings of snapshot diffs */
         else if (!strcmp(t, "none")) mask |= 0;
         else *ok = false;
     }
@@ -115,12 +119,67 @@ static void cleanup_dir(const char *dir)
     rmdir(dir);
 }
 
+/* A snapshot file PREFIX.PID.SEQ.maps this run wrote (modified since it started). */
+typedef struct snapfile {
+    unsigned long seq;
+    char *path;
+} snapfile_t;
+
+static int by_seq(const void *a, const void *b)
+{
+    const snapfile_t *x = a, *y = b;
+    return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+/* Add the map findings of process pid's snapshots to lf; how many snapshots it had (-1 when
+ * one could not be read: said on stderr). */
+static int add_map_findings(mp_leakfile_t *lf, const char *prefix, int pid, time_t start)
+{
+    char pat[PATH_MAX];
+    glob_t g;
+    if (snprintf(pat, sizeof pat, "%s.%d.*.maps", prefix, pid) >= (int)sizeof pat) return 0;
+    if (glob(pat, 0, NULL, &g)) return 0;
+    snapfile_t *v = calloc(g.gl_pathc, sizeof *v);
+    size_t n = 0;
+    size_t plen = strlen(pat) - strlen("*.maps");
+    for (size_t i = 0; v && i < g.gl_pathc; i++) {
+        struct stat sb;
+        char *end;
+        const char *p = g.gl_pathv[i];
+        unsigned long seq = strtoul(p + plen, &end, 10);
+        if (end == p + plen || strcmp(end, ".maps") || lstat(p, &sb) || !S_ISREG(sb.st_mode)) continue;
+        if (sb.st_mtime < start) continue;     /* an earlier run's */
+        v[n++] = (snapfile_t){ seq, g.gl_pathv[i] };
+    }
+    qsort(v, n, sizeof *v, by_seq);
+    mp_mapsfile_t *mf = calloc(n ? n : 1, sizeof *mf);
+    int rc = (int)n;
+    for (size_t i = 0; i < n && mf; i++) {
+        char err[512];
+        if (mp_mapsfile_read(v[i].path, &mf[i], err, sizeof err)) {
+            fprintf(stderr, "mapprof: %s\n", err);
+            rc = -1;
+        }
+    }
+    if (!v || !mf) rc = -1;
+    if (rc > 0 && mp_leakfile_add_map_findings(lf, mf, n)) {
+        fprintf(stderr, "mapprof: out of memory: map findings left out\n");
+        rc = -1;
+    }
+    for (size_t i = 0; mf && i < n; i++) mp_mapsfile_free(&mf[i]);
+    free(mf);
+    free(v);
+    globfree(&g);
+    return rc;
+}
+
 int cli_check(int argc, char **argv)
 {
     const char *json = NULL, *junit = NULL, *sarif = NULL, *supp = NULL, *prefix = NULL;
     const char *fail_on = "definite,indirect";
     unsigned long long max_bytes = 0;
     int error_exit = 23, i;
+    unsigned long interval = 0;
     bool quiet = false;
     for (i = 0; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -143,6 +202,12 @@ int cli_check(int argc, char **argv)
             long n = strtol(v, &end, 10);
             if (*end || n < 1 || n > 255) return cli_die("--error-exitcode takes 1..255, not '%s'", v);
             error_exit = (int)n;
+        } else if (!strcmp(a, "--interval")) {
+            char *end;
+            errno = 0;
+            interval = strtoul(v, &end, 10);
+            if (errno || *end || *v == '-' || !interval || interval > 86400)
+                return cli_die("--interval takes seconds, 1..86400, not '%s'", v);
         } else {
             return cli_die("unknown option '%s' for check", a);
         }
@@ -164,9 +229,15 @@ int cli_check(int argc, char **argv)
     /* the profile of what was live at exit goes beside the reports (-o, default ./mapprof-check) */
     if (!prefix) prefix = "mapprof-check";
     if (strchr(prefix, ':')) { cleanup_dir(dir); return cli_die("output prefix may not contain ':'"); }
-    snprintf(opts, sizeof opts, "leak_check=1:leak_report=%s/r", dir);
+    int w = snprintf(opts, sizeof opts, "leak_check=1:leak_report=%s/r", dir);
+    if (interval) snprintf(opts + w, sizeof opts - (size_t)w, ":interval=%lu", interval);
+    char abs_prefix[PATH_MAX];
+    int e = cli_abs_prefix(prefix, abs_prefix, sizeof abs_prefix);
+    if (e) { cleanup_dir(dir); return e; }
+    /* a second early: file times come from a coarser clock than time() (the pid tells runs apart) */
+    time_t start = time(NULL) - 1;
     int st;
-    int e = cli_run_preloaded(argv + i, opts, prefix, &st);
+    e = cli_run_preloaded(argv + i, opts, prefix, &st);
     if (e) { cleanup_dir(dir); return e; }
     if (WIFSIGNALED(st)) {
         fprintf(stderr, "mapprof: %s was killed by signal %d: no leak check\n", argv[i], WTERMSIG(st));
@@ -176,7 +247,7 @@ int cli_check(int argc, char **argv)
 
     mp_leakfile_t lf = { 0 };
     DIR *d = opendir(dir);
-    int read_errors = 0;
+    int read_errors = 0, fewest_snapshots = INT_MAX;
     if (d) {
         struct dirent *ent;
         while ((ent = readdir(d))) {
@@ -187,7 +258,12 @@ int cli_check(int argc, char **argv)
             if (mp_leakfile_read(p, &lf, err, sizeof err)) {
                 fprintf(stderr, "mapprof: %s\n", err);
                 read_errors++;
+                continue;
             }
+            /* r.PID.leaks: that process's snapshots hold its map findings */
+            int n = add_map_findings(&lf, abs_prefix, atoi(ent->d_name + 2), start);
+            if (n < 0) read_errors++;
+            else if (n < fewest_snapshots) fewest_snapshots = n;
         }
         closedir(d);
     }
@@ -200,6 +276,7 @@ int cli_check(int argc, char **argv)
 
     uint64_t gated_bytes = 0;
     bool any_gated = false;
+    size_t map_gated = 0;       /* dangling references and growing maps fail a gate by being there */
     for (size_t k = 0; k < lf.n; k++) {
         mp_lfinding_t *x = &lf.f[k];
         for (size_t b = 0; b < sizeof builtin_suppressions / sizeof *builtin_suppressions && !x->suppressed; b++)
@@ -209,24 +286,36 @@ int cli_check(int argc, char **argv)
         for (size_t r = 0; r < rules.n && !x->suppressed; r++) x->suppressed = matches(rules.pat[r], x);
         int kind = mp_leak_kind_index(x->kind);
         if (!x->suppressed && kind >= 0 && (gate & (1u << kind))) {
-            gated_bytes += x->bytes;
-            any_gated = true;
+            if (kind < MP_LF_DANGLING) {
+                gated_bytes += x->bytes;
+                any_gated = true;
+            } else {
+                map_gated++;
+            }
         }
     }
-    bool gate_failed = any_gated && gated_bytes > max_bytes;
+    bool leak_gate_failed = any_gated && gated_bytes > max_bytes;
+    bool gate_failed = leak_gate_failed || map_gated;
     /* The summary leaves out what is suppressed (by the finding's class). */
     for (size_t k = 0; k < lf.n; k++) {
         int kind = mp_leak_kind_index(lf.f[k].kind);
-        if (kind < 0 || !lf.f[k].suppressed) continue;
+        if (kind < 0 || kind >= MP_LF_DANGLING || !lf.f[k].suppressed) continue;
         lf.sum_bytes[kind] -= lf.sum_bytes[kind] < lf.f[k].bytes ? lf.sum_bytes[kind] : lf.f[k].bytes;
         lf.sum_blocks[kind] -= lf.sum_blocks[kind] < lf.f[k].blocks ? lf.sum_blocks[kind] : lf.f[k].blocks;
     }
     for (size_t k = 0; k < lf.n; k++) {
         mp_lfinding_t *x = &lf.f[k];
         int kind = mp_leak_kind_index(x->kind);
-        x->failed = gate_failed && !x->suppressed && kind >= 0 && (gate & (1u << kind));
+        x->failed = !x->suppressed && kind >= 0 && (gate & (1u << kind)) &&
+                    (kind >= MP_LF_DANGLING || leak_gate_failed);
     }
-    if (!quiet) mp_leakfile_text(&lf, stderr, 0x7);
+    if (!quiet) {
+        mp_leakfile_text(&lf, stderr, 0x7 | 1u << MP_LF_DANGLING | 1u << MP_LF_GROWTH);
+        if ((gate & 1u << MP_LF_GROWTH) && fewest_snapshots < 3)
+            fprintf(stderr, "mapprof: growth needs 3 snapshots or more of a process (--interval SECONDS, "
+                    "or mapprof_dump in the program); %s\n",
+                    fewest_snapshots == INT_MAX ? "no process wrote one" : "some process wrote fewer");
+    }
     int werr = 0;
     if (json && (e = mp_leakfile_json(&lf, json))) werr = fprintf(stderr, "mapprof: cannot write %s: %s\n", json, strerror(e));
     if (junit && (e = mp_leakfile_junit(&lf, junit))) werr = fprintf(stderr, "mapprof: cannot write %s: %s\n", junit, strerror(e));
@@ -237,8 +326,12 @@ int cli_check(int argc, char **argv)
 
     if (WIFEXITED(st) && WEXITSTATUS(st)) return WEXITSTATUS(st);
     if (gate_failed) {
-        fprintf(stderr, "mapprof: leak gate failed (%s: %llu bytes > %llu)\n", fail_on,
-                (unsigned long long)gated_bytes, max_bytes);
+        if (leak_gate_failed)
+            fprintf(stderr, "mapprof: leak gate failed (%s: %llu bytes > %llu)\n", fail_on,
+                    (unsigned long long)gated_bytes, max_bytes);
+        if (map_gated)
+            fprintf(stderr, "mapprof: map gate failed (%s: %zu finding%s)\n", fail_on, map_gated,
+                    map_gated == 1 ? "" : "s");
         return error_exit;
     }
     return (werr || read_errors) ? 2 : 0;

@@ -75,6 +75,11 @@ static void destroy_locked(uint32_t slot)
     live_maps--;
 }
 
+uint32_t mp_maps_created(void)
+{
+    return __atomic_load_n(&next_id, __ATOMIC_RELAXED) - 1;
+}
+
 uint32_t mp_map_create(const void *obj, const mp_map_desc_t *d, uint32_t created_stack)
 {
     uint32_t id = 0;
@@ -105,7 +110,8 @@ uint32_t mp_map_create(const void *obj, const mp_map_desc_t *d, uint32_t created
         m->s.id = 0;
         goto out;
     }
-    id = next_id++;
+    id = next_id;
+    __atomic_store_n(&next_id, id + 1, __ATOMIC_RELAXED);   /* read unlocked by mp_maps_created */
     live_maps++;
 out:
     mp_spin_unlock(&lock);

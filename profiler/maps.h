@@ -94,6 +94,8 @@ bool mp_map_label_get(uint32_t label, uint32_t *id, mp_map_kind_t *kind, mp_map_
 
 /* Copy every live map's figures into a malloc'd array (caller frees); returns the count. */
 size_t mp_map_snapshot(mp_map_stats_t **out);
+/* How many maps were ever created (0: the process has known no map). */
+uint32_t mp_maps_created(void);
 
 /* Names as labels and reports spell them (inline: export/ uses them without linking us). */
 static inline const char *mp_map_kind_name(mp_map_kind_t k)

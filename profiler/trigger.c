@@ -20,6 +20,7 @@
 #include "export/mapsfile.h"
 #include "export/symbolize.h"
 #include "profiler/log.h"
+#include "profiler/maps.h"
 #include "profiler/profiler.h"
 #include "profiler/record.h"
 #include "profiler/snapshot_take.h"
@@ -92,7 +93,9 @@ int mp_dump(const char *tag)
         int e = mp_export_legacy(s, heap);
         if (e) { rc = e; mp_warn_once(&warned_write, "cannot write %s: %s", heap, strerror(e)); }
     }
-    if (s->nmaps || s->ndangling) {
+    /* once the process has had a map, every snapshot says which maps it holds, none included
+     * (a series of them shows maps that went) */
+    if (s->nmaps || s->ndangling || (o->maps && mp_maps_created())) {
         char maps[sizeof pb + 8];
         mp_mapsfile_path(pb, maps, sizeof maps);
         int e = mp_mapsfile_write(maps, s, msym);

@@ -100,6 +100,72 @@ t_eq "$?" 0 "suppressed by file"
 t_eq "$?" 2 "bad --fail-on"
 t_end
 
+t_begin check_gate_dangling
+# a GLib table whose 10 values are freed while their entries stay (tests/preload/dangling.c)
+"$MAPPROF" check --quiet -- "$TP/dangling" >/dev/null 2>&1
+t_eq "$?" 0 "dangling references under the default gate"
+"$MAPPROF" check --fail-on dangling --json "$TMP/d.json" --junit "$TMP/d.xml" --sarif "$TMP/d.sarif" -- "$TP/dangling" >/dev/null 2>"$TMP/err"
+t_eq "$?" 23 "--fail-on dangling"
+grep -q "^mapprof: map gate failed (dangling: 10 findings)" "$TMP/err" || t_fail "gate message: $(tail -2 "$TMP/err")"
+grep -q "^dangling: an entry of map ghash 1 (created at main) has its value 0x[0-9a-f]* pointing into a block freed at free_some" "$TMP/err" ||
+  t_fail "text report: $(grep -m1 '^dangling' "$TMP/err")"
+line=$(grep -n 'g_free(g_hash_table_lookup(t,' "$ROOT/tests/preload/dangling.c" | cut -d: -f1)
+python3 - "$TMP/d.json" "$TMP/d.xml" "$TMP/d.sarif" "$line" <<'PY' || t_fail "dangling findings in the reports"
+import json, sys, xml.etree.ElementTree as ET
+d = json.load(open(sys.argv[1]))
+dg = [l for l in d["leaks"] if l["kind"] == "dangling"]
+assert len(dg) == 10 and d["summary"]["dangling"] == 10, (len(dg), d["summary"])
+assert len(set(l["pointer"] for l in dg)) == 10
+for l in dg:
+    assert l["failed"] and l["map"]["kind"] == "ghash" and l["map"]["id"] == 1 and l["field"] == "value", l
+    assert l["certain"] and l["stack"][0]["function"] == "free_some", l["stack"][0]
+    assert "main" in [f["function"] for f in l["map_created_at"]], l["map_created_at"]
+assert not any(l["failed"] for l in d["leaks"] if l["kind"] != "dangling")
+cases = ET.parse(sys.argv[2]).getroot().findall(".//testcase")
+failed = [c.find("failure") for c in cases if c.find("failure") is not None]
+assert len(failed) == 10 and all(f.get("type") == "dangling" for f in failed), len(failed)
+run = json.load(open(sys.argv[3]))["runs"][0]
+assert "dangling" in [r["id"] for r in run["tool"]["driver"]["rules"]]
+res = [r for r in run["results"] if r["ruleId"] == "dangling"]
+assert len(res) == 10 and all(r["level"] == "error" for r in res)
+for r in res:
+    loc = r["locations"][0]["physicalLocation"]
+    assert loc["artifactLocation"]["uri"].endswith("dangling.c") and loc["region"]["startLine"] == int(sys.argv[4]), loc
+PY
+t_end
+
+t_begin check_gate_growth
+# diffmaps' "cache" map grows at each of the program's own snapshots (mapprof_dump) and never
+# loses an entry; its "evicting" map grows too but evicts
+"$MAPPROF" check --fail-on growth --json "$TMP/g.json" -- "$TP/diffmaps" >/dev/null 2>"$TMP/err"
+t_eq "$?" 23 "--fail-on growth, the program's snapshots"
+python3 - "$TMP/g.json" <<'PY' || t_fail "growth finding"
+import json, sys
+d = json.load(open(sys.argv[1]))
+g = [(l["map"]["id"], l["entries_from"], l["map"]["entries"], l["snapshots"], l["failed"], l["stack"][0]["function"])
+     for l in d["leaks"] if l["kind"] == "growth"]
+# d0, d1, d2 and the exit snapshot, where the map did not change
+assert g == [(3, 1000, 3000, 4, True, "u64map_new")], g
+assert d["summary"]["growth"] == 1 and not any(l["failed"] for l in d["leaks"] if l["kind"] != "growth")
+PY
+# hmgrow: a map that gains a key every 10 ms, snapshots by --interval; it is freed before exit
+"$MAPPROF" check --fail-on growth --interval 1 --json "$TMP/g2.json" -- "$TP/hmgrow" 3.5 >/dev/null 2>&1
+t_eq "$?" 23 "--fail-on growth --interval 1"
+python3 - "$TMP/g2.json" <<'PY' || t_fail "growth over interval snapshots"
+import json, sys
+g = [l for l in json.load(open(sys.argv[1]))["leaks"] if l["kind"] == "growth"]
+assert len(g) == 1 and g[0]["map"]["kind"] == "mphash" and g[0]["snapshots"] >= 3, g
+assert 0 < g[0]["entries_from"] < g[0]["map"]["entries"] <= 350, g
+PY
+"$MAPPROF" check --quiet --fail-on growth --interval 1 -- "$TP/hmgrow" 3.5 flat >/dev/null 2>&1
+t_eq "$?" 0 "a map that stopped growing after the first second"
+"$MAPPROF" check --fail-on growth -- "$TP/hmgrow" 0.2 >/dev/null 2>"$TMP/err"
+t_eq "$?" 0 "one snapshot: no growth judged"
+grep -q "growth needs 3 snapshots or more" "$TMP/err" || t_fail "no word about too few snapshots: $(tail -2 "$TMP/err")"
+"$MAPPROF" check --interval 0 -- true >/dev/null 2>&1
+t_eq "$?" 2 "bad --interval"
+t_end
+
 t_begin check_command_status_and_signals
 "$MAPPROF" check --quiet -- sh -c 'exit 3' >/dev/null 2>&1
 t_eq "$?" 3 "the command's own failure"
