@@ -132,13 +132,30 @@ for r in res:
     loc = r["locations"][0]["physicalLocation"]
     assert loc["artifactLocation"]["uri"].endswith("dangling.c") and loc["region"]["startLine"] == int(sys.argv[4]), loc
 PY
+# two processes: each one's findings come from its own snapshots
+"$MAPPROF" check --quiet --fail-on dangling --json "$TMP/d2.json" -- sh -c "'$TP/dangling' >/dev/null; '$TP/dangling' >/dev/null; :" >/dev/null 2>&1
+t_eq "$?" 23 "--fail-on dangling, two processes"
+t_eq "$(python3 -c 'import json,sys,collections; c = collections.Counter(l["pid"] for l in json.load(open(sys.argv[1]))["leaks"] if l["kind"] == "dangling"); print(sorted(c.values()))' "$TMP/d2.json")" "[10, 10]" "dangling references by process"
 t_end
 
 t_begin check_gate_growth
 # diffmaps' "cache" map grows at each of the program's own snapshots (mapprof_dump) and never
 # loses an entry; its "evicting" map grows too but evicts
-"$MAPPROF" check --fail-on growth --json "$TMP/g.json" -- "$TP/diffmaps" >/dev/null 2>"$TMP/err"
+"$MAPPROF" check --fail-on growth --json "$TMP/g.json" --sarif "$TMP/g.sarif" -- "$TP/diffmaps" >/dev/null 2>"$TMP/err"
 t_eq "$?" 23 "--fail-on growth, the program's snapshots"
+grep -q "^growth: map annotated 3 created at u64map_new only grew, 1000 -> 3000 entries over 4 snapshots" "$TMP/err" ||
+  t_fail "text report: $(grep -m1 '^growth' "$TMP/err")"
+line=$(grep -n '^DEFINE_MAP(u64map' "$ROOT/tests/preload/diffmaps.c" | cut -d: -f1)
+python3 - "$TMP/g.sarif" "$line" <<'PY' || t_fail "growth in SARIF"
+import json, sys
+res = [r for r in json.load(open(sys.argv[1]))["runs"][0]["results"] if r["ruleId"] == "growth"]
+assert len(res) == 1 and res[0]["level"] == "error", res
+loc = res[0]["locations"][0]
+# the map's creation site: u64map_new, defined by DEFINE_MAP in diffmaps.c
+assert loc["physicalLocation"]["artifactLocation"]["uri"].endswith("diffmaps.c"), loc
+assert loc["physicalLocation"]["region"]["startLine"] == int(sys.argv[2]), loc
+assert loc["logicalLocations"][0]["fullyQualifiedName"] == "u64map_new", loc
+PY
 python3 - "$TMP/g.json" <<'PY' || t_fail "growth finding"
 import json, sys
 d = json.load(open(sys.argv[1]))
