@@ -136,18 +136,23 @@ static int by_seq(const void *a, const void *b)
 static int add_map_findings(mp_leakfile_t *lf, const char *prefix, int pid, time_t start)
 {
     char pat[PATH_MAX];
+    size_t k = 0;
+    for (const char *c = prefix; *c && k + 2 < sizeof pat; c++) {   /* the prefix matches itself */
+        if (strchr("*?[\\", *c)) pat[k++] = '\\';
+        pat[k++] = *c;
+    }
     glob_t g;
-    if (snprintf(pat, sizeof pat, "%s.%d.*.maps", prefix, pid) >= (int)sizeof pat) return 0;
+    if (snprintf(pat + k, sizeof pat - k, ".%d.*.maps", pid) >= (int)(sizeof pat - k)) return 0;
     if (glob(pat, 0, NULL, &g)) return 0;
     snapfile_t *v = calloc(g.gl_pathc, sizeof *v);
     size_t n = 0;
-    size_t plen = strlen(pat) - strlen("*.maps");
     for (size_t i = 0; v && i < g.gl_pathc; i++) {
         struct stat sb;
         char *end;
         const char *p = g.gl_pathv[i];
+        size_t plen = strlen(prefix) + (size_t)snprintf(NULL, 0, ".%d.", pid);
         unsigned long seq = strtoul(p + plen, &end, 10);
-        if (end == p + plen || strcmp(end, ".maps") || lstat(p, &sb) || !S_ISREG(sb.st_mode)) continue;
+        if (strlen(p) <= plen || end == p + plen || strcmp(end, ".maps") || lstat(p, &sb) || !S_ISREG(sb.st_mode)) continue;
         if (sb.st_mtime < start) continue;     /* an earlier run's */
         v[n++] = (snapfile_t){ seq, g.gl_pathv[i] };
     }
