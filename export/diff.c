@@ -172,13 +172,6 @@ done:
 
 /* ---- findings ---- */
 
-static const mp_mapinfo_t *find_map(const mp_mapsfile_t *mf, uint32_t id)
-{
-    for (size_t i = 0; i < mf->n; i++)
-        if (mf->m[i].id == id) return &mf->m[i];
-    return NULL;
-}
-
 static void begin(mp_out_t *o, int json, size_t *count, const char *kind, const mp_mapinfo_t *m)
 {
     if (json) {
@@ -207,7 +200,7 @@ static size_t growth_start(const mp_mapsfile_t *s, size_t n, uint32_t id, size_t
 {
     size_t k = last, rises = 0;
     while (k > 0) {
-        const mp_mapinfo_t *y = find_map(&s[k - 1], id), *x = find_map(&s[k], id);
+        const mp_mapinfo_t *y = mp_mapsfile_map(&s[k - 1], id), *x = mp_mapsfile_map(&s[k], id);
         if (!y) {       /* created since the snapshot before */
             rises += x->entries > 0;
             break;
@@ -230,7 +223,7 @@ int mp_map_findings(const mp_mapsfile_t *s, size_t n, unsigned flags, mp_mfindin
     if (!n) return 0;
     const mp_mapsfile_t *last = &s[n - 1];
     for (size_t i = 0; n >= 2 && i < last->n && !e; i++) {
-        const mp_mapinfo_t *m = &last->m[i], *b = find_map(&s[n - 2], m->id);
+        const mp_mapinfo_t *m = &last->m[i], *b = mp_mapsfile_map(&s[n - 2], m->id);
         if (!b || b->entries <= 0 || m->entries * 2 > b->entries || m->bucket_bytes < b->bucket_bytes) continue;
         e = push(&v, &nv, &cap, (mp_mfinding_t){ .kind = MP_MF_RETAINED_BUCKETS, .file = last, .map = m, .from = b });
     }
@@ -238,18 +231,18 @@ int mp_map_findings(const mp_mapsfile_t *s, size_t n, unsigned flags, mp_mfindin
     for (size_t j = (flags & MP_MF_GONE_MAPS) ? 0 : n - 1; j < n && !e; j++) {
         for (size_t i = 0; i < s[j].n && !e; i++) {
             const mp_mapinfo_t *m = &s[j].m[i];
-            if (j + 1 < n && find_map(&s[j + 1], m->id)) continue;
+            if (j + 1 < n && mp_mapsfile_map(&s[j + 1], m->id)) continue;
             size_t k = growth_start(s, n, m->id, j);
             if (k < n)
                 e = push(&v, &nv, &cap, (mp_mfinding_t){ .kind = MP_MF_GROWTH, .file = &s[j], .map = m,
-                                                         .from = find_map(&s[k], m->id), .from_file = k,
+                                                         .from = mp_mapsfile_map(&s[k], m->id), .from_file = k,
                                                          .to_file = j });
         }
     }
     for (size_t k = (flags & MP_MF_ALL_DANGLING) ? 0 : n - 1; k < n && !e; k++)
         for (size_t i = 0; i < s[k].nd && !e; i++)
             e = push(&v, &nv, &cap, (mp_mfinding_t){ .kind = MP_MF_DANGLING, .file = &s[k],
-                                                     .map = find_map(&s[k], s[k].d[i].map_id), .d = &s[k].d[i] });
+                                                     .map = mp_mapsfile_map(&s[k], s[k].d[i].map_id), .d = &s[k].d[i] });
     if (e) {
         free(v);
         return e;
@@ -289,7 +282,7 @@ size_t mp_diff_findings(const mp_mapsfile_t *s, size_t n, int all_dangling, FILE
             if (json) {
                 mp_out_printf(&o, ",\"bytes\":%lld,\"entries\":[", (long long)(m->bucket_bytes + m->node_bytes));
                 for (size_t k = x->from_file; k <= x->to_file; k++)
-                    mp_out_printf(&o, "%s%lld", k > x->from_file ? "," : "", (long long)find_map(&s[k], m->id)->entries);
+                    mp_out_printf(&o, "%s%lld", k > x->from_file ? "," : "", (long long)mp_mapsfile_map(&s[k], m->id)->entries);
                 mp_out_printf(&o, "],\"growth_per_snapshot\":%.1f}", (double)(m->entries - x->from->entries) / (double)steps);
             } else {
                 mp_out_printf(&o, "  entries %lld -> %lld over %zu snapshots, never a removal\n\n",

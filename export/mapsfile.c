@@ -84,6 +84,12 @@ int mp_mapsfile_write(const char *path, const mp_snapshot_t *s, mp_sym_t *sym)
     return mp_afile_commit(&f);
 }
 
+static int by_id(const void *a, const void *b)
+{
+    const mp_mapinfo_t *x = a, *y = b;
+    return x->id < y->id ? -1 : x->id > y->id;
+}
+
 int mp_mapsfile_read(const char *path, mp_mapsfile_t *mf, char *err, size_t errlen)
 {
     memset(mf, 0, sizeof *mf);
@@ -160,7 +166,20 @@ int mp_mapsfile_read(const char *path, mp_mapsfile_t *mf, char *err, size_t errl
                  e == ENOMEM ? "out of memory" : "not a mapprof maps file, or truncated", lineno);
         mp_mapsfile_free(mf);
     }
+    if (!e) qsort(mf->m, mf->n, sizeof *mf->m, by_id);     /* for mp_mapsfile_map */
     return e;
+}
+
+const mp_mapinfo_t *mp_mapsfile_map(const mp_mapsfile_t *mf, uint32_t id)
+{
+    size_t lo = 0, hi = mf->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (mf->m[mid].id == id) return &mf->m[mid];
+        if (mf->m[mid].id < id) lo = mid + 1;
+        else hi = mid;
+    }
+    return NULL;
 }
 
 void mp_mapsfile_free(mp_mapsfile_t *mf)
@@ -249,16 +268,9 @@ void mp_mapsfile_table(const mp_mapsfile_t *mf, FILE *out, size_t top)
     free(m);
 }
 
-static const mp_mapinfo_t *map_by_id(const mp_mapsfile_t *mf, uint32_t id)
-{
-    for (size_t i = 0; i < mf->n; i++)
-        if (mf->m[i].id == id) return &mf->m[i];
-    return NULL;
-}
-
 static void json_map(mp_out_t *o, const mp_mapsfile_t *mf, uint32_t id)
 {
-    const mp_mapinfo_t *m = map_by_id(mf, id);
+    const mp_mapinfo_t *m = mp_mapsfile_map(mf, id);
     mp_out_printf(o, "\"map\":{\"id\":%u,\"kind\":\"%s\",\"created_at\":", id, m ? m->kind : "unknown");
     mp_json_frames(o, m ? m->frames : NULL, m ? m->nframes : 0);
     mp_out_printf(o, "}");

@@ -51,7 +51,7 @@ typedef struct mp_mapsfile {
     int pid;
     int64_t time_nanos;
     char tag[64];
-    mp_mapinfo_t *m;
+    mp_mapinfo_t *m;                /* by id, as read */
     size_t n, cap;
     mp_dangling_t *d;               /* dangling references found at this snapshot */
     size_t nd, dcap;
@@ -60,8 +60,11 @@ typedef struct mp_mapsfile {
 
 /* Write the maps of s to path (atomically); sym may be NULL (addresses only). 0 or errno. */
 int mp_mapsfile_write(const char *path, const mp_snapshot_t *s, mp_sym_t *sym);
-/* Read path into mf. 0, or an errno value with a one-line reason in err. */
+/* Read path into mf (its maps sorted by id). 0, or an errno value with a one-line reason in
+ * err. */
 int mp_mapsfile_read(const char *path, mp_mapsfile_t *mf, char *err, size_t errlen);
+/* The map with this id in mf (as read: sorted by id), or NULL. */
+const mp_mapinfo_t *mp_mapsfile_map(const mp_mapsfile_t *mf, uint32_t id);
 void mp_mapsfile_free(mp_mapsfile_t *mf);
 /* The sidecar path of a profile path ("x.pb.gz" -> "x.maps"); out must hold len bytes. */
 int mp_mapsfile_path(const char *profile, char *out, size_t len);

@@ -1,7 +1,9 @@
 /* Unit test: map findings across a series of inventories (export/diff.c), on series built
- * here with known fates, and their conversion into check findings. */
+ * here with known fates (maps in id order, as mp_mapsfile_read leaves them), their conversion
+ * into check findings, and the reader's lookup by id. */
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "export/diff.h"
 #include "tests/check.h"
@@ -125,8 +127,33 @@ static void test_check_findings(void)
     mp_leakfile_free(&lf);
 }
 
+static void test_read_sorts_by_id(void)
+{
+    /* written largest retained first, so ids come in any order */
+    char path[] = "/tmp/mapprof-findings-XXXXXX";
+    int fd = mkstemp(path);
+    FILE *f = fdopen(fd, "w");
+    fprintf(f, "mapprof-maps 1\nsnapshot\t42\t1\tt\n");
+    uint32_t ids[] = { 7, 3, 9, 1, 5 };
+    for (int i = 0; i < 5; i++)
+        fprintf(f, "map\t%u\tannotated\t%u\t0\t0\t0\t0\t0\t0\t0\t0\t0\t0\t8\t8\t1000\n", ids[i], ids[i] * 10);
+    fprintf(f, "end\n");
+    fclose(f);
+    mp_mapsfile_t mf;
+    char err[256];
+    CHECK(mp_mapsfile_read(path, &mf, err, sizeof err) == 0);
+    unlink(path);
+    for (int i = 0; i < 5; i++) {
+        const mp_mapinfo_t *m = mp_mapsfile_map(&mf, ids[i]);
+        CHECKF(m && m->entries == ids[i] * 10, "map %u", ids[i]);
+    }
+    CHECK(mp_mapsfile_map(&mf, 2) == NULL && mp_mapsfile_map(&mf, 10) == NULL);
+    mp_mapsfile_free(&mf);
+}
+
 int main(void)
 {
+    RUN(test_read_sorts_by_id);
     RUN(test_growth_rule);
     RUN(test_gone_maps);
     RUN(test_check_findings);
