@@ -149,13 +149,13 @@ void mp_leakfile_free(mp_leakfile_t *lf)
 
 /* ---- reports ---- */
 
-/* The frame a finding is located at: the first (leaf-most) frame with a source file that is
- * not in the C library or the loader, else the first frame with a file, else the first. */
-static const mp_lframe_t *location(const mp_lfinding_t *f)
+/* The frame a stack is located at: the first (leaf-most) frame with a source file that is not
+ * in the C library or the loader, else the first frame with a file, else the first. */
+static const mp_lframe_t *site(const mp_lframe_t *frames, size_t n)
 {
     const mp_lframe_t *any = NULL;
-    for (size_t k = 0; k < f->nframes; k++) {
-        const mp_lframe_t *fr = &f->frames[k];
+    for (size_t k = 0; k < n; k++) {
+        const mp_lframe_t *fr = &frames[k];
         if (!fr->file[0]) continue;
         if (!any) any = fr;
         if (!strstr(fr->module, "/libc.so") && !strstr(fr->module, "/ld-linux") &&
@@ -163,8 +163,10 @@ static const mp_lframe_t *location(const mp_lfinding_t *f)
             strncmp(fr->file, "/usr/include/", 13) != 0 && strncmp(fr->function, "hm_", 3) != 0)
             return fr;
     }
-    return any ? any : (f->nframes ? &f->frames[0] : NULL);
+    return any ? any : (n ? &frames[0] : NULL);
 }
+
+static const mp_lframe_t *location(const mp_lfinding_t *f) { return site(f->frames, f->nframes); }
 
 /* Unsuppressed dangling references and growing maps. */
 static void map_finding_counts(const mp_leakfile_t *lf, size_t n[2])
@@ -241,24 +243,14 @@ static void xml_str(mp_afile_t *f, const char *s)
     }
 }
 
-/* Where a map was created, as its finding's text says it. */
-static const char *created_at(const mp_lfinding_t *x)
-{
-    const mp_lframe_t *fr = x->map_frames;
-    size_t n = x->nmap_frames;
-    if (!n) return "?";
-    mp_lfinding_t m = { .frames = (mp_lframe_t *)fr, .nframes = n };
-    const mp_lframe_t *at = location(&m);
-    return at ? at->function : fr[0].function;
-}
-
 static void describe(char *buf, size_t len, const mp_lfinding_t *x)
 {
     const mp_lframe_t *at = location(x);
     int k = mp_leak_kind_index(x->kind);
+    const mp_lframe_t *created = site(x->map_frames, x->nmap_frames);
     if (k == MP_LF_DANGLING)
         snprintf(buf, len, "dangling: an entry of map %s %u (created at %s) has its %s 0x%llx pointing "
-                 "into a block freed at %s%s", x->map_kind[0] ? x->map_kind : "?", x->map_id, created_at(x),
+                 "into a block freed at %s%s", x->map_kind[0] ? x->map_kind : "?", x->map_id, created ? created->function : "?",
                  x->field, (unsigned long long)x->pointer, at ? at->function : "?",
                  x->certain ? "" : " (freed-block history overflowed: others may be missing)");
     else if (k == MP_LF_GROWTH)

@@ -38,12 +38,13 @@ int mp_tsv_split(char *line, char **field, int max)
     return n;
 }
 
-int mp_lframes_push(mp_lframe_t **v, size_t *n, char **fld)
+static int append(mp_lframe_t **v, size_t *n, const char *function, const char *file, int line,
+                  const char *module)
 {
     mp_lframe_t *fr = realloc(*v, (*n + 1) * sizeof *fr);
     if (!fr) return ENOMEM;
     *v = fr;
-    fr[*n] = (mp_lframe_t){ strdup(fld[1]), strdup(fld[2]), atoi(fld[3]), strdup(fld[4]) };
+    fr[*n] = (mp_lframe_t){ strdup(function), strdup(file), line, strdup(module) };
     if (!fr[*n].function || !fr[*n].file || !fr[*n].module) {
         free(fr[*n].function);
         free(fr[*n].file);
@@ -54,14 +55,15 @@ int mp_lframes_push(mp_lframe_t **v, size_t *n, char **fld)
     return 0;
 }
 
+int mp_lframes_push(mp_lframe_t **v, size_t *n, char **fld)
+{
+    return append(v, n, fld[1], fld[2], atoi(fld[3]), fld[4]);
+}
+
 int mp_lframes_copy(mp_lframe_t **v, size_t *nv, const mp_lframe_t *src, size_t n)
 {
-    for (size_t k = 0; k < n; k++) {
-        char line[16];
-        snprintf(line, sizeof line, "%d", src[k].line);
-        char *fld[5] = { NULL, src[k].function, src[k].file, line, src[k].module };
-        if (mp_lframes_push(v, nv, fld)) return ENOMEM;
-    }
+    for (size_t k = 0; k < n; k++)
+        if (append(v, nv, src[k].function, src[k].file, src[k].line, src[k].module)) return ENOMEM;
     return 0;
 }
 

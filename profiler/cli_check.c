@@ -145,14 +145,13 @@ static int add_map_findings(mp_leakfile_t *lf, const char *prefix, int pid, time
     if (snprintf(pat + k, sizeof pat - k, ".%d.*.maps", pid) >= (int)(sizeof pat - k)) return 0;
     if (glob(pat, 0, NULL, &g)) return 0;
     snapfile_t *v = calloc(g.gl_pathc, sizeof *v);
-    size_t n = 0;
+    size_t n = 0, plen = strlen(prefix) + (size_t)snprintf(NULL, 0, ".%d.", pid);
     for (size_t i = 0; v && i < g.gl_pathc; i++) {
         struct stat sb;
         char *end;
-        const char *p = g.gl_pathv[i];
-        size_t plen = strlen(prefix) + (size_t)snprintf(NULL, 0, ".%d.", pid);
+        const char *p = g.gl_pathv[i];      /* PREFIX.PID.*.maps: longer than plen */
         unsigned long seq = strtoul(p + plen, &end, 10);
-        if (strlen(p) <= plen || end == p + plen || strcmp(end, ".maps") || lstat(p, &sb) || !S_ISREG(sb.st_mode)) continue;
+        if (end == p + plen || strcmp(end, ".maps") || lstat(p, &sb) || !S_ISREG(sb.st_mode)) continue;
         if (sb.st_mtime < start) continue;     /* an earlier run's */
         v[n++] = (snapfile_t){ seq, g.gl_pathv[i] };
     }

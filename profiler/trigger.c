@@ -95,7 +95,7 @@ int mp_dump(const char *tag)
     }
     /* once the process has had a map, every snapshot says which maps it holds, none included
      * (a series of them shows maps that went) */
-    if (s->nmaps || s->ndangling || (o->maps && mp_maps_created())) {
+    if (mp_maps_created()) {
         char maps[sizeof pb + 8];
         mp_mapsfile_path(pb, maps, sizeof maps);
         int e = mp_mapsfile_write(maps, s, msym);
