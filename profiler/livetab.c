@@ -96,15 +96,12 @@ static uint64_t *leaf_for(uintptr_t a, bool create)
     return expect;
 }
 
-/* A record starting at a comes (on) or goes: its page's count moves by one, and its granule's
- * bit is set, or cleared when clear_bit (filter_forget: when no record starts in the granule
- * any more). Set in this order and cleared in the reverse, so a reader never sees a page count
- * of 0 while one of its records is in the table. */
-static void filter_set(uintptr_t a, bool on, bool clear_bit)
+/* A record starting at a (in leaf) comes (on) or goes: its page's count moves by one, and its
+ * granule's bit is set, or cleared when clear_bit (filter_forget: when no record starts in the
+ * granule any more). Set in this order and cleared in the reverse, so a reader never sees a
+ * page count of 0 while one of its records is in the table. */
+static void filter_set(uint64_t *leaf, uintptr_t a, bool on, bool clear_bit)
 {
-    if (a >> 47) return;    /* outside the filter: mp_maybe_tracked always says maybe */
-    uint64_t *leaf = leaf_for(a, on);
-    if (!leaf) return;
     uintptr_t off = mp_filter_off(a);
     uint16_t *count = mp_filter_count(leaf, off);
     uint64_t *word = mp_filter_word(leaf, off), bit = mp_filter_bit(off);
@@ -271,13 +268,14 @@ static void unlock_shard(shard_t *s)
 static bool store(shard_t *s, const mp_block_t *b)
 {
     slot_t e;
-    if ((b->addr & ~W_ADDR) || !b->addr || !leaf_for(b->addr, true)) return false;
+    uint64_t *leaf;
+    if ((b->addr & ~W_ADDR) || !b->addr || !(leaf = leaf_for(b->addr, true))) return false;
     if (!(((s->count + 1) * 4 <= s->cap * 3 && s->slot) || grow(s))) return false;
     if (!pack(s, b, &e)) return false;
     put(s->slot, s->cap, &e);
     s->count++;
     if (MP_UNLIKELY(b->addr & 15)) __atomic_store_n(&seen_unaligned, true, __ATOMIC_RELAXED);
-    filter_set(b->addr, true, false);
+    filter_set(leaf, b->addr, true, false);
     return true;
 }
 
@@ -312,11 +310,12 @@ bool mp_live_insert(const mp_block_t *b, mp_block_t *stale, bool *ok)
 }
 
 /* After a block at a left the table (shard unlocked): its page count drops and its filter
- * bit goes too. */
+ * bit goes too. a was stored, so it fits the filter and its leaf exists. */
 static void filter_forget(uintptr_t a)
 {
+    uint64_t *leaf = leaf_for(a, false);
     if (!__atomic_load_n(&seen_unaligned, __ATOMIC_RELAXED)) {
-        filter_set(a, false, true);
+        filter_set(leaf, a, false, true);
         return;
     }
     /* Blocks 8-byte aligned (allocators other than glibc's) may share a granule and its bit:
@@ -330,7 +329,7 @@ static void filter_forget(uintptr_t a)
         keep = find(os, other) != NULL;
         unlock_shard(os);
     }
-    filter_set(a, false, !keep);
+    filter_set(leaf, a, false, !keep);
 }
 
 bool mp_live_remove(uintptr_t a, mp_block_t *out)
