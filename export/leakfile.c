@@ -380,12 +380,11 @@ void mp_leakfile_text(const mp_leakfile_t *lf, FILE *out, unsigned kinds_mask)
     size_t nmap[2];
     map_finding_counts(lf, nmap);
     fprintf(out, "SUMMARY: definite %llu bytes in %llu blocks; indirect %llu bytes in %llu blocks; "
-            "map-retained %llu bytes in %llu blocks; reachable %llu bytes in %llu blocks%s",
+            "map-retained %llu bytes in %llu blocks; reachable %llu bytes in %llu blocks",
             (unsigned long long)lf->sum_bytes[0], (unsigned long long)lf->sum_blocks[0],
             (unsigned long long)lf->sum_bytes[1], (unsigned long long)lf->sum_blocks[1],
             (unsigned long long)lf->sum_bytes[2], (unsigned long long)lf->sum_blocks[2],
-            (unsigned long long)lf->sum_bytes[3], (unsigned long long)lf->sum_blocks[3],
-            kinds_mask >> MP_LF_DANGLING ? "" : "\n");
-    if (kinds_mask >> MP_LF_DANGLING)
-        fprintf(out, "; dangling references %zu; growing maps %zu\n", nmap[0], nmap[1]);
+            (unsigned long long)lf->sum_bytes[3], (unsigned long long)lf->sum_blocks[3]);
+    if (kinds_mask >> MP_LF_DANGLING) fprintf(out, "; dangling references %zu; growing maps %zu", nmap[0], nmap[1]);
+    fputc('\n', out);
 }
