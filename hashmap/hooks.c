@@ -72,17 +72,6 @@ void hm_free_ev(hm_map_t *m, const hm_hooks_t *h, hm_mem_t what, void *p, size_t
     m->alloc.free(p, n, m->alloc.ctx);
 }
 
-void hm_ev_count(hm_map_t *m, const hm_hooks_t *h)
-{
-    if (h->count) h->count(m, m->count);
-}
-
-void hm_ev_entry(hm_map_t *m, const hm_hooks_t *h, const void *k, const void *v,
-                 hm_entry_ev_t ev)
-{
-    if ((m->flags & HM_F_ENTRY_EV) && h->entry) h->entry(m, k, v, ev);
-}
-
 void hm_ev_grow(hm_map_t *m, bool same_size, bool finished)
 {
     const hm_hooks_t *h = hm_listener(m);

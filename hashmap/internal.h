@@ -423,9 +423,16 @@ HM_INLINE const hm_hooks_t *hm_listener(const hm_map_t *m)
 const hm_hooks_t *hm_hooks_resolve(void) HM_HIDDEN;
 void *hm_alloc_ev(hm_map_t *m, const hm_hooks_t *h, hm_mem_t what, size_t n) HM_HIDDEN;
 void hm_free_ev(hm_map_t *m, const hm_hooks_t *h, hm_mem_t what, void *p, size_t n) HM_HIDDEN;
-void hm_ev_count(hm_map_t *m, const hm_hooks_t *h) HM_HIDDEN;
-void hm_ev_entry(hm_map_t *m, const hm_hooks_t *h, const void *k, const void *v,
-                 hm_entry_ev_t ev) HM_HIDDEN;
+/* The count and entry events: each a test inline, the listener called only when it wants it. */
+HM_INLINE void hm_ev_count(hm_map_t *m, const hm_hooks_t *h)
+{
+    if (h->count) h->count(m, m->count);
+}
+HM_INLINE void hm_ev_entry(hm_map_t *m, const hm_hooks_t *h, const void *k, const void *v,
+                           hm_entry_ev_t ev)
+{
+    if ((m->flags & HM_F_ENTRY_EV) && h->entry) h->entry(m, k, v, ev);
+}
 void hm_ev_grow(hm_map_t *m, bool same_size, bool finished) HM_HIDDEN;
 void hm_fatal(const char *msg) HM_HIDDEN __attribute__((noreturn, cold));
 

@@ -90,24 +90,28 @@ static MP_TLS struct {
     uint32_t id[CACHED_MAPS], flags[CACHED_MAPS];
 } cache;
 
-static uint32_t find_cached(const hm_map_t *m, uint32_t *flags)
+/* The way holding m, or -1: a miss, or the first lookup since a map was destroyed. */
+static inline int cached_way(const hm_map_t *m)
+{
+    uintptr_t key = ~(uintptr_t)m;
+    if (MP_LIKELY(cache.gen == __atomic_load_n(&destroy_gen, __ATOMIC_ACQUIRE)))
+        for (int i = 0; i < CACHED_MAPS; i++)
+            if (cache.inv_m[i] == key) return i;
+    return -1;
+}
+
+/* Ask the registry about m and fill a way with the answer (id 0: not a map we know). */
+static int cache_fill(const hm_map_t *m)
 {
     uint64_t gen = __atomic_load_n(&destroy_gen, __ATOMIC_ACQUIRE);
-    uintptr_t key = ~(uintptr_t)m;
-    if (MP_UNLIKELY(cache.gen != gen)) {
+    if (cache.gen != gen) {
         memset(cache.inv_m, 0, sizeof cache.inv_m);
         cache.gen = gen;
     }
-    for (unsigned i = 0; i < CACHED_MAPS; i++)
-        if (cache.inv_m[i] == key) {
-            *flags = cache.flags[i];
-            return cache.id[i];
-        }
-    unsigned i = cache.next++ % CACHED_MAPS;
+    int i = (int)(cache.next++ % CACHED_MAPS);
     cache.id[i] = mp_map_find_flags(m, &cache.flags[i]);
-    cache.inv_m[i] = key;
-    *flags = cache.flags[i];
-    return cache.id[i];
+    cache.inv_m[i] = ~(uintptr_t)m;
+    return i;
 }
 
 static void on_destroyed(const hm_map_t *m)
@@ -149,7 +153,7 @@ static void on_freeing(const hm_map_t *m, hm_mem_t what, const void *p, size_t b
 
 /* The identity of an entry in the dangling table: its key pointer when keys are pointers,
  * else the key's value (up to 8 bytes) or a hash of its bytes; never 0. */
-static uintptr_t key_identity(const void *key, uint32_t flags, bool *is_ptr)
+static inline __attribute__((always_inline)) uintptr_t key_identity(const void *key, uint32_t flags, bool *is_ptr)
 {
     size_t ks = flags >> F_KEY_SIZE_SHIFT;
     uint64_t v = 0;
@@ -157,8 +161,10 @@ static uintptr_t key_identity(const void *key, uint32_t flags, bool *is_ptr)
     if ((flags & F_KEY_PTR) && ks >= sizeof(void *)) {
         memcpy(&v, key, sizeof(void *));
         if (v) { *is_ptr = true; return (uintptr_t)v; }
-    } else if (ks <= 8) {
-        memcpy(&v, key, ks);
+    } else if (ks == 8) {
+        memcpy(&v, key, 8);
+    } else if (ks < 8) {    /* as memcpy(&v, key, ks) would, without a call for a size it can't know */
+        for (size_t i = 0; i < ks; i++) v |= (uint64_t)((const unsigned char *)key)[i] << (8 * i);
     } else {
         v = 14695981039346656037ull;
         for (size_t i = 0; i < ks; i++) v = (v ^ ((const unsigned char *)key)[i]) * 1099511628211ull;
@@ -166,11 +172,10 @@ static uintptr_t key_identity(const void *key, uint32_t flags, bool *is_ptr)
     return v ? (uintptr_t)v : (uintptr_t)-1;
 }
 
-static void on_entry(const hm_map_t *m, const void *key, const void *val, hm_entry_ev_t ev)
+/* An entry event for the map in way i of the cache. */
+static inline void entry_in(int i, const void *key, const void *val, hm_entry_ev_t ev)
 {
-    if (mp_tls.busy) return;
-    uint32_t flags;
-    uint32_t id = find_cached(m, &flags);
+    uint32_t id = cache.id[i], flags = cache.flags[i];
     if (!id) return;
     bool kp;
     uintptr_t k = key_identity(key, flags, &kp);
@@ -181,6 +186,25 @@ static void on_entry(const hm_map_t *m, const void *key, const void *val, hm_ent
     void *v = NULL;
     if ((flags & F_VAL_PTR) && val) memcpy(&v, val, sizeof v);
     mp_dangling_insert_ex(id, k, kp, v, ev == HM_ENTRY_ADDED);
+}
+
+static __attribute__((noinline)) void entry_uncached(const hm_map_t *m, const void *key,
+                                                     const void *val, hm_entry_ev_t ev)
+{
+    entry_in(cache_fill(m), key, val, ev);
+}
+
+/* Called for every put and delete of a map with pointers: the cache hit makes no call but the
+ * last (so it needs no stack frame). */
+static void on_entry(const hm_map_t *m, const void *key, const void *val, hm_entry_ev_t ev)
+{
+    if (mp_tls.busy) return;
+    int i = cached_way(m);
+    if (MP_UNLIKELY(i < 0)) {
+        entry_uncached(m, key, val, ev);
+        return;
+    }
+    entry_in(i, key, val, ev);
 }
 
 static const hm_hooks_t hooks = {

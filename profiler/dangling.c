@@ -49,17 +49,25 @@ static mp_idtab_t latest;               /* addr -> ring index + 1 */
 static mp_idtab_t per_map;              /* live map id -> its entries in the table */
 static mp_idtab_t dead;                 /* destroyed map ids whose entries are still there */
 static uint32_t dead_entries;
-/* Which (map, key) pairs may have an entry: counters by hash, changed under the lock, read
- * without it. A put or remove whose pair has none, and that follows nothing new, ends here
- * instead of taking the lock and probing the table (the table lives in memory the program's
- * cache does not hold). A counter that reaches 255 stays there. */
+/* Which (map, key) pairs may have an entry: counters by hash, changed under the lock, and one
+ * bit per counter (is it above zero?) read without it. A put or remove whose pair has none,
+ * and that follows nothing new, ends here instead of taking the lock and probing the table
+ * (the table lives in memory the program's cache does not hold). The bits are what every map
+ * operation reads: 8 KiB, where the counters would be 64 KiB of lines. A counter that reaches
+ * 255 stays there. */
 #define PRESENT_BITS 16
 static uint8_t present[1u << PRESENT_BITS];
+static uint64_t present_any[(1u << PRESENT_BITS) / 64];
 
-void mp_dangling_init(size_t history)
+static int mode_now = MP_DANGLING_ALL;     /* read by every map operation: no call */
+
+void mp_dangling_init(size_t history, int mode)
 {
     ring_cap = history ? history : 1;
+    __atomic_store_n(&mode_now, mode, __ATOMIC_RELAXED);
 }
+
+int mp_dangling_mode(void) { return __atomic_load_n(&mode_now, __ATOMIC_RELAXED); }
 
 static inline uint32_t slot_of(uint32_t map, uintptr_t key, uint32_t mask)
 {
@@ -67,23 +75,28 @@ static inline uint32_t slot_of(uint32_t map, uintptr_t key, uint32_t mask)
     return (uint32_t)(h >> 32) & mask;
 }
 
-static inline uint8_t *present_of(uint32_t map, uintptr_t key)
+static inline uint32_t present_of(uint32_t map, uintptr_t key)
 {
     uint64_t h = ((uint64_t)key + map) * 0xd6e8feb86659fd93ULL;
-    return &present[h >> (64 - PRESENT_BITS)];
+    return (uint32_t)(h >> (64 - PRESENT_BITS));
 }
 
 static inline bool maybe_present(uint32_t map, uintptr_t key)
 {
-    return __atomic_load_n(present_of(map, key), __ATOMIC_RELAXED) != 0;
+    uint32_t i = present_of(map, key);
+    return (__atomic_load_n(&present_any[i / 64], __ATOMIC_RELAXED) >> (i % 64)) & 1;
 }
 
 /* Under the lock: an entry for (map, key) came (+1) or went (-1). */
 static void present_add(uint32_t map, uintptr_t key, int d)
 {
-    uint8_t *c = present_of(map, key), v = *c;
+    uint32_t i = present_of(map, key);
+    uint8_t v = present[i];
     if (v == 255 || (d < 0 && v == 0)) return;
-    __atomic_store_n(c, (uint8_t)(v + d), __ATOMIC_RELAXED);
+    present[i] = (uint8_t)(v + d);
+    if (v == 0 || v + d == 0)
+        __atomic_store_n(&present_any[i / 64], present_any[i / 64] ^ ((uint64_t)1 << (i % 64)),
+                         __ATOMIC_RELAXED);
 }
 
 static entry_t *find(uint32_t map, uintptr_t key)
@@ -201,19 +214,12 @@ void mp_dangling_insert(uint32_t map, const void *key, const void *value, bool f
     mp_dangling_insert_ex(map, (uintptr_t)key, true, value, fresh);
 }
 
-/* Lock order: this lock, then the live table's shards (as fork_prepare takes them). */
-void mp_dangling_insert_ex(uint32_t map, uintptr_t key, bool key_is_ptr, const void *value,
-                           bool fresh)
+/* The insert under the lock (lock order: this lock, then the live table's shards, as
+ * fork_prepare takes them). Apart from the map and key checks, the caller's test below keeps
+ * most entries at the sampled rate from ever getting here. */
+static __attribute__((noinline)) void insert_locked(uint32_t map, uintptr_t key, bool key_is_ptr,
+                                                    uintptr_t v, bool vcand, int mode)
 {
-    int mode = mp_dangling_mode();
-    if (!map || !key || mode == MP_DANGLING_OFF) return;
-    uintptr_t v = (uintptr_t)value;
-    bool vcand = value_watched(key, v);
-    /* Sampled: an entry that can follow nothing is kept only to update one already there,
-     * which a new key cannot have. */
-    if (mode == MP_DANGLING_SAMPLED && (fresh || !maybe_present(map, key)) &&
-        !(key_is_ptr && followable(key, mode)) && !(vcand && followable(v, mode)))
-        return;
     mp_tls.busy++;
     mp_spin_lock(&lock);
     entry_t *e = find(map, key);
@@ -256,15 +262,34 @@ void mp_dangling_insert_ex(uint32_t map, uintptr_t key, bool key_is_ptr, const v
     mp_tls.busy--;
 }
 
-void mp_dangling_remove(uint32_t map, const void *key)
+void mp_dangling_insert_ex(uint32_t map, uintptr_t key, bool key_is_ptr, const void *value,
+                           bool fresh)
 {
-    if (!map || !key || !maybe_present(map, (uintptr_t)key)) return;
+    int mode = __atomic_load_n(&mode_now, __ATOMIC_RELAXED);
+    if (!map || !key || mode == MP_DANGLING_OFF) return;
+    uintptr_t v = (uintptr_t)value;
+    bool vcand = value_watched(key, v);
+    /* Sampled: an entry that can follow nothing is kept only to update one already there,
+     * which a new key cannot have. */
+    if (mode == MP_DANGLING_SAMPLED && (fresh || !maybe_present(map, key)) &&
+        !(key_is_ptr && followable(key, mode)) && !(vcand && followable(v, mode)))
+        return;
+    insert_locked(map, key, key_is_ptr, v, vcand, mode);
+}
+
+static __attribute__((noinline)) void remove_locked(uint32_t map, const void *key)
+{
     mp_tls.busy++;
     mp_spin_lock(&lock);
     entry_t *e = find(map, (uintptr_t)key);
     if (e) drop(e);
     mp_spin_unlock(&lock);
     mp_tls.busy--;
+}
+
+void mp_dangling_remove(uint32_t map, const void *key)
+{
+    if (map && key && maybe_present(map, (uintptr_t)key)) remove_locked(map, key);
 }
 
 /* Erase every entry for which drop(entry) holds (under the lock). */

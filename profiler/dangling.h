@@ -48,8 +48,9 @@ typedef struct mp_dangling_finding {
 
 /* Findings now (malloc'd array, caller frees; under the guard). Also the history's size. */
 size_t mp_dangling_find(mp_dangling_finding_t **out, uint64_t *kept, uint64_t *dropped);
-/* Set the history's capacity (from options, at init). */
-void mp_dangling_init(size_t history);
+/* Set the history's capacity and the mode (from options, at init; the mode is
+ * MP_DANGLING_ALL before). */
+void mp_dangling_init(size_t history, int mode);
 /* For fork. */
 void mp_dangling_lock(void);
 void mp_dangling_unlock(void);

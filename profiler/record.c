@@ -38,7 +38,6 @@ static int64_t inuse_est_fix;       /* estimated in-use bytes (fixed point), whe
 const mp_options_t *mp_opts(void) { return &opts; }
 bool mp_enabled(void) { return __atomic_load_n(&enabled, __ATOMIC_ACQUIRE); }
 bool mp_maps_on(void) { return !mp_enabled() || opts.maps; }
-int mp_dangling_mode(void) { return mp_enabled() ? opts.dangling : MP_DANGLING_ALL; }
 bool mp_dangling_on(void) { return mp_dangling_mode() != MP_DANGLING_OFF; }
 
 uint32_t mp_now_ms(void)
@@ -306,7 +305,7 @@ static void init_early(void)
     }
     if (mp_iheap_init()) mp_own_add((void *)mp_iheap_lo, mp_iheap_len);
     mp_unwind_init();
-    mp_dangling_init((size_t)opts.freed_history);
+    mp_dangling_init((size_t)opts.freed_history, opts.dangling);
     /* This thread starts its countdown afresh with the final rate. */
     thread_init();
     __atomic_store_n(&enabled, 1, __ATOMIC_RELEASE);
