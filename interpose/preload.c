@@ -60,7 +60,9 @@ __attribute__((noinline, cold)) static void *iheap_realloc(void *p, size_t n)
     return q;
 }
 
-void *mp_hook_malloc(size_t n)
+/* Everything but the common case: not ready, busy, or the allocation to be sampled (or made
+ * inside a map operation). The countdown is as the fast path found it. */
+__attribute__((noinline)) static void *malloc_slow(size_t n)
 {
     if (MP_UNLIKELY(!ready())) return mp_boot_alloc(n, 16);
     if (MP_UNLIKELY(mp_tls.busy)) return busy_malloc(n);
@@ -69,15 +71,41 @@ void *mp_hook_malloc(size_t n)
     return p;
 }
 
-void mp_hook_free(void *p)
+/* The common case charges the countdown first and ends in a tail call to the real malloc: no
+ * frame, nothing after it. (A failed allocation charges the countdown all the same.) */
+void *mp_hook_malloc(size_t n)
 {
-    if (MP_UNLIKELY(p == NULL || mp_is_boot(p))) return;
-    if (MP_UNLIKELY(mp_iheap_owns(p))) {
+    void *(*real)(size_t) = __atomic_load_n(&mp_real.malloc, __ATOMIC_ACQUIRE);
+    if (MP_LIKELY(real != NULL && !mp_tls.busy)) {
+        int64_t left = mp_tls.countdown - mp_charge(n);
+        if (MP_LIKELY(left > 0)) {
+            mp_tls.countdown = left;
+            return real(n);
+        }
+    }
+    return malloc_slow(n);
+}
+
+__attribute__((noinline)) static void free_slow(void *p)
+{
+    if (p == NULL || mp_is_boot(p)) return;
+    if (mp_iheap_owns(p)) {
         mp_iheap_free(p);
         return;
     }
     mp_note_free(p);
     mp_real.free(p);
+}
+
+/* The common case: neither the bootstrap arena's, nor the private heap's, nor tracked; a
+ * tail call to the real free. */
+void mp_hook_free(void *p)
+{
+    if (MP_LIKELY(p != NULL && !mp_is_boot(p) && !mp_iheap_owns(p) && !mp_maybe_tracked(p))) {
+        mp_real.free(p);
+        return;
+    }
+    free_slow(p);
 }
 
 HOOK void *malloc(size_t n)

@@ -19,7 +19,7 @@ typedef struct mp_real {
     size_t (*malloc_usable_size)(void *);
 } mp_real_t;
 
-extern mp_real_t mp_real;
+extern mp_real_t mp_real __attribute__((visibility("hidden")));
 
 /* Resolve the real functions once; true when malloc/free/calloc/realloc are known. While it
  * runs on this thread, the hooks serve allocations from the bootstrap arena. */
@@ -36,7 +36,7 @@ int mp_hook_posix_memalign(void **out, size_t align, size_t n);
 
 /* Bootstrap arena: a static bump allocator; its blocks are never freed. */
 #define MP_BOOT_SIZE (256 * 1024)
-extern char mp_boot_arena[MP_BOOT_SIZE];
+extern char mp_boot_arena[MP_BOOT_SIZE] __attribute__((visibility("hidden")));
 void *mp_boot_alloc(size_t size, size_t align);
 size_t mp_boot_size(const void *p);
 /* Inline: free tests it on every call. One subtraction, one compare. */

@@ -21,8 +21,8 @@
 #include <stdint.h>
 
 /* The reserved range [mp_iheap_lo, mp_iheap_lo + mp_iheap_len); both 0 until reserved. */
-extern uintptr_t mp_iheap_lo;
-extern size_t mp_iheap_len;
+extern uintptr_t mp_iheap_lo __attribute__((visibility("hidden")));
+extern size_t mp_iheap_len __attribute__((visibility("hidden")));
 
 static inline bool mp_iheap_owns(const void *p)
 {

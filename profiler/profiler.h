@@ -42,7 +42,7 @@ typedef struct mp_tls {
     struct mp_tcache *tcache;   /* this thread's counter-delta cache (tcount.c) */
 } mp_tls_t;
 
-extern MP_TLS mp_tls_t mp_tls;
+extern MP_TLS mp_tls_t mp_tls __attribute__((visibility("hidden")));
 
 /* ---- live-block filter (livetab.c) ----
  * Per lazily mapped 4 GiB leaf of the 47-bit address space: first a count of tracked blocks
@@ -54,7 +54,7 @@ extern MP_TLS mp_tls_t mp_tls;
 #define MP_FILTER_LEAF_SHIFT 32
 #define MP_FILTER_COUNT_BYTES ((size_t)2 << (MP_FILTER_LEAF_SHIFT - 12))
 #define MP_FILTER_BITS_BYTES ((size_t)1 << (MP_FILTER_LEAF_SHIFT - 4 - 3))
-extern uint64_t *mp_filter_top[1u << (47 - MP_FILTER_LEAF_SHIFT)];
+extern uint64_t *mp_filter_top[1u << (47 - MP_FILTER_LEAF_SHIFT)] __attribute__((visibility("hidden")));
 
 /* The leaf's layout, by a's offset in it (mp_filter_off). */
 static inline uintptr_t mp_filter_off(uintptr_t a)
@@ -89,10 +89,13 @@ static inline bool mp_maybe_tracked(const void *p)
 void mp_alloc_slow(void *p, size_t n);
 void mp_free_slow(void *p);
 
+/* What an allocation of n bytes takes off the sampling countdown. */
+static inline int64_t mp_charge(size_t n) { return (int64_t)(n > INT64_MAX / 2 ? INT64_MAX / 2 : n); }
+
 /* For hooks that tested mp_tls.busy before allocating. */
 static inline void mp_note_alloc_unbusy(void *p, size_t n)
 {
-    mp_tls.countdown -= (int64_t)(n > INT64_MAX / 2 ? INT64_MAX / 2 : n);
+    mp_tls.countdown -= mp_charge(n);
     if (MP_LIKELY(mp_tls.countdown > 0)) return;
     mp_alloc_slow(p, n);
 }
