@@ -26,6 +26,7 @@
 #include <zlib.h>
 
 #include "export/internal.h"
+#include "export/scopes.h"
 
 #define MAX_INLINE 64
 
@@ -56,6 +57,8 @@ struct mp_sym {
     sym_cframe_t *frames;       /* all runs' frames, back to back */
     size_t nframes, frames_cap;
     demangle_fn demangle;       /* __cxa_demangle when the process has libstdc++ */
+    mp_scopes_t *scopes;        /* per-CU function ranges (NULL: libdw's walk per address) */
+    size_t indexed, walked;     /* inline chains found by scopes, by libdw's walk */
 };
 
 /* Interned copy of s (never NULL: "" on ENOMEM). */
@@ -235,6 +238,8 @@ mp_sym_t *mp_sym_open(int pid, unsigned flags)
     if (!s) return NULL;
     s->pid = pid > 0 ? pid : (int)getpid();
     s->flags = flags;
+    /* without it (out of memory, or asked), libdw walks the CU for every address */
+    if (!(flags & MP_SYM_SCAN_SCOPES)) s->scopes = mp_scopes_new();
     if (mp_strtab_intern(&s->strs, "") != 0 || read_maps(s)) {
         mp_sym_close(s);
         return NULL;
@@ -268,6 +273,7 @@ void mp_sym_close(mp_sym_t *s)
     free(s->by_addr);
     mp_strtab_free(&s->strs);
     mp_u64tab_free(&s->cache);
+    mp_scopes_free(s->scopes);
     free(s->runs);
     free(s->frames);
     free(s);
@@ -333,11 +339,17 @@ static int lookup_dwarf(mp_sym_t *s, Dwfl_Module *mod, uint64_t pc)
     /* dwarf_getscopes continues above an inlined instance with its abstract definition's
      * parents; the physical nesting (inlined instance -> the function it sits in) comes
      * from dwarf_getscopes_die on the innermost scope. */
-    Dwarf_Die *lexical = NULL, *scopes = NULL;
-    int nscopes = dwarf_getscopes(cu, pc - bias, &lexical);
-    if (nscopes > 0) nscopes = dwarf_getscopes_die(&lexical[0], &scopes);
-    free(lexical);
-    if (nscopes <= 0) { free(scopes); return 0; }
+    Dwarf_Die indexed[MAX_INLINE + 1], *lexical = NULL, *scopes = NULL;
+    int nscopes = s->scopes ? mp_scopes_at(s->scopes, mod, cu, pc - bias, indexed, MAX_INLINE + 1) : 0;
+    if (nscopes > 0) s->indexed++;
+    if (nscopes <= 0) {
+        nscopes = dwarf_getscopes(cu, pc - bias, &lexical);
+        if (nscopes > 0) nscopes = dwarf_getscopes_die(&lexical[0], &scopes);
+        free(lexical);
+        if (nscopes <= 0) { free(scopes); return 0; }
+        s->walked++;
+    }
+    Dwarf_Die *chain = scopes ? scopes : indexed;
 
     const char *file = NULL;
     int line = 0;
@@ -350,12 +362,12 @@ static int lookup_dwarf(mp_sym_t *s, Dwfl_Module *mod, uint64_t pc)
     size_t first = s->nframes;
     int pushed = 0;
     for (int i = 0; i < nscopes && pushed < MAX_INLINE; i++) {
-        int tag = dwarf_tag(&scopes[i]);
+        int tag = dwarf_tag(&chain[i]);
         if (tag != DW_TAG_subprogram && tag != DW_TAG_inlined_subroutine) continue;
         const char *sys, *name;
         int decl = 0;
-        dwarf_decl_line(&scopes[i], &decl);
-        if (function_die_name(s, &scopes[i], &sys, &name) == 0) {
+        dwarf_decl_line(&chain[i], &decl);
+        if (function_die_name(s, &chain[i], &sys, &name) == 0) {
             if (push_frame(s, sys, name, file, line, decl, MP_SYM_DWARF)) break;
             pushed++;
         }
@@ -365,9 +377,9 @@ static int lookup_dwarf(mp_sym_t *s, Dwfl_Module *mod, uint64_t pc)
         Dwarf_Word w;
         file = NULL;
         line = 0;
-        if (files && dwarf_formudata(dwarf_attr(&scopes[i], DW_AT_call_file, &a), &w) == 0)
+        if (files && dwarf_formudata(dwarf_attr(&chain[i], DW_AT_call_file, &a), &w) == 0)
             file = dwarf_filesrc(files, w, NULL, NULL);
-        if (dwarf_formudata(dwarf_attr(&scopes[i], DW_AT_call_line, &a), &w) == 0)
+        if (dwarf_formudata(dwarf_attr(&chain[i], DW_AT_call_line, &a), &w) == 0)
             line = (int)w;
     }
     free(scopes);
@@ -434,6 +446,12 @@ static void resolve(mp_sym_t *s, uint64_t pc)
         snprintf(buf, sizeof buf, "0x%" PRIx64, pc);
     }
     push_frame(s, buf, buf, NULL, 0, 0, MP_SYM_NONE);
+}
+
+void mp_sym_counts(const mp_sym_t *s, size_t *indexed, size_t *walked)
+{
+    *indexed = s->indexed;
+    *walked = s->walked;
 }
 
 int mp_sym_lookup(mp_sym_t *s, uint64_t pc, mp_sym_frame_t *out, int max)

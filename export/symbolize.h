@@ -50,7 +50,11 @@ enum {
      * are allocation wrappers (strdup, fopen) and entry trampolines (__libc_start_main,
      * start_thread), whose source lines point at nothing the user can change, while libc6-dbg's
      * compressed DWARF costs ~10 MB inflated and ~60 ms at every dump. */
-    MP_SYM_LIBC_LINES = 1
+    MP_SYM_LIBC_LINES = 1,
+    /* Find an address's inline chain with libdw's dwarf_getscopes, which walks the CU for
+     * every address, instead of the per-CU index (scopes.h): the reference the index is
+     * tested against. */
+    MP_SYM_SCAN_SCOPES = 2
 };
 
 /* Open a symbolizer for process pid (0 = the calling process) with MP_SYM_* flags. Returns
@@ -63,6 +67,9 @@ mp_sym_t *mp_sym_open(int pid, unsigned flags);
  * max frames (the innermost ones) and returns how many; always >= 1 when max >= 1. */
 int mp_sym_lookup(mp_sym_t *sym, uint64_t pc, mp_sym_frame_t *out, int max);
 void mp_sym_close(mp_sym_t *sym);
+/* How many addresses had their scopes found by the per-CU index, and how many by libdw's
+ * walk (MP_SYM_SCAN_SCOPES, or an address the index had no function for). */
+void mp_sym_counts(const mp_sym_t *sym, size_t *indexed, size_t *walked);
 
 /* Executable mappings: main executable first, then the rest by address. */
 size_t mp_sym_nmaps(const mp_sym_t *sym);
