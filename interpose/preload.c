@@ -71,21 +71,28 @@ __attribute__((noinline)) static void *malloc_slow(size_t n)
     return p;
 }
 
-/* The common case charges the countdown first and ends in a tail call to the real malloc: no
- * frame, nothing after it. (A failed allocation charges the countdown all the same.) */
+/* The common case of an allocation hook: not busy, and n bytes do not reach the sampling
+ * countdown. It charges them before the real call, so the hook can end in a tail call to it:
+ * no frame, nothing after it (a failed allocation is charged all the same). Otherwise the
+ * countdown is left as it was, for the slow path to charge. */
+static inline bool unsampled(size_t n)
+{
+    if (MP_UNLIKELY(mp_tls.busy)) return false;
+    int64_t left = mp_tls.countdown - mp_charge(n);
+    if (MP_UNLIKELY(left <= 0)) return false;
+    mp_tls.countdown = left;
+    return true;
+}
+
 void *mp_hook_malloc(size_t n)
 {
     void *(*real)(size_t) = __atomic_load_n(&mp_real.malloc, __ATOMIC_ACQUIRE);
-    if (MP_LIKELY(real != NULL && !mp_tls.busy)) {
-        int64_t left = mp_tls.countdown - mp_charge(n);
-        if (MP_LIKELY(left > 0)) {
-            mp_tls.countdown = left;
-            return real(n);
-        }
-    }
+    if (MP_LIKELY(real != NULL && unsampled(n))) return real(n);
     return malloc_slow(n);
 }
 
+/* What mp_hook_free's test let through: NULL, the bootstrap arena's, the private heap's, or
+ * a block the filter says may be tracked (the profiler's free path tells). */
 __attribute__((noinline)) static void free_slow(void *p)
 {
     if (p == NULL || mp_is_boot(p)) return;
@@ -93,7 +100,7 @@ __attribute__((noinline)) static void free_slow(void *p)
         mp_iheap_free(p);
         return;
     }
-    mp_note_free(p);
+    mp_free_slow(p);
     mp_real.free(p);
 }
 
@@ -118,6 +125,15 @@ HOOK void free(void *p)
     mp_hook_free(p);
 }
 
+__attribute__((noinline)) static void *calloc_slow(size_t n, size_t m, size_t total)
+{
+    if (MP_UNLIKELY(!ready())) return mp_boot_alloc(total, 16);
+    if (MP_UNLIKELY(mp_tls.busy)) return busy_calloc(n, m);
+    void *p = mp_real.calloc(n, m);
+    if (MP_LIKELY(p != NULL)) mp_note_alloc_unbusy(p, total);
+    return p;
+}
+
 HOOK void *calloc(size_t n, size_t m)
 {
     size_t total;
@@ -125,11 +141,9 @@ HOOK void *calloc(size_t n, size_t m)
         errno = ENOMEM;
         return NULL;
     }
-    if (MP_UNLIKELY(!ready())) return mp_boot_alloc(total, 16);
-    if (MP_UNLIKELY(mp_tls.busy)) return busy_calloc(n, m);
-    void *p = mp_real.calloc(n, m);
-    if (MP_LIKELY(p != NULL)) mp_note_alloc_unbusy(p, total);
-    return p;
+    if (MP_LIKELY(__atomic_load_n(&mp_real.calloc, __ATOMIC_ACQUIRE) != NULL && unsampled(total)))
+        return mp_real.calloc(n, m);
+    return calloc_slow(n, m, total);
 }
 
 HOOK void *realloc(void *p, size_t n)

@@ -129,7 +129,7 @@ static void track_for_map(void *p, size_t n)
 {
     mp_live_prefetch((uintptr_t)p);
     mp_tls.countdown = 0;   /* stay on the slow path until the context ends */
-    mp_tls.saved_countdown -= (int64_t)(n > INT64_MAX / 2 ? INT64_MAX / 2 : n);
+    mp_tls.saved_countdown -= mp_charge(n);
     bool sampled = mp_tls.saved_countdown <= 0;
     mp_block_t b = { .addr = (uintptr_t)p, .size = mp_block_size(n), .role = mp_tls.map_role, .map = mp_tls.map_id };
     if (sampled) {
@@ -187,7 +187,7 @@ __attribute__((noinline)) static void alloc_slow(void *p, size_t n)
     if (MP_UNLIKELY(!mp_tls.inited)) {
         thread_init();
         if (!mp_tls.map_id) {
-            mp_tls.countdown -= (int64_t)(n > INT64_MAX / 2 ? INT64_MAX / 2 : n);
+            mp_tls.countdown -= mp_charge(n);
             if (mp_tls.countdown > 0) goto out;
         }
     }
