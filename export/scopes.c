@@ -8,12 +8,13 @@
 #include "export/scopes.h"
 
 #include <dwarf.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 
 #include "export/internal.h"
 
-#define MAX_DEPTH 256           /* deeper DIE trees are cut there (no compiler nests so far) */
+#define MAX_DEPTH 256           /* a CU nested deeper is not indexed: libdw walks it */
 
 typedef struct node {
     Dwarf_Die die;
@@ -29,6 +30,7 @@ typedef struct range {
 typedef struct cu_index {
     const void *owner;
     Dwarf_Off off;              /* the CU DIE's offset */
+    bool too_deep;              /* nested beyond MAX_DEPTH: answers nothing (see MAX_DEPTH) */
     node_t *nodes;
     size_t nnodes, nodes_cap;
     range_t *ranges;
@@ -99,11 +101,16 @@ static int build(cu_index_t *c, Dwarf_Die *cu)
             if (me == -2) return -1;
             if (me >= 0) here = me;
         }
-        if (d + 1 < MAX_DEPTH && dwarf_haschildren(&path[d]) > 0 &&
-            dwarf_child(&path[d], &path[d + 1]) == 0) {
-            fn[d + 1] = here;
-            d++;
-            continue;
+        if (dwarf_haschildren(&path[d]) > 0) {
+            if (d + 1 == MAX_DEPTH) {
+                c->too_deep = true;     /* a chain cut short would be a wrong answer */
+                return 0;
+            }
+            if (dwarf_child(&path[d], &path[d + 1]) == 0) {
+                fn[d + 1] = here;
+                d++;
+                continue;
+            }
         }
         for (;;) {
             Dwarf_Die next;
@@ -144,6 +151,7 @@ int mp_scopes_at(mp_scopes_t *x, const void *owner, Dwarf_Die *cu, Dwarf_Addr pc
 {
     cu_index_t *c = index_of(x, owner, cu);
     if (!c) return -1;
+    if (c->too_deep) return 0;
     /* the last range starting at or below pc */
     size_t lo = 0, hi = c->nranges;
     while (lo < hi) {

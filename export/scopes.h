@@ -19,7 +19,8 @@ void mp_scopes_free(mp_scopes_t *x);
  * to the DW_TAG_subprogram they sit in: innermost first, as dwarf_getscopes_die gives them
  * (lexical blocks left out). owner tells modules apart (a CU is known by owner and offset) and
  * must outlive x. Writes at most max; returns how many, 0 when no indexed function contains pc
- * (the caller may ask libdw the slow way), -1 when out of memory. */
+ * or the CU is nested too deep to index (the caller may ask libdw the slow way), -1 when out of
+ * memory. */
 int mp_scopes_at(mp_scopes_t *x, const void *owner, Dwarf_Die *cu, Dwarf_Addr pc,
                  Dwarf_Die *out, int max);
 

@@ -336,11 +336,13 @@ static int lookup_dwarf(mp_sym_t *s, Dwfl_Module *mod, uint64_t pc)
     Dwarf_Addr bias = 0;
     Dwarf_Die *cu = dwfl_module_addrdie(mod, pc, &bias);
     if (!cu) return 0;
-    /* dwarf_getscopes continues above an inlined instance with its abstract definition's
-     * parents; the physical nesting (inlined instance -> the function it sits in) comes
-     * from dwarf_getscopes_die on the innermost scope. */
+    /* The chain from the CU's index; failing that from libdw, where dwarf_getscopes continues
+     * above an inlined instance with its abstract definition's parents, so the physical
+     * nesting (inlined instance -> the function it sits in) comes from dwarf_getscopes_die on
+     * the innermost scope. */
     Dwarf_Die indexed[MAX_INLINE + 1], *lexical = NULL, *scopes = NULL;
-    int nscopes = s->scopes ? mp_scopes_at(s->scopes, mod, cu, pc - bias, indexed, MAX_INLINE + 1) : 0;
+    int nscopes = s->scopes ? mp_scopes_at(s->scopes, mod, cu, pc - bias, indexed,
+                                           MAX_INLINE + 1) : 0;
     if (nscopes > 0) s->indexed++;
     if (nscopes <= 0) {
         nscopes = dwarf_getscopes(cu, pc - bias, &lexical);
