@@ -153,7 +153,8 @@ static void on_freeing(const hm_map_t *m, hm_mem_t what, const void *p, size_t b
 
 /* The identity of an entry in the dangling table: its key pointer when keys are pointers,
  * else the key's value (up to 8 bytes) or a hash of its bytes; never 0. */
-static inline __attribute__((always_inline)) uintptr_t key_identity(const void *key, uint32_t flags, bool *is_ptr)
+static inline __attribute__((always_inline)) uintptr_t key_identity(const void *key, uint32_t flags,
+                                                                    bool *is_ptr)
 {
     size_t ks = flags >> F_KEY_SIZE_SHIFT;
     uint64_t v = 0;

@@ -68,6 +68,7 @@ void mp_dangling_init(size_t history, int mode)
 }
 
 int mp_dangling_mode(void) { return __atomic_load_n(&mode_now, __ATOMIC_RELAXED); }
+bool mp_dangling_on(void) { return mp_dangling_mode() != MP_DANGLING_OFF; }
 
 static inline uint32_t slot_of(uint32_t map, uintptr_t key, uint32_t mask)
 {

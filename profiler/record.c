@@ -38,7 +38,6 @@ static int64_t inuse_est_fix;       /* estimated in-use bytes (fixed point), whe
 const mp_options_t *mp_opts(void) { return &opts; }
 bool mp_enabled(void) { return __atomic_load_n(&enabled, __ATOMIC_ACQUIRE); }
 bool mp_maps_on(void) { return !mp_enabled() || opts.maps; }
-bool mp_dangling_on(void) { return mp_dangling_mode() != MP_DANGLING_OFF; }
 
 uint32_t mp_now_ms(void)
 {
