@@ -8,7 +8,8 @@
 #include "profiler/profiler.h"
 #include "profiler/spin.h"
 
-#define NSHARDS 64
+#define NSHARDS_BITS 8
+#define NSHARDS (1 << NSHARDS_BITS)
 #define LEAF_BYTES (MP_FILTER_COUNT_BYTES + MP_FILTER_BITS_BYTES)   /* page counts, then bits */
 
 /* A slot: 16 bytes, so the table costs 21-32 bytes per tracked block at its load of 0.5-0.75.
@@ -56,8 +57,9 @@ static bool seen_unaligned;   /* some tracked block was not 16-byte aligned */
  * them, which is what keeps the linear probes short. The window size is measured (average
  * slots a find reads at rate=1: churn, cxxchurn, threadchurn, perl, python, hashmap): 4 KiB
  * windows 8.9, 2.6, 5.3, 17.0, 3.0, 4.1 (whole pages collide by the dozen); 256 bytes, with
- * shards by window, 1.5, 1.8, 3.0, 3.3, 1.8, 1.4; a murmur-style hash instead of Fibonacci's
- * made every window size worse (4 KiB: 71 on churn). */
+ * shards by window, 1.5, 1.8, 3.0, 3.3, 1.8, 1.4, and with shards by 1 MiB region (below),
+ * 1.4, 1.3, 3.6, 2.7, 1.6, 1.6; a murmur-style hash instead of Fibonacci's made every window
+ * size worse (4 KiB: 71 on churn). */
 #define RUN_BITS 4
 #define RUN ((uint32_t)1 << RUN_BITS)
 static inline uint32_t home(uintptr_t a, uint32_t cap)
@@ -70,9 +72,17 @@ static inline uint32_t home(uintptr_t a, uint32_t cap)
 static inline uint32_t next(uint32_t i, uint32_t cap) { return i + 1 == cap ? 0 : i + 1; }
 static inline uintptr_t slot_addr(const slot_t *e) { return (uintptr_t)(e->w & W_ADDR); }
 
+/* A block's shard: by the 1 MiB region it starts in (Fibonacci-hashed over the shards). A
+ * region holds whole pages, so each page's filter count and bits are written under one lock,
+ * with plain stores; and a thread allocating from its own arena (glibc's and jemalloc's give
+ * each thread its own) keeps to a few shards, so threads seldom share a shard's lock or the
+ * cache lines of its table. (By 256-byte window instead, every thread used every shard: at
+ * rate=1, two threads spent most of their time waiting on lines the other had written.) */
+#define SHARD_SHIFT 20
+_Static_assert(SHARD_SHIFT >= 12, "a shard holds the whole page of a page count");
 static inline shard_t *shard_of(uintptr_t a, int *idx)
 {
-    *idx = (int)((a >> (4 + RUN_BITS)) & (NSHARDS - 1));   /* by window, as home() */
+    *idx = (int)(((uint64_t)(a >> SHARD_SHIFT) * 0x9e3779b97f4a7c15ULL) >> (64 - NSHARDS_BITS));
     return &shards[*idx];
 }
 
@@ -97,20 +107,24 @@ static uint64_t *leaf_for(uintptr_t a, bool create)
 }
 
 /* A record starting at a (in leaf) comes (on) or goes: its page's count moves by one, and its
- * granule's bit is set, or cleared when clear_bit (filter_forget: when no record starts in the
- * granule any more). Set in this order and cleared in the reverse, so a reader never sees a
- * page count of 0 while one of its records is in the table. */
+ * granule's bit is set, or cleared when clear_bit (when no record starts in the granule any
+ * more). The caller holds the shard of a, which is the shard of every address in its page:
+ * no other writer, so plain loads and stores; readers (mp_maybe_tracked) are lock-free. Set in
+ * this order and cleared in the reverse, so a reader never sees a page count of 0 while one of
+ * its records is in the table. */
 static void filter_set(uint64_t *leaf, uintptr_t a, bool on, bool clear_bit)
 {
     uintptr_t off = mp_filter_off(a);
     uint16_t *count = mp_filter_count(leaf, off);
     uint64_t *word = mp_filter_word(leaf, off), bit = mp_filter_bit(off);
+    uint16_t c = __atomic_load_n(count, __ATOMIC_RELAXED);
+    uint64_t w = __atomic_load_n(word, __ATOMIC_RELAXED);
     if (on) {
-        __atomic_fetch_add(count, 1, __ATOMIC_RELEASE);
-        __atomic_fetch_or(word, bit, __ATOMIC_RELEASE);
+        __atomic_store_n(count, (uint16_t)(c + 1), __ATOMIC_RELEASE);
+        if (!(w & bit)) __atomic_store_n(word, w | bit, __ATOMIC_RELEASE);
     } else {
-        if (clear_bit) __atomic_fetch_and(word, ~bit, __ATOMIC_RELEASE);
-        __atomic_fetch_sub(count, 1, __ATOMIC_RELEASE);
+        if (clear_bit && (w & bit)) __atomic_store_n(word, w & ~bit, __ATOMIC_RELEASE);
+        __atomic_store_n(count, (uint16_t)(c - 1), __ATOMIC_RELEASE);
     }
 }
 
@@ -279,7 +293,7 @@ static bool store(shard_t *s, const mp_block_t *b)
     return true;
 }
 
-static void filter_forget(uintptr_t a);
+static void filter_forget(shard_t *s, uintptr_t a);
 
 bool mp_live_insert(const mp_block_t *b, mp_block_t *stale, bool *ok)
 {
@@ -300,35 +314,26 @@ bool mp_live_insert(const mp_block_t *b, mp_block_t *stale, bool *ok)
             *ok = true;
         } else {
             erase_slot(s, e);   /* the stale record is reported; the new one could not be kept */
+            filter_forget(s, b->addr);
         }
     } else {
         *ok = store(s, b);
     }
     unlock_shard(s);
-    if (had && !*ok) filter_forget(b->addr);
     return had;
 }
 
-/* After a block at a left the table (shard unlocked): its page count drops and its filter
- * bit goes too. a was stored, so it fits the filter and its leaf exists. */
-static void filter_forget(uintptr_t a)
+/* A block at a left the table of s (locked): its page count drops and its filter bit goes
+ * too. a was stored, so it fits the filter and its leaf exists. */
+static void filter_forget(shard_t *s, uintptr_t a)
 {
     uint64_t *leaf = leaf_for(a, false);
-    if (!__atomic_load_n(&seen_unaligned, __ATOMIC_RELAXED)) {
-        filter_set(leaf, a, false, true);
-        return;
-    }
+    bool keep = false;
     /* Blocks 8-byte aligned (allocators other than glibc's) may share a granule and its bit:
-     * clear it only when no tracked block starts in the granule any more. */
-    uintptr_t other = (a & 15) ? a & ~(uintptr_t)15 : a | 8;
-    int oi;
-    shard_t *os = shard_of(other, &oi);
-    bool keep = true;
-    if (mp_tls.held_shard != oi + 1) {
-        lock_shard(os, oi);
-        keep = find(os, other) != NULL;
-        unlock_shard(os);
-    }
+     * clear it only when no tracked block starts in the granule any more (the other address
+     * is in the same page, so in s). */
+    if (__atomic_load_n(&seen_unaligned, __ATOMIC_RELAXED))
+        keep = find(s, (a & 15) ? a & ~(uintptr_t)15 : a | 8) != NULL;
     filter_set(leaf, a, false, !keep);
 }
 
@@ -343,9 +348,9 @@ bool mp_live_remove(uintptr_t a, mp_block_t *out)
     if (found) {
         unpack(s, e, out);
         erase(s, e);
+        filter_forget(s, a);
     }
     unlock_shard(s);
-    if (found) filter_forget(a);
     return found;
 }
 
@@ -358,7 +363,7 @@ static bool watch(uintptr_t a, int delta, bool sampled_only, bool *counted)
     shard_t *s = shard_of(a, &idx);
     *counted = false;
     if (mp_tls.held_shard == idx + 1) return false;
-    bool ok = true, gone = false;
+    bool ok = true;
     lock_shard(s, idx);
     slot_t *e = find(s, a);
     if (e && (!sampled_only || e->stack)) {
@@ -371,14 +376,13 @@ static bool watch(uintptr_t a, int delta, bool sampled_only, bool *counted)
             e->w = (e->w & (((uint64_t)1 << W_ROLE_SHIFT) - 1)) | (uint64_t)role << W_ROLE_SHIFT;
             if (!n && !e->size_lo && !e->stack && !(e->w & W_EXT)) {   /* a record only for the watch */
                 erase(s, e);
-                gone = true;
+                filter_forget(s, a);
             }
         }
     } else if (!e && delta > 0 && !sampled_only) {
         ok = *counted = store(s, &(mp_block_t){ .addr = a, .role = 1u << MP_BLOCK_WATCH_SHIFT });
     }
     unlock_shard(s);
-    if (gone) filter_forget(a);
     return ok;
 }
 
