@@ -180,9 +180,11 @@ void hm_stats(const hm_map_t *m, hm_stats_t *s);
 /* ---- events, for profilers ----
  * A listener sets hooks with hm_set_hooks (NULL: none, and no lookup). Without that call, a
  * profiler preloaded into the program (mapprof) is found with no change to the program: when
- * the first map is created, the library looks up mapprof_hashmap_hooks with
- * dlsym(RTLD_DEFAULT) and, when it exists, uses the hooks it returns. Every hook may be NULL.
- * With no hooks each operation pays one predictable branch.
+ * the first map is created, the library looks up HM_HOOKS_SYMBOL with dlsym(RTLD_DEFAULT)
+ * and, when it exists, uses the hooks it returns. The name carries the version of hm_hooks_t:
+ * a profiler built for another version is not found (the program runs on, unobserved) rather
+ * than called with arguments it does not expect. Every hook may be NULL. With no hooks each
+ * operation pays one predictable branch.
  *
  * Hooks run on the thread doing the operation, inside it: they must not call back into the
  * same map (except info->stats). */
@@ -215,10 +217,13 @@ typedef enum hm_entry_ev {
     HM_ENTRY_ADDED = 2,     /* a new key and its value */
 } hm_entry_ev_t;
 
+#define HM_HOOKS_SYMBOL "mapprof_hashmap_hooks_v2"
+
 typedef struct hm_hooks {
-    /* m exists (before any of its memory is allocated). Returns true when the listener
-     * wants entry events for m. */
-    bool (*created)(const hm_map_t *m, const hm_map_info_t *info);
+    /* m exists (before any of its memory is allocated). Returns the listener's word for m:
+     * non-zero asks for entry events, and each carries the word back (so a listener needs
+     * no lookup of its own to tell maps apart). */
+    uint64_t (*created)(const hm_map_t *m, const hm_map_info_t *info);
     /* m is going away (after its memory was freed). */
     void (*destroyed)(const hm_map_t *m);
     /* Around every allocation for m through its allocator: alloc_begin just before the call,
@@ -233,9 +238,11 @@ typedef struct hm_hooks {
     /* Growth started (same_size: an overflow regrow; B is the new size) or finished. */
     void (*grow)(const hm_map_t *m, unsigned B, bool same_size, bool finished);
     /* An entry was added, had its value stored again (a put of a key already there), or was
-     * removed (val NULL): key and val point to the stored key and value bytes. Only for maps
-     * whose created hook returned true; hm_clear reports each removal. */
-    void (*entry)(const hm_map_t *m, const void *key, const void *val, hm_entry_ev_t ev);
+     * removed (val NULL): key and val point to the stored key and value bytes; word is what
+     * created returned. Only for maps whose created hook returned non-zero; hm_clear reports
+     * each removal. */
+    void (*entry)(const hm_map_t *m, uint64_t word, const void *key, const void *val,
+                  hm_entry_ev_t ev);
 } hm_hooks_t;
 void hm_set_hooks(const hm_hooks_t *hooks);
 

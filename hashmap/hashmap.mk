@@ -12,7 +12,7 @@ $(BUILD)/libhashmap.a: $(HM_OBJS)
 	$(AR) rcs $@ $^
 ALL_TARGETS += $(BUILD)/libhashmap.a
 
-# -rdynamic: hashmap_lookup defines mapprof_hashmap_hooks, which the library finds by dlsym.
+# -rdynamic: hashmap_lookup defines HM_HOOKS_SYMBOL, which the library finds by dlsym.
 $(BUILD)/tests/unit/hashmap_%: tests/unit/hashmap_%.c $(HM_SAN_OBJS) tests/check.h hashmap/hashmap.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(SAN) -rdynamic $(filter %.c %.o,$^) -o $@ -lpthread

@@ -2,15 +2,15 @@
  *
  * hm_hooks_now is the one pointer the operations test. It starts as a placeholder meaning
  * "not resolved yet"; the first hm_new resolves it (unless hm_set_hooks came first) by looking
- * up mapprof_hashmap_hooks with dlsym(RTLD_DEFAULT): a function `const hm_hooks_t
- * *mapprof_hashmap_hooks(void)` that a preloaded profiler defines. Resolution happens once, by
- * whichever thread wins a compare-and-swap; hm_set_hooks always wins over it. Each map records
- * the listener it announced itself to (m->hooks) and only that listener hears about it, so
- * switching listeners never sends one events about a map it was not told of, and
- * hm_set_hooks(NULL) silences every map at once.
+ * up HM_HOOKS_SYMBOL with dlsym(RTLD_DEFAULT): a function `const hm_hooks_t *NAME(void)`
+ * that a preloaded profiler defines. Resolution happens once, by whichever thread wins a
+ * compare-and-swap; hm_set_hooks always wins over it. Each map records the listener it
+ * announced itself to (m->hooks) and only that listener hears about it, so switching
+ * listeners never sends one events about a map it was not told of, and hm_set_hooks(NULL)
+ * silences every map at once.
  *
  * The slow halves of the event wrappers live here, out of line: the operations inline only
- * the test. This library must not define mapprof_hashmap_hooks itself. */
+ * the test. This library must not define HM_HOOKS_SYMBOL itself. */
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <sched.h>
@@ -31,7 +31,7 @@ void hm_set_hooks(const hm_hooks_t *hooks)
 
 static const hm_hooks_t *lookup(void)
 {
-    void *sym = dlsym(RTLD_DEFAULT, "mapprof_hashmap_hooks");
+    void *sym = dlsym(RTLD_DEFAULT, HM_HOOKS_SYMBOL);
     if (!sym) return NULL;
     const hm_hooks_t *(*fn)(void);
     memcpy(&fn, &sym, sizeof fn);   /* object pointer to function pointer, as POSIX allows */

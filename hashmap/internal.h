@@ -50,7 +50,6 @@ enum { HM_K_GENERIC, HM_K_U64, HM_K_U32, HM_K_CSTR };
 /* m->flags */
 #define HM_F_SAMESIZE   1u  /* the growth in progress keeps B (overflow regrow or compaction) */
 #define HM_F_AUTOSHRINK 2u  /* hm_set_auto_shrink(m, true) */
-#define HM_F_ENTRY_EV   4u  /* the listener asked for entry events */
 #define HM_F_IKEY       8u  /* keys are stored indirectly */
 #define HM_F_IVAL      16u  /* values are stored indirectly */
 #define HM_F_ZEROED    32u  /* the allocator returns zeroed memory (the default one: calloc) */
@@ -106,6 +105,7 @@ struct hm_map {
     struct hm_iter *iters;      /* live iterators (they pin the arrays they read) */
     uint64_t iter_rand;         /* state of the iterators' random start */
     const hm_hooks_t *hooks;    /* the listener told of this map's creation (NULL: none) */
+    uint64_t listener_word;     /* its created hook's answer: non-zero asks for entry events */
     hm_allocator_t alloc;
     unsigned type_flags;        /* hm_type_t.flags */
 };
@@ -431,7 +431,7 @@ HM_INLINE void hm_ev_count(hm_map_t *m, const hm_hooks_t *h)
 HM_INLINE void hm_ev_entry(hm_map_t *m, const hm_hooks_t *h, const void *k, const void *v,
                            hm_entry_ev_t ev)
 {
-    if ((m->flags & HM_F_ENTRY_EV) && h->entry) h->entry(m, k, v, ev);
+    if (m->listener_word && h->entry) h->entry(m, m->listener_word, k, v, ev);
 }
 void hm_ev_grow(hm_map_t *m, bool same_size, bool finished) HM_HIDDEN;
 void hm_fatal(const char *msg) HM_HIDDEN __attribute__((noreturn, cold));

@@ -193,7 +193,7 @@ hm_map_t *hm_new_seeded(const hm_type_t *t, const hm_allocator_t *alloc, uint64_
                 .max_load = HM_LOAD_NUM / 2.0,
                 .stats = hm_stats,
             };
-            if (h->created(m, &info)) m->flags |= HM_F_ENTRY_EV;
+            m->listener_word = h->created(m, &info);
         }
     }
     m->buckets = hm_alloc_array(m, bsize);
@@ -910,7 +910,7 @@ void hm_clear(hm_map_t *m)
     hm_iters_touch(m);
     const hm_hooks_t *l = hm_listener(m);
     size_t before = m->count;
-    release_entries(m, l, l && (m->flags & HM_F_ENTRY_EV) && l->entry);
+    release_entries(m, l, l && m->listener_word && l->entry);
     /* Arrays only iterators still read: their evacuated slots may point to freed key blocks,
      * and none of their entries is present any more. */
     for (hm_iter_t *it = m->iters; it; it = it->next) {

@@ -34,7 +34,7 @@ static void *lookup(void **slot, const char *name)
 #define REAL(type, name) ({ static void *slot_; (type)lookup(&slot_, #name); })
 
 /* GLib grows a table when its occupied slots pass 16/17 of its size (ghash.c). */
-static const mp_map_desc_t ghash_desc = { MP_KIND_GHASH, sizeof(void *), sizeof(void *), 1, 16.0 / 17.0, 0, 0 };
+static const mp_map_desc_t ghash_desc = { MP_KIND_GHASH, sizeof(void *), sizeof(void *), 1, 16.0 / 17.0, 0 };
 
 static unsigned table_size(ht_t ht)
 {

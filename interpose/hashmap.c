@@ -1,16 +1,18 @@
 /* interpose/hashmap.c - the profiler's listener for hashmap/ (the project's own map library).
  *
- * hashmap/ looks up mapprof_hashmap_hooks with dlsym when a program creates its first map, so
- * a program linked with the library is seen with no change to its source. The hooks:
+ * hashmap/ looks up HM_HOOKS_SYMBOL with dlsym when a program creates its first map, so a
+ * program linked with the library is seen with no change to its source. The hooks:
  * - created: register the map (kind mphash) with its creation stack, and a pull function:
  *   the library keeps exact figures itself (entries, buckets, overflow, padding, retained),
- *   read at each snapshot, so an ordinary put or delete costs the program nothing here;
+ *   read at each snapshot, so an ordinary put or delete costs the program nothing here. For
+ *   a map with pointers, the answer (the map's word) is its id and what its entries hold;
  * - alloc_begin/alloc_end bracket each allocation of map memory with the map's operation
  *   context (profiler.h): the block is tracked for the map at any rate and, when sampled,
  *   carries the map's labels. A block from a caller's allocator that never reached malloc is
  *   attributed afterwards;
  * - freeing: the block leaves the map before it goes back to the allocator;
- * - entry: maps whose keys or values are pointers record them for the dangling check.
+ * - entry: maps whose keys or values are pointers record them for the dangling check; each
+ *   event brings the map's word back, so it needs no lookup.
  * hashmap/ is used only through its public header: no code of the library is linked here. */
 #include <string.h>
 
@@ -22,9 +24,11 @@
 
 #define HOOK __attribute__((visibility("default")))
 
-/* source_flags of an mphash map: pointer bits, then the key's size */
+/* The word of an mphash map with pointers, for its entry events: its id, and above it these
+ * flags: pointer bits, the mode, then the key's size. */
 #define F_KEY_PTR 1u
 #define F_VAL_PTR 2u
+#define F_SAMPLED 4u    /* dangling=1: a new entry is followed only to a tracked block */
 #define F_KEY_SIZE_SHIFT 8
 
 static mp_map_role_t role_of(hm_mem_t what)
@@ -55,9 +59,9 @@ static void pull(uintptr_t obj, void *arg, mp_map_stats_t *s)
     s->retained_exact = true;
 }
 
-static bool on_created(const hm_map_t *m, const hm_map_info_t *info)
+static uint64_t on_created(const hm_map_t *m, const hm_map_info_t *info)
 {
-    if (mp_tls.busy) return false;
+    if (mp_tls.busy) return 0;
     size_t ks = info->key_size < 0xffffffu ? info->key_size : 0xffffffu;
     mp_map_desc_t d = {
         .kind = MP_KIND_MPHASH,
@@ -66,57 +70,20 @@ static bool on_created(const hm_map_t *m, const hm_map_info_t *info)
         .slots_per_bucket = 8,
         .max_load = info->max_load > 0 ? info->max_load : 6.5,
         .bucket_bytes = (uint32_t)info->bucket_size,
-        .source_flags = (info->key_pointer ? F_KEY_PTR : 0) | (info->val_pointer ? F_VAL_PTR : 0) |
-                        (uint32_t)(ks << F_KEY_SIZE_SHIFT),
     };
     uint32_t stack = mp_capture_stack_id(0);
     uint32_t id = mp_map_create(m, &d, stack);
-    if (!id) return false;
+    if (!id) return 0;
     if (info->stats) mp_map_set_pull(id, pull, (void *)info->stats);
-    return (info->key_pointer || info->val_pointer) && mp_dangling_on();
-}
-
-/* Entry events look their map up in a small per-thread cache (programs write to a few maps
- * in turn: a cache, its index, a tally); any destruction invalidates every cache, since the
- * address may then come back as another map. The cache holds the maps' addresses inverted:
- * thread-local storage is a root of the leak check, and a lost map must not look reachable
- * from our cache. */
-#define CACHED_MAPS 4
-static uint64_t destroy_gen;
-static MP_TLS struct {
-    uint64_t gen;
-    unsigned next;                  /* the way replaced on the next miss */
-    uintptr_t inv_m[CACHED_MAPS];   /* ~address (0: empty) */
-    uint32_t id[CACHED_MAPS], flags[CACHED_MAPS];
-} cache;
-
-/* The way holding m, or -1: a miss, or the first lookup since a map was destroyed. */
-static inline int cached_way(const hm_map_t *m)
-{
-    uintptr_t key = ~(uintptr_t)m;
-    if (MP_LIKELY(cache.gen == __atomic_load_n(&destroy_gen, __ATOMIC_ACQUIRE)))
-        for (int i = 0; i < CACHED_MAPS; i++)
-            if (cache.inv_m[i] == key) return i;
-    return -1;
-}
-
-/* Ask the registry about m and fill a way with the answer (id 0: not a map we know). */
-static int cache_fill(const hm_map_t *m)
-{
-    uint64_t gen = __atomic_load_n(&destroy_gen, __ATOMIC_ACQUIRE);
-    if (cache.gen != gen) {
-        memset(cache.inv_m, 0, sizeof cache.inv_m);
-        cache.gen = gen;
-    }
-    int i = (int)(cache.next++ % CACHED_MAPS);
-    cache.id[i] = mp_map_find_flags(m, &cache.flags[i]);
-    cache.inv_m[i] = ~(uintptr_t)m;
-    return i;
+    if (!(info->key_pointer || info->val_pointer) || !mp_dangling_on()) return 0;
+    uint32_t flags = (info->key_pointer ? F_KEY_PTR : 0) | (info->val_pointer ? F_VAL_PTR : 0) |
+                     (mp_dangling_mode() == MP_DANGLING_SAMPLED ? F_SAMPLED : 0) |
+                     (uint32_t)(ks << F_KEY_SIZE_SHIFT);
+    return (uint64_t)flags << 32 | id;
 }
 
 static void on_destroyed(const hm_map_t *m)
 {
-    __atomic_fetch_add(&destroy_gen, 1, __ATOMIC_ACQ_REL);
     uint32_t id = mp_map_find(m);
     if (!id) return;
     mp_dangling_forget_map(id);
@@ -173,39 +140,24 @@ static inline __attribute__((always_inline)) uintptr_t key_identity(const void *
     return v ? (uintptr_t)v : (uintptr_t)-1;
 }
 
-/* An entry event for the map in way i of the cache. */
-static inline void entry_in(int i, const void *key, const void *val, hm_entry_ev_t ev)
+/* Called for every put and delete of a map with pointers. At the sampled default a new entry
+ * whose key and value point to no tracked block (nearly all of them) ends here, with no call. */
+static void on_entry(const hm_map_t *m, uint64_t word, const void *key, const void *val,
+                     hm_entry_ev_t ev)
 {
-    uint32_t id = cache.id[i], flags = cache.flags[i];
-    if (!id) return;
+    (void)m;
+    if (mp_tls.busy) return;
+    uint32_t id = (uint32_t)word, flags = (uint32_t)(word >> 32);
     bool kp;
     uintptr_t k = key_identity(key, flags, &kp);
     if (ev == HM_ENTRY_REMOVED) {
         mp_dangling_remove(id, (const void *)k);
         return;
     }
-    void *v = NULL;
+    uintptr_t v = 0;
     if ((flags & F_VAL_PTR) && val) memcpy(&v, val, sizeof v);
-    mp_dangling_insert_ex(id, k, kp, v, ev == HM_ENTRY_ADDED);
-}
-
-static __attribute__((noinline)) void entry_uncached(const hm_map_t *m, const void *key,
-                                                     const void *val, hm_entry_ev_t ev)
-{
-    entry_in(cache_fill(m), key, val, ev);
-}
-
-/* Called for every put and delete of a map with pointers: the cache hit makes no call but the
- * last (so it needs no stack frame). */
-static void on_entry(const hm_map_t *m, const void *key, const void *val, hm_entry_ev_t ev)
-{
-    if (mp_tls.busy) return;
-    int i = cached_way(m);
-    if (MP_UNLIKELY(i < 0)) {
-        entry_uncached(m, key, val, ev);
-        return;
-    }
-    entry_in(i, key, val, ev);
+    if ((flags & F_SAMPLED) && ev == HM_ENTRY_ADDED && !mp_dangling_may_follow(k, kp, v)) return;
+    mp_dangling_insert_ex(id, k, kp, (const void *)v, ev == HM_ENTRY_ADDED);
 }
 
 static const hm_hooks_t hooks = {
@@ -217,7 +169,8 @@ static const hm_hooks_t hooks = {
     .entry = on_entry,
 };
 
-HOOK const hm_hooks_t *mapprof_hashmap_hooks(void)
+/* HM_HOOKS_SYMBOL: the name carries the version of hm_hooks_t these hooks are written for. */
+HOOK const hm_hooks_t *mapprof_hashmap_hooks_v2(void)
 {
     return mp_maps_on() ? &hooks : NULL;
 }

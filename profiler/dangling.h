@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #include "profiler/livetab.h"
+#include "profiler/profiler.h"
 
 /* An entry (map id, key) now holds key and value pointers (either may be NULL). fresh: the
  * source knows the key was not in the map before, so no entry of it can be in the table (one
@@ -26,6 +27,14 @@ void mp_dangling_insert(uint32_t map, const void *key, const void *value, bool f
  * is checked as a pointer only when key_is_ptr. */
 void mp_dangling_insert_ex(uint32_t map, uintptr_t key, bool key_is_ptr, const void *value,
                            bool fresh);
+/* The lock-free test of an insert at the sampled default (dangling=1), inline for the map
+ * hooks: a new entry is followed only when its key (when a pointer) or its value points to a
+ * tracked block. false: mp_dangling_insert_ex(..., fresh) would keep nothing. */
+static inline bool mp_dangling_may_follow(uintptr_t key, bool key_is_ptr, uintptr_t value)
+{
+    return (key_is_ptr && mp_maybe_tracked((const void *)key)) ||
+           (value && mp_maybe_tracked((const void *)value));
+}
 /* The entry with this key left the map. */
 void mp_dangling_remove(uint32_t map, const void *key);
 /* Every entry of map left it (the map was cleared). */

@@ -20,7 +20,6 @@
 typedef struct map_slot {
     mp_map_stats_t s;       /* the figures; s.id == 0 marks a free slot */
     uint32_t next_free;     /* free-list link (slot index) */
-    uint32_t source_flags;  /* from the map's description */
     mp_map_pull_fn pull;    /* exact figures on demand (NULL: pushed by events) */
     void *pull_arg;
 } map_slot_t;
@@ -91,7 +90,6 @@ uint32_t mp_map_create(const void *obj, const mp_map_desc_t *d, uint32_t created
     map_slot_t *m = slot_at(slot);
     if (!m) goto out;
     memset(&m->s, 0, sizeof m->s);
-    m->source_flags = d->source_flags;
     m->pull = NULL;
     m->pull_arg = NULL;
     m->s.id = next_id;
@@ -120,16 +118,9 @@ out:
 
 uint32_t mp_map_find(const void *obj)
 {
-    uint32_t flags;
-    return mp_map_find_flags(obj, &flags);
-}
-
-uint32_t mp_map_find_flags(const void *obj, uint32_t *flags)
-{
     mp_spin_lock(&lock);
     uint32_t slot = mp_idtab_get(&by_obj, (uintptr_t)obj);
     uint32_t id = slot ? slot_at(slot)->s.id : 0;
-    *flags = slot ? slot_at(slot)->source_flags : 0;
     mp_spin_unlock(&lock);
     return id;
 }

@@ -32,7 +32,6 @@ typedef struct mp_map_desc {
     uint32_t slots_per_bucket;  /* entries a bucket holds (8 for hashmap/, 1 for chains) */
     double max_load;            /* entries per bucket at which the map grows */
     uint32_t bucket_bytes;      /* bytes of one bucket (for retained bytes); 0 unknown */
-    uint32_t source_flags;      /* the source's own bits, handed back by mp_map_find_flags */
 } mp_map_desc_t;
 
 /* Per-map figures, as a snapshot copies them. */
@@ -59,8 +58,6 @@ typedef struct mp_map_stats {
 uint32_t mp_map_create(const void *obj, const mp_map_desc_t *d, uint32_t created_stack);
 /* The id of the live map at obj, or 0. */
 uint32_t mp_map_find(const void *obj);
-/* Same, with the source_flags it was created with. */
-uint32_t mp_map_find_flags(const void *obj, uint32_t *flags);
 
 /* A source that keeps exact figures itself (hashmap/) is asked for them at each snapshot
  * instead of being told of every change: pull(obj, arg, s) overwrites entries, buckets,

@@ -197,7 +197,7 @@ void mp_stdmap_refresh(mp_sym_t *sym)
         uint32_t id = mp_map_find((const void *)x->obj);
         if (id && mp_map_kind(id) != MP_KIND_STD_UNORDERED) continue;   /* another source knows it */
         if (!id) {
-            mp_map_desc_t d = { MP_KIND_STD_UNORDERED, 0, 0, 1, h.max_load > 0 ? h.max_load : 1.0, 8, 0 };
+            mp_map_desc_t d = { MP_KIND_STD_UNORDERED, 0, 0, 1, h.max_load > 0 ? h.max_load : 1.0, 8 };
             id = mp_map_create((const void *)x->obj, &d, x->stack);
         }
         mp_map_set(id, (int64_t)h.elements, (int64_t)h.count, 0, -1);

@@ -101,6 +101,7 @@ static const hm_allocator_t talloc = { t_alloc, t_free, NULL };
 static struct mrec {
     const hm_map_t *m;
     bool alive, wants, pending;
+    uint64_t word;          /* what created answered: entry events must carry it back */
     hm_mem_t pwhat;
     uint64_t ptoken;
     long bytes[4], blocks[4];
@@ -139,7 +140,7 @@ static void check_stats(const hm_map_t *m, const struct mrec *r, const char *whe
                   r->bytes[HM_MEM_KEY] + r->bytes[HM_MEM_VALUE]);
 }
 
-static bool l_created(const hm_map_t *m, const hm_map_info_t *info)
+static uint64_t l_created(const hm_map_t *m, const hm_map_info_t *info)
 {
     events++;
     if (rec_of(m)) VIOLATION("created twice");
@@ -149,12 +150,13 @@ static bool l_created(const hm_map_t *m, const hm_map_info_t *info)
         recs[i].m = m;
         recs[i].alive = true;
         recs[i].wants = want_entries;
+        recs[i].word = want_entries ? ((uint64_t)(i + 1) << 40 | 0x5eed) : 0;
         recs[i].info_copy = *info;
         /* The struct is already allocated: the one block of the allocator not yet owned. */
         size_t h = slot_of(m);
         if (blocks[h].p != m) VIOLATION("map struct not from the allocator");
         if (info->stats != hm_stats || info->max_load != 6.5) VIOLATION("info");
-        return want_entries;
+        return recs[i].word;
     }
     abort();
 }
@@ -241,12 +243,15 @@ static void l_grow(const hm_map_t *m, unsigned B, bool same_size, bool finished)
     else r->grow_starts++;
 }
 
-static void l_entry(const hm_map_t *m, const void *k, const void *v, hm_entry_ev_t ev)
+static void l_entry(const hm_map_t *m, uint64_t word, const void *k, const void *v,
+                    hm_entry_ev_t ev)
 {
     events++;
     struct mrec *r = rec_of(m);
     if (!r) { VIOLATION("entry: unknown map"); return; }
     if (!r->wants) VIOLATION("entry event for a map that did not ask");
+    if (word != r->word) VIOLATION("entry event with word %llx, created answered %llx",
+                                   (unsigned long long)word, (unsigned long long)r->word);
     if (!k) VIOLATION("entry without key");
     if (ev == HM_ENTRY_REMOVED) {
         if (v) VIOLATION("removal with a value");
@@ -425,18 +430,20 @@ static void test_entry_events(void)
 
 /* Entry events carry pointers to the stored bytes. */
 static const void *ev_key, *ev_val;
-static void l_entry_ptrs(const hm_map_t *m, const void *k, const void *v, hm_entry_ev_t ev)
+static void l_entry_ptrs(const hm_map_t *m, uint64_t word, const void *k, const void *v,
+                         hm_entry_ev_t ev)
 {
     (void)m;
+    (void)word;
     (void)ev;
     ev_key = k;
     ev_val = v;
 }
-static bool l_created_yes(const hm_map_t *m, const hm_map_info_t *info)
+static uint64_t l_created_yes(const hm_map_t *m, const hm_map_info_t *info)
 {
     (void)m;
     (void)info;
-    return true;
+    return 1;
 }
 static void test_entry_pointers(void)
 {
@@ -665,9 +672,11 @@ static void write_from_hook(const hm_map_t *m, size_t entries)
     uint64_t k = 999, v = 1;
     hm_put(victim, &k, &v, NULL);
 }
-static void read_from_hook(const hm_map_t *m, const void *k, const void *v, hm_entry_ev_t ev)
+static void read_from_hook(const hm_map_t *m, uint64_t word, const void *k, const void *v,
+                           hm_entry_ev_t ev)
 {
     (void)m;
+    (void)word;
     (void)v;
     (void)ev;
     hm_get(victim, k);

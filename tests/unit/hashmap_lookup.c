@@ -1,7 +1,8 @@
 /* tests/unit/hashmap_lookup.c - how the library finds a profiler with no change to the program:
- * this program defines mapprof_hashmap_hooks (exported: linked with -rdynamic), as a preloaded
+ * this program defines HM_HOOKS_SYMBOL (exported: linked with -rdynamic), as a preloaded
  * libmapprof.so would; the first hm_new looks it up with dlsym once, even when several threads
- * create their first maps at the same moment; hm_set_hooks overrides it. */
+ * create their first maps at the same moment; hm_set_hooks overrides it. A listener of the
+ * first interface (mapprof_hashmap_hooks, whose hooks took other arguments) is never used. */
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -9,14 +10,14 @@
 #include "hashmap/hashmap.h"
 #include "tests/check.h"
 
-static atomic_int lookups, created, counts;
+static atomic_int lookups, created, counts, old_lookups;
 
-static bool on_created(const hm_map_t *m, const hm_map_info_t *info)
+static uint64_t on_created(const hm_map_t *m, const hm_map_info_t *info)
 {
     (void)m;
     (void)info;
     atomic_fetch_add(&created, 1);
-    return false;
+    return 0;
 }
 static void on_count(const hm_map_t *m, size_t n)
 {
@@ -27,11 +28,19 @@ static void on_count(const hm_map_t *m, size_t n)
 static const hm_hooks_t found_hooks = { .created = on_created, .count = on_count };
 
 /* What a profiler exports. */
-const hm_hooks_t *mapprof_hashmap_hooks(void);
-const hm_hooks_t *mapprof_hashmap_hooks(void)
+const hm_hooks_t *mapprof_hashmap_hooks_v2(void);
+const hm_hooks_t *mapprof_hashmap_hooks_v2(void)
 {
     atomic_fetch_add(&lookups, 1);
     return &found_hooks;
+}
+
+/* What a profiler built for the first interface exported. */
+const void *mapprof_hashmap_hooks(void);
+const void *mapprof_hashmap_hooks(void)
+{
+    atomic_fetch_add(&old_lookups, 1);
+    return NULL;
 }
 
 static const hm_type_t u64_type = { 8, 8, 8, 8, hm_hash_u64, hm_eq_u64, 0 };
@@ -57,6 +66,7 @@ static void test_found_once(void)
     for (int i = 0; i < NT; i++) pthread_join(t[i], NULL);
     pthread_barrier_destroy(&barrier);
     CHECK_EQ_INT(atomic_load(&lookups), 1);
+    CHECK_EQ_INT(atomic_load(&old_lookups), 0);
     CHECK_EQ_INT(atomic_load(&created), NT);
     CHECK_EQ_INT(atomic_load(&counts), NT);
     hm_map_t *m = hm_new(&u64_type, NULL);

@@ -31,11 +31,11 @@ static struct mem *mem_of(const hm_map_t *m)
     abort();
 }
 
-static bool t_created(const hm_map_t *m, const hm_map_info_t *info)
+static uint64_t t_created(const hm_map_t *m, const hm_map_info_t *info)
 {
     (void)info;
     mem_of(m);
-    return false;
+    return 0;
 }
 static void t_destroyed(const hm_map_t *m) { mem_of(m)->m = NULL; }
 static void t_alloc_end(const hm_map_t *m, hm_mem_t what, uint64_t tok, const void *p, size_t n)
