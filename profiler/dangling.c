@@ -178,12 +178,6 @@ static bool follow(uintptr_t p, int mode)
     return true;
 }
 
-/* Could p be followed? (the lock-free part of follow, to skip the table for most entries) */
-static inline bool followable(uintptr_t p, int mode)
-{
-    return watchable(p) && (mode == MP_DANGLING_ALL || mp_maybe_tracked((const void *)p));
-}
-
 /* The entry stops pointing to p (under the lock). When p was freed after the entry went in,
  * the block now at p (if any) is a later one, whose watches are other entries'. */
 static void unwatch(const entry_t *e, uintptr_t p)
@@ -273,7 +267,7 @@ void mp_dangling_insert_ex(uint32_t map, uintptr_t key, bool key_is_ptr, const v
     /* Sampled: an entry that can follow nothing is kept only to update one already there,
      * which a new key cannot have. */
     if (mode == MP_DANGLING_SAMPLED && (fresh || !maybe_present(map, key)) &&
-        !(key_is_ptr && followable(key, mode)) && !(vcand && followable(v, mode)))
+        !mp_dangling_may_follow(key, key_is_ptr, vcand ? v : 0))
         return;
     insert_locked(map, key, key_is_ptr, v, vcand, mode);
 }

@@ -27,9 +27,10 @@ void mp_dangling_insert(uint32_t map, const void *key, const void *value, bool f
  * is checked as a pointer only when key_is_ptr. */
 void mp_dangling_insert_ex(uint32_t map, uintptr_t key, bool key_is_ptr, const void *value,
                            bool fresh);
-/* The lock-free test of an insert at the sampled default (dangling=1), inline for the map
- * hooks: a new entry is followed only when its key (when a pointer) or its value points to a
- * tracked block. false: mp_dangling_insert_ex(..., fresh) would keep nothing. */
+/* The lock-free test of an insert at the sampled default (dangling=1): an entry can follow
+ * its key (when a pointer) or its value only when it points to a tracked block (no block
+ * starts below 4096, so small integers never pass). mp_dangling_insert_ex makes it; a map hook
+ * may make it first, inline: when it is false for a new key, the insert would keep nothing. */
 static inline bool mp_dangling_may_follow(uintptr_t key, bool key_is_ptr, uintptr_t value)
 {
     return (key_is_ptr && mp_maybe_tracked((const void *)key)) ||
