@@ -208,9 +208,7 @@ typedef struct hm_map_info {
     void (*stats)(const hm_map_t *m, struct hm_stats *s);
 } hm_map_info_t;
 
-/* What an entry event reports. 0 and 1 keep the values of the first version's bool
- * `removed`, whose false meant added or stored: a listener reading it as stored assumes no
- * more than it knows. */
+/* What an entry event reports. */
 typedef enum hm_entry_ev {
     HM_ENTRY_STORED = 0,    /* a value stored under a key that was there already */
     HM_ENTRY_REMOVED = 1,   /* the entry left the map */

@@ -105,7 +105,8 @@ struct hm_map {
     struct hm_iter *iters;      /* live iterators (they pin the arrays they read) */
     uint64_t iter_rand;         /* state of the iterators' random start */
     const hm_hooks_t *hooks;    /* the listener told of this map's creation (NULL: none) */
-    uint64_t listener_word;     /* its created hook's answer: non-zero asks for entry events */
+    uint64_t listener_word;     /* its created hook's answer, non-zero when it asked for entry
+                                 * events and has an entry hook */
     hm_allocator_t alloc;
     unsigned type_flags;        /* hm_type_t.flags */
 };
@@ -431,7 +432,7 @@ HM_INLINE void hm_ev_count(hm_map_t *m, const hm_hooks_t *h)
 HM_INLINE void hm_ev_entry(hm_map_t *m, const hm_hooks_t *h, const void *k, const void *v,
                            hm_entry_ev_t ev)
 {
-    if (m->listener_word && h->entry) h->entry(m, m->listener_word, k, v, ev);
+    if (m->listener_word) h->entry(m, m->listener_word, k, v, ev);
 }
 void hm_ev_grow(hm_map_t *m, bool same_size, bool finished) HM_HIDDEN;
 void hm_fatal(const char *msg) HM_HIDDEN __attribute__((noreturn, cold));

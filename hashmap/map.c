@@ -193,7 +193,8 @@ hm_map_t *hm_new_seeded(const hm_type_t *t, const hm_allocator_t *alloc, uint64_
                 .max_load = HM_LOAD_NUM / 2.0,
                 .stats = hm_stats,
             };
-            m->listener_word = h->created(m, &info);
+            uint64_t word = h->created(m, &info);
+            m->listener_word = h->entry ? word : 0;
         }
     }
     m->buckets = hm_alloc_array(m, bsize);
@@ -910,7 +911,7 @@ void hm_clear(hm_map_t *m)
     hm_iters_touch(m);
     const hm_hooks_t *l = hm_listener(m);
     size_t before = m->count;
-    release_entries(m, l, l && m->listener_word && l->entry);
+    release_entries(m, l, l && m->listener_word);
     /* Arrays only iterators still read: their evacuated slots may point to freed key blocks,
      * and none of their entries is present any more. */
     for (hm_iter_t *it = m->iters; it; it = it->next) {

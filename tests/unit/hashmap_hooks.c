@@ -514,18 +514,33 @@ static void test_silence(void)
 }
 
 /* Every hook may be NULL. */
+/* Every hook may be NULL, the entry hook too when created asks for entry events: adds,
+ * stores, deletes and a clear of both layouts call nothing that is not there. */
 static void test_null_hooks(void)
 {
-    hm_hooks_t none = { 0 };
-    hm_set_hooks(&none);
-    hm_map_t *m = hm_new(&big_type, NULL);
-    unsigned char kb[200] = { 0 };
-    for (uint64_t i = 0; i < 2000; i++) {
-        big_key(i, kb);
-        hm_put(m, kb, kb, NULL);
+    hm_hooks_t none = { 0 }, asks = { .created = l_created_yes };
+    const hm_hooks_t *sets[2] = { &none, &asks };
+    for (int s = 0; s < 2; s++) {
+        hm_set_hooks(sets[s]);
+        hm_map_t *m = hm_new(&big_type, NULL), *u = hm_new(&u64_type, NULL);
+        unsigned char kb[200] = { 0 };
+        for (uint64_t i = 0; i < 2000; i++) {
+            big_key(i, kb);
+            hm_put(m, kb, kb, NULL);
+            hm_put(m, kb, kb, NULL);
+            hm_put(u, &i, &i, NULL);
+            hm_put(u, &i, &i, NULL);
+            if (i % 2) {
+                hm_del(m, kb);
+                hm_del(u, &i);
+            }
+        }
+        CHECK_EQ_INT(hm_count(m), 1000);
+        CHECK_EQ_INT(hm_count(u), 1000);
+        hm_clear(m);
+        hm_free(m);
+        hm_free(u);
     }
-    hm_clear(m);
-    hm_free(m);
     hm_set_hooks(NULL);
 }
 
