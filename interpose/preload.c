@@ -144,8 +144,8 @@ HOOK void *calloc(size_t n, size_t m)
         errno = ENOMEM;
         return NULL;
     }
-    if (MP_LIKELY(__atomic_load_n(&mp_real.calloc, __ATOMIC_ACQUIRE) != NULL && unsampled(total)))
-        return mp_real.calloc(n, m);
+    void *(*real)(size_t, size_t) = __atomic_load_n(&mp_real.calloc, __ATOMIC_ACQUIRE);
+    if (MP_LIKELY(real != NULL && unsampled(total))) return real(n, m);
     return calloc_slow(n, m, total);
 }
 
