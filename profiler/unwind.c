@@ -18,9 +18,10 @@
 #include "profiler/options.h"
 #include "profiler/profiler.h"
 
-#define OWN_MAX 4
-static uintptr_t own_lo[OWN_MAX], own_hi[OWN_MAX];   /* executable segments of this library */
-static int own_n;
+/* The code of this library: one range from the start of its first executable segment to the
+ * end of its last (the dynamic linker maps an object's segments as one reservation, so nothing
+ * else lies between them), tested with one subtraction and one comparison per frame. */
+static uintptr_t own_lo, own_len;
 
 static int find_own(struct dl_phdr_info *info, size_t size, void *data)
 {
@@ -31,14 +32,18 @@ static int find_own(struct dl_phdr_info *info, size_t size, void *data)
         if (ph->p_type != PT_LOAD) continue;
         uintptr_t lo = info->dlpi_addr + ph->p_vaddr, hi = lo + ph->p_memsz;
         if (self < lo || self >= hi) continue;
-        /* This object holds us: record all its executable segments. */
-        for (int j = 0; j < info->dlpi_phnum && own_n < OWN_MAX; j++) {
+        /* This object holds us: the span of all its executable segments. */
+        uintptr_t xlo = UINTPTR_MAX, xhi = 0;
+        for (int j = 0; j < info->dlpi_phnum; j++) {
             const ElfW(Phdr) *q = &info->dlpi_phdr[j];
-            if (q->p_type == PT_LOAD && (q->p_flags & PF_X)) {
-                own_lo[own_n] = info->dlpi_addr + q->p_vaddr;
-                own_hi[own_n] = own_lo[own_n] + q->p_memsz;
-                own_n++;
-            }
+            if (q->p_type != PT_LOAD || !(q->p_flags & PF_X)) continue;
+            uintptr_t a = info->dlpi_addr + q->p_vaddr;
+            if (a < xlo) xlo = a;
+            if (a + q->p_memsz > xhi) xhi = a + q->p_memsz;
+        }
+        if (xlo < xhi) {
+            own_lo = xlo;
+            own_len = xhi - xlo;
         }
         return 1;
     }
@@ -47,16 +52,11 @@ static int find_own(struct dl_phdr_info *info, size_t size, void *data)
 
 void mp_unwind_init(void)
 {
-    if (own_n) return;
+    if (own_len) return;
     dl_iterate_phdr(find_own, (void *)(uintptr_t)&mp_unwind_init);
 }
 
-static int is_own(uintptr_t pc)
-{
-    for (int i = 0; i < own_n; i++)
-        if (pc >= own_lo[i] && pc < own_hi[i]) return 1;
-    return 0;
-}
+static inline bool is_own(uintptr_t pc) { return pc - own_lo < own_len; }
 
 /* The top of this thread's stack, learned once per thread (pthread_getattr_np may allocate,
  * which is fine: we run under the reentrancy guard). */
@@ -77,40 +77,40 @@ static uintptr_t stack_top(uintptr_t sp)
     return hi;
 }
 
+/* Our frames go wherever they are: the hook at the leaf, and the map wrappers (GHashTable) in
+ * the middle of stacks that allocate inside a hooked call. A walk reads at most max + 16
+ * frames (ours among them) and keeps at most max of the program's. */
+#define WALK_EXTRA 16
+
 __attribute__((noinline)) static int fp_walk(uintptr_t *pcs, int max)
 {
     uintptr_t *fp = __builtin_frame_address(0);
     uintptr_t lo = (uintptr_t)fp, hi = stack_top(lo);
-    int n = 0;
-    while (n < max) {
+    int out = 0;
+    if (hi < 2 * sizeof(uintptr_t)) return 0;
+    hi -= 2 * sizeof(uintptr_t);
+    for (int n = 0; n < max + WALK_EXTRA && out < max; n++) {
         uintptr_t f = (uintptr_t)fp;
         /* written so that no sum can wrap: rbp may hold any value in code without frame pointers */
-        if (f < lo || hi < 2 * sizeof(uintptr_t) || f > hi - 2 * sizeof(uintptr_t) || (f & 7)) break;
+        if (f < lo || f > hi || (f & 7)) break;
         uintptr_t ra = fp[1];
         if (ra < 4096) break;
-        pcs[n++] = ra;
+        if (!is_own(ra)) pcs[out++] = ra;
         uintptr_t *next = (uintptr_t *)fp[0];
         if ((uintptr_t)next <= f) break;
         lo = f;
         fp = next;
     }
-    return n;
+    return out;
 }
 
 int mp_unwind_capture(uintptr_t *pcs, int max, int method)
 {
+    if (max > 256) max = 256;
+    if (method == MP_UNWIND_FP) return fp_walk(pcs, max);
     uintptr_t *buf = mp_tls.raw;
-    int cap = max + 16 < 256 + 16 ? max + 16 : 256 + 16;
-    int n;
-    if (method == MP_UNWIND_FP)
-        n = fp_walk(buf, cap);
-    else {
-        n = unw_backtrace((void **)buf, cap);
-        mp_tls.scrub = MP_UNWIND_SCRUB_DEEP;
-    }
-    if (n < 0) n = 0;
-    /* Our frames go wherever they are: the hook at the leaf, and the map wrappers (GHashTable)
-     * in the middle of stacks that allocate inside a hooked call. */
+    int n = unw_backtrace((void **)buf, max + WALK_EXTRA);
+    mp_tls.scrub = MP_UNWIND_SCRUB_DEEP;
     int out = 0;
     for (int i = 0; i < n && out < max; i++)
         if (!is_own(buf[i])) pcs[out++] = buf[i];
