@@ -66,27 +66,15 @@ static void thread_init(void)
 static void account(const mp_block_t *b, int sign, bool alloc)
 {
     if (!b->stack) return;
-    int64_t d[MP_C_COUNT] = { 0 };
-    if (alloc) {
-        d[MP_C_ALLOC_OBJ] = 1;
-        d[MP_C_ALLOC_BYTES] = (int64_t)b->size;
-    }
-    d[MP_C_INUSE_OBJ] = sign;
-    d[MP_C_INUSE_BYTES] = sign * (int64_t)b->size;
+    mp_tc_event_t ev = { .sign = sign, .alloc = alloc, .bytes = (int64_t)b->size };
     /* At rate 1 every weight is 1: the estimates are the raw counts (snapshot.c). */
-    int64_t w = (int64_t)1 << MP_FIX_SHIFT, wb = (int64_t)b->size << MP_FIX_SHIFT;
     if (opts.rate > 1) {
-        w = mp_sample_weight_fix(b->size, opts.rate);
-        wb = (int64_t)((double)w * (double)b->size);
-        if (alloc) {
-            d[MP_C_EST_ALLOC_OBJ] = w;
-            d[MP_C_EST_ALLOC_BYTES] = wb;
-        }
-        d[MP_C_EST_INUSE_OBJ] = sign * w;
-        d[MP_C_EST_INUSE_BYTES] = sign * wb;
+        ev.w = mp_sample_weight_fix(b->size, opts.rate);
+        ev.wb = (int64_t)((double)ev.w * (double)b->size);
     }
-    mp_tcount_add(b->stack, d);
+    mp_tcount_add(b->stack, &ev);
     if (opts.inuse_step) {
+        int64_t wb = opts.rate > 1 ? ev.wb : (int64_t)b->size << MP_FIX_SHIFT;
         int64_t now = __atomic_add_fetch(&inuse_est_fix, sign * wb, __ATOMIC_RELAXED);
         if (sign > 0) mp_trigger_inuse(now >> MP_FIX_SHIFT);
     }

@@ -77,10 +77,35 @@ static mp_tcache_t *acquire(void)
     return c;
 }
 
-void mp_tcount_add(uint32_t stack, const int64_t d[MP_C_COUNT])
+/* d[] is written by its owner only; snapshots read a cache's concurrently (relaxed, word by
+ * word). */
+static inline void bump(int64_t *c, int64_t v) { __atomic_store_n(c, *c + v, __ATOMIC_RELAXED); }
+
+/* Add the event to d[]: only the counters it moves, without a pass over all of them. */
+static inline void apply(int64_t d[MP_C_COUNT], const mp_tc_event_t *ev)
+{
+    bump(&d[MP_C_INUSE_OBJ], ev->sign);
+    bump(&d[MP_C_INUSE_BYTES], ev->sign * ev->bytes);
+    if (ev->alloc) {
+        bump(&d[MP_C_ALLOC_OBJ], 1);
+        bump(&d[MP_C_ALLOC_BYTES], ev->bytes);
+    }
+    if (ev->w) {
+        bump(&d[MP_C_EST_INUSE_OBJ], ev->sign * ev->w);
+        bump(&d[MP_C_EST_INUSE_BYTES], ev->sign * ev->wb);
+        if (ev->alloc) {
+            bump(&d[MP_C_EST_ALLOC_OBJ], ev->w);
+            bump(&d[MP_C_EST_ALLOC_BYTES], ev->wb);
+        }
+    }
+}
+
+void mp_tcount_add(uint32_t stack, const mp_tc_event_t *ev)
 {
     mp_tcache_t *c = mp_tls.tcache ? mp_tls.tcache : acquire();
     if (!c) {
+        int64_t d[MP_C_COUNT] = { 0 };
+        apply(d, ev);
         mp_stack_t *st = mp_stack_get(stack);
         for (int i = 0; st && i < MP_C_COUNT; i++)
             if (d[i]) mp_stack_add(st, i, d[i]);
@@ -91,8 +116,7 @@ void mp_tcount_add(uint32_t stack, const int64_t d[MP_C_COUNT])
         if (s->stack) flush_slot(s);
         __atomic_store_n(&s->stack, stack, __ATOMIC_RELEASE);
     }
-    for (int i = 0; i < MP_C_COUNT; i++)
-        if (d[i]) __atomic_store_n(&s->d[i], s->d[i] + d[i], __ATOMIC_RELAXED);
+    apply(s->d, ev);
 }
 
 void mp_tcount_collect(int64_t (*sum)[MP_C_COUNT], uint32_t n)

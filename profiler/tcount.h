@@ -11,12 +11,23 @@
 #ifndef MAPPROF_PROFILER_TCOUNT_H
 #define MAPPROF_PROFILER_TCOUNT_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "profiler/stacktab.h"
 
-/* Add d[] to the counters of stack (calling thread's cache; under the guard). */
-void mp_tcount_add(uint32_t stack, const int64_t d[MP_C_COUNT]);
+/* One block's event on its stack: it came (sign 1, alloc when it was allocated now) or went
+ * (sign -1). w and wb are its estimated objects and bytes (fixed point, sample.h), 0 at rate 1
+ * where the estimates are the raw counts. */
+typedef struct mp_tc_event {
+    int64_t sign;
+    bool alloc;
+    int64_t bytes;
+    int64_t w, wb;
+} mp_tc_event_t;
+
+/* Add the event to the counters of stack (calling thread's cache; under the guard). */
+void mp_tcount_add(uint32_t stack, const mp_tc_event_t *ev);
 /* Add every thread's pending deltas for stacks 1..n into sum[id][c]. */
 void mp_tcount_collect(int64_t (*sum)[MP_C_COUNT], uint32_t n);
 /* Create the thread-exit hook (once, at init). */
