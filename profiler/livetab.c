@@ -130,14 +130,24 @@ static void filter_set(uint64_t *leaf, uintptr_t a, bool on, bool clear_bit)
 
 /* ---- shard tables (caller holds the shard lock) ---- */
 
-static slot_t *find(shard_t *s, uintptr_t a)
+/* The slot holding a, or NULL; *end (when asked) is then the empty slot that ended the probe,
+ * where a new record for a would go. */
+static slot_t *find_end(shard_t *s, uintptr_t a, slot_t **end)
 {
-    if (!s->slot || (a & ~W_ADDR)) return NULL;
-    for (uint32_t i = home(a, s->cap);; i = next(i, s->cap)) {
-        if (slot_addr(&s->slot[i]) == a && s->slot[i].w) return &s->slot[i];
-        if (!s->slot[i].w) return NULL;
+    if (!s->slot || !a || (a & ~W_ADDR)) return NULL;
+    slot_t *slot = s->slot;
+    uint32_t cap = s->cap;
+    for (uint32_t i = home(a, cap);; i = next(i, cap)) {
+        uint64_t w = slot[i].w;
+        if ((w & W_ADDR) == a) return &slot[i];     /* a != 0: never an empty slot */
+        if (!w) {
+            if (end) *end = &slot[i];
+            return NULL;
+        }
     }
 }
+
+static inline slot_t *find(shard_t *s, uintptr_t a) { return find_end(s, a, NULL); }
 
 static void put(slot_t *slot, uint32_t cap, const slot_t *e)
 {
@@ -278,15 +288,20 @@ static void unlock_shard(shard_t *s)
 
 /* A new record in s (locked), counted in the filter; false when out of memory or when the
  * address does not fit a slot (above user space: never from malloc). A record the filter
- * could not count (no memory for its leaf) is not kept: its free would pass it by. */
-static bool store(shard_t *s, const mp_block_t *b)
+ * could not count (no memory for its leaf) is not kept: its free would pass it by. end, when
+ * not NULL, is the empty slot where a probe for b's address ended (find_end). */
+static bool store(shard_t *s, const mp_block_t *b, slot_t *end)
 {
     slot_t e;
     uint64_t *leaf;
     if ((b->addr & ~W_ADDR) || !b->addr || !(leaf = leaf_for(b->addr, true))) return false;
-    if (!(((s->count + 1) * 4 <= s->cap * 3 && s->slot) || grow(s))) return false;
+    if (!((s->count + 1) * 4 <= s->cap * 3 && s->slot)) {
+        if (!grow(s)) return false;
+        end = NULL;
+    }
     if (!pack(s, b, &e)) return false;
-    put(s->slot, s->cap, &e);
+    if (end) *end = e;
+    else put(s->slot, s->cap, &e);
     s->count++;
     if (MP_UNLIKELY(b->addr & 15)) __atomic_store_n(&seen_unaligned, true, __ATOMIC_RELAXED);
     filter_set(leaf, b->addr, true, false);
@@ -303,7 +318,7 @@ bool mp_live_insert(const mp_block_t *b, mp_block_t *stale, bool *ok)
     *ok = false;
     if (mp_tls.held_shard == idx + 1) return false;   /* a signal handler inside our lock */
     lock_shard(s, idx);
-    slot_t *e = find(s, b->addr);
+    slot_t *end = NULL, *e = find_end(s, b->addr, &end);
     if (e) {
         unpack(s, e, stale);
         had = true;
@@ -317,7 +332,7 @@ bool mp_live_insert(const mp_block_t *b, mp_block_t *stale, bool *ok)
             filter_forget(s, b->addr);
         }
     } else {
-        *ok = store(s, b);
+        *ok = store(s, b, end);
     }
     unlock_shard(s);
     return had;
@@ -380,7 +395,7 @@ static bool watch(uintptr_t a, int delta, bool sampled_only, bool *counted)
             }
         }
     } else if (!e && delta > 0 && !sampled_only) {
-        ok = *counted = store(s, &(mp_block_t){ .addr = a, .role = 1u << MP_BLOCK_WATCH_SHIFT });
+        ok = *counted = store(s, &(mp_block_t){ .addr = a, .role = 1u << MP_BLOCK_WATCH_SHIFT }, NULL);
     }
     unlock_shard(s);
     return ok;
