@@ -49,8 +49,11 @@ uint32_t mp_stack_count(void) { return __atomic_load_n(&count_pub, __ATOMIC_ACQU
 
 static bool same(const mp_stack_t *s, uint64_t h, const uintptr_t *pcs, int depth, uint32_t label)
 {
-    return s->hash == h && s->depth == depth && s->label == label &&
-           memcmp(s->pcs, pcs, (size_t)depth * sizeof *pcs) == 0;
+    if (s->hash != h || s->depth != depth || s->label != label) return false;
+    /* a few words, compared here: cheaper than a call to memcmp on every sampled allocation */
+    for (int i = 0; i < depth; i++)
+        if (s->pcs[i] != pcs[i]) return false;
+    return true;
 }
 
 static uint32_t probe(const slots_t *t, uint64_t h, const uintptr_t *pcs, int depth, uint32_t label)
