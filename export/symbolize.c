@@ -5,7 +5,8 @@
  * its scopes (dwarf_getscopes + dwarf_getscopes_die, innermost first) give the inline chain - each
  * DW_TAG_inlined_subroutine's DW_AT_call_file/call_line is the line in the function it was
  * inlined into; the innermost line comes from the line table. No CU: the ELF symbol tables
- * (dwfl_module_addrinfo). No symbol: "module+0xoffset" with the file offset.
+ * (export/elfsyms.h, libdw's dwfl_module_addrinfo in answer, not in cost). No symbol:
+ * "module+0xoffset" with the file offset.
  * Results are cached per address (u64 table -> a run of frames); strings are interned, so
  * frames hold stable pointers into the interner until mp_sym_close. */
 #define _GNU_SOURCE
@@ -26,6 +27,7 @@
 #include <zlib.h>
 
 #include "export/internal.h"
+#include "export/elfsyms.h"
 #include "export/scopes.h"
 
 #define MAX_INLINE 64
@@ -58,6 +60,7 @@ struct mp_sym {
     size_t nframes, frames_cap;
     demangle_fn demangle;       /* __cxa_demangle when the process has libstdc++ */
     mp_scopes_t *scopes;        /* per-CU function ranges (NULL: libdw's walk per address) */
+    mp_elfsyms_t *elfsyms;      /* per-module ELF symbols (NULL: libdw's scan per address) */
     size_t indexed, walked;     /* inline chains found by scopes, by libdw's walk */
 };
 
@@ -240,6 +243,7 @@ mp_sym_t *mp_sym_open(int pid, unsigned flags)
     s->flags = flags;
     /* without it (out of memory, or asked), libdw walks the CU for every address */
     if (!(flags & MP_SYM_SCAN_SCOPES)) s->scopes = mp_scopes_new();
+    s->elfsyms = mp_elfsyms_new();
     if (mp_strtab_intern(&s->strs, "") != 0 || read_maps(s)) {
         mp_sym_close(s);
         return NULL;
@@ -274,6 +278,7 @@ void mp_sym_close(mp_sym_t *s)
     mp_strtab_free(&s->strs);
     mp_u64tab_free(&s->cache);
     mp_scopes_free(s->scopes);
+    mp_elfsyms_free(s->elfsyms);
     free(s->runs);
     free(s->frames);
     free(s);
@@ -412,9 +417,13 @@ static void resolve(mp_sym_t *s, uint64_t pc)
     bool dwarf = mod && ((s->flags & MP_SYM_LIBC_LINES) || !c_runtime(mod));
     if (dwarf && lookup_dwarf(s, mod, pc) > 0) return;
     if (mod) {
-        GElf_Off off;
-        GElf_Sym esym;
-        const char *n = dwfl_module_addrinfo(mod, pc, &off, &esym, NULL, NULL, NULL);
+        bool indexed = false;
+        const char *n = s->elfsyms ? mp_elfsyms_at(s->elfsyms, mod, pc, &indexed) : NULL;
+        if (!indexed) {
+            GElf_Off off;
+            GElf_Sym esym;
+            n = dwfl_module_addrinfo(mod, pc, &off, &esym, NULL, NULL, NULL);
+        }
         if (n && *n) {
             const char *file = NULL;
             int line = 0;
