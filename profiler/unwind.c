@@ -84,22 +84,23 @@ static uintptr_t stack_top(uintptr_t sp)
 
 __attribute__((noinline)) static int fp_walk(uintptr_t *pcs, int max)
 {
-    uintptr_t *fp = __builtin_frame_address(0);
-    uintptr_t lo = (uintptr_t)fp, hi = stack_top(lo);
-    int out = 0;
-    if (hi < 2 * sizeof(uintptr_t)) return 0;
+    uintptr_t f = (uintptr_t)__builtin_frame_address(0);
+    uintptr_t hi = stack_top(f);
+    int out = 0, left = max + WALK_EXTRA;
+    if (hi < f + 2 * sizeof(uintptr_t)) return 0;
     hi -= 2 * sizeof(uintptr_t);
-    for (int n = 0; n < max + WALK_EXTRA && out < max; n++) {
-        uintptr_t f = (uintptr_t)fp;
-        /* written so that no sum can wrap: rbp may hold any value in code without frame pointers */
-        if (f < lo || f > hi || (f & 7)) break;
-        uintptr_t ra = fp[1];
+    /* f is a frame on this thread's stack: 8-aligned, at most hi. Each next frame must be
+     * above it and pass the same tests (rbp may hold any value in code without frame
+     * pointers; the tests are written so that no sum can wrap). */
+    for (;;) {
+        uintptr_t ra = ((const uintptr_t *)f)[1], next = ((const uintptr_t *)f)[0];
         if (ra < 4096) break;
-        if (!is_own(ra)) pcs[out++] = ra;
-        uintptr_t *next = (uintptr_t *)fp[0];
-        if ((uintptr_t)next <= f) break;
-        lo = f;
-        fp = next;
+        if (!is_own(ra)) {
+            pcs[out++] = ra;
+            if (out == max) break;
+        }
+        if (--left == 0 || next <= f || next > hi || (next & 7)) break;
+        f = next;
     }
     return out;
 }
