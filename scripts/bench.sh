@@ -10,13 +10,15 @@
 # those per-round ratios is printed, and a verdict whose target lies inside it is marked as
 # within the noise. Peak RSS (/usr/bin/time -f '%e %M') is the ratio of medians; the bytes the
 # tool wrote to disk are the median.
-# Then two probes: metadata per tracked block at rate=1, and the time to dump 100k stacks.
+# Then three probes: metadata per tracked block at rate=1, the time to dump 100k stacks, and
+# (with valgrind) the instructions each workload executes, counted by cachegrind at a tenth of
+# the scale: a figure this machine's drift cannot move, to tell a change from the noise.
 # Prints one table and writes the same to build/bench.json. Never part of make test.
 #
 #   BENCH_QUICK=1        ~2 minute run: scale 0.2, 3 rounds, valgrind on one workload
 #   BENCH_SCALE=F        workload size multiplier (default 1: each workload ~1-2 s uninstrumented)
 #   BENCH_RUNS=N         rounds (default 5)
-#   BENCH_VALGRIND=0     skip valgrind
+#   BENCH_VALGRIND=0     skip valgrind (and the instruction counts)
 #   BENCH_SLOW_FRACTION  scale of the full-tracking peers relative to the others (default 0.1)
 #   BENCH_ONLY="a b"     only these workloads (churn cxxchurn threadchurn perl python hashmap)
 #   BENCH_CONFIGS="a b"  only these configurations (baselines are added as needed)
@@ -227,9 +229,30 @@ for ((r = 0; r < RUNS; r++)); do
   echo "${s:--1} $bytes" >>"$TMP/stacks"
 done
 
+# ---- Probe: instructions executed (cachegrind), uninstrumented and under mapprof. Hash seeds
+# fixed, so perl and python run the same way each time.
+: >"$TMP/instr"
+if [ "$VALGRIND" = 1 ] && command -v valgrind >/dev/null; then
+  for w in "${workloads[@]}"; do
+    workload_cmd "$w" "$(awk -v s="$SCALE" -v f="$SLOW" 'BEGIN { print s * f }')" || continue
+    for c in plain mapprof_default mapprof_rate1_fp; do
+      case $c in
+        plain) pre=() ;;
+        mapprof_default) pre=(LD_PRELOAD="$LIB" MAPPROF_OPTIONS="output=$TMP/ir/p") ;;
+        mapprof_rate1_fp) pre=(LD_PRELOAD="$LIB" MAPPROF_OPTIONS="rate=1:unwind=fp:output=$TMP/ir/p") ;;
+      esac
+      rm -rf "$TMP/ir"; mkdir -p "$TMP/ir"
+      ir=$(valgrind --tool=cachegrind --cache-sim=no --trace-children=yes --cachegrind-out-file=/dev/null \
+             env PYTHONHASHSEED=0 PERL_HASH_SEED=0 PERL_PERTURB_KEYS=0 "${WENV[@]}" "${pre[@]}" "${WCMD[@]}" 2>&1 >/dev/null |
+           sed -n 's/^==[0-9]*== I *refs: *\([0-9,]*\).*/\1/p' | tr -d , | tail -1)
+      [ -n "$ir" ] && [ "$ir" -gt 0 ] && echo "$w $c $ir" >>"$TMP/instr"
+    done
+  done
+fi
+
 # ---- Report: one table on stdout, the same data as JSON.
 mkdir -p "$(dirname "$JSON")"
-"$PY" - "$RESULTS" "$TMP/meta" "$TMP/stacks" "$JSON" "$SCALE" "$RUNS" "$JE_PROF" "$NBLOCKS" "$NSTACKS" "$SLOW" "$PAIRS" <<'EOF'
+"$PY" - "$RESULTS" "$TMP/meta" "$TMP/stacks" "$JSON" "$SCALE" "$RUNS" "$JE_PROF" "$NBLOCKS" "$NSTACKS" "$SLOW" "$PAIRS" "$TMP/instr" <<'EOF'
 import json, statistics, sys
 res, meta, stacks, out, scale, runs, je_prof, nblocks, nstacks = sys.argv[1:10]
 pairs = {}
@@ -304,6 +327,12 @@ for line in open(meta):
     c, s, kb = line.split()
     m.setdefault(c, []).append(int(kb))
 per_block = (med(m["rate1_fp"]) - med(m["plain"])) * 1024 / int(nblocks) if m.get("rate1_fp") and m.get("plain") else None
+instr = {}
+for line in open(sys.argv[12]):
+    w, c, n = line.split()
+    instr.setdefault(w, {})[c] = int(n)
+instructions = {w: dict(v, **{c + "_ratio": v[c] / v["plain"] for c in v if c != "plain" and v.get("plain")})
+                for w, v in instr.items()}
 dumps = [tuple(map(float, l.split())) for l in open(stacks)]
 dump_s = med([d[0] for d in dumps if d[0] >= 0])
 doc = {"scale": float(scale), "rounds": int(runs), "cells": rows,
@@ -312,7 +341,8 @@ doc = {"scale": float(scale), "rounds": int(runs), "cells": rows,
        "metadata_target_bytes": 32, "metadata_met": per_block is not None and per_block <= 32,
        "dump_stacks": int(nstacks), "dump_seconds_median": dump_s,
        "dump_profile_bytes": med([d[1] for d in dumps]), "dump_target_s": 1.0,
-       "dump_met": dump_s is not None and dump_s < 1.0}
+       "dump_met": dump_s is not None and dump_s < 1.0,
+       "instructions": instructions, "instructions_scale": float(scale) * float(sys.argv[10])}
 json.dump(doc, open(out, "w"), indent=1)
 print("\n%-12s %-24s %5s %9s %8s %13s %8s %11s  %s" % ("workload", "configuration", "runs", "median_s",
       "time_x", "(middle half)", "rss_x", "written", "target"))
@@ -344,6 +374,15 @@ print("\nmetadata per tracked block at rate=1 (unwind=fp, %d live 32-byte blocks
 print("dump of %d distinct stacks: median %s, profile %.1f MB  target < 1 s %s"
       % (int(nstacks), "%.3f s" % dump_s if dump_s is not None else "n/a", doc["dump_profile_bytes"] / 1e6,
          "met" if doc["dump_met"] else "MISSED"))
+if instructions:
+    print("\ninstructions executed (cachegrind, at %g of the scale; a count the machine's drift does not move): ratio to the uninstrumented run"
+          % (float(scale) * float(sys.argv[10])))
+    print("  %-12s %16s %10s %10s" % ("workload", "uninstrumented", "default", "rate=1 fp"))
+    for w in order_w:
+        v = instructions.get(w)
+        if not v or not v.get("plain"): continue
+        f = lambda k: "%9.3fx" % v[k] if k in v else "       n/a"
+        print("  %-12s %16s %s %s" % (w, "{:,}".format(v["plain"]), f("mapprof_default_ratio"), f("mapprof_rate1_fp_ratio")))
 print("JSON: " + out)
 EOF
 echo "bench: $((SECONDS - start)) s"
