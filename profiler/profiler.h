@@ -21,6 +21,8 @@
 #define MP_LIKELY(x) __builtin_expect(!!(x), 1)
 #define MP_UNLIKELY(x) __builtin_expect(!!(x), 0)
 
+#define MP_STACK_CACHE_BITS 3
+
 /* Per-thread state. Zero-initialized for every new thread; `inited` tells the rest. */
 typedef struct mp_tls {
     int busy;               /* reentrancy depth: > 0 means do not sample, do not recurse */
@@ -40,6 +42,7 @@ typedef struct mp_tls {
                              * path stays shallow (the leak check scrubs what it used) */
     uintptr_t raw[256 + 16];/* the unwinder's raw buffer, same reason */
     struct mp_tcache *tcache;   /* this thread's counter-delta cache (tcount.c) */
+    const struct mp_stack *stack_cache[1 << MP_STACK_CACHE_BITS];  /* stacks met last (stacktab.c) */
 } mp_tls_t;
 
 extern MP_TLS mp_tls_t mp_tls __attribute__((visibility("hidden")));

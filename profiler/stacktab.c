@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "profiler/arena.h"
+#include "profiler/profiler.h"
 #include "profiler/spin.h"
 
 #define DIR_BITS 12
@@ -47,13 +48,30 @@ mp_stack_t *mp_stack_get(uint32_t id)
 
 uint32_t mp_stack_count(void) { return __atomic_load_n(&count_pub, __ATOMIC_ACQUIRE); }
 
-static bool same(const mp_stack_t *s, uint64_t h, const uintptr_t *pcs, int depth, uint32_t label)
+/* Is s the stack (pcs, label)? A few words, compared here: cheaper than a call to memcmp on
+ * every sampled allocation. */
+static inline bool same_frames(const mp_stack_t *s, const uintptr_t *pcs, int depth, uint32_t label)
 {
-    if (s->hash != h || s->depth != depth || s->label != label) return false;
-    /* a few words, compared here: cheaper than a call to memcmp on every sampled allocation */
+    if (s->depth != depth || s->label != label) return false;
     for (int i = 0; i < depth; i++)
         if (s->pcs[i] != pcs[i]) return false;
     return true;
+}
+
+static bool same(const mp_stack_t *s, uint64_t h, const uintptr_t *pcs, int depth, uint32_t label)
+{
+    return s->hash == h && same_frames(s, pcs, depth, label);
+}
+
+/* Each thread keeps the stacks it interned last, by their two leaf frames: most sampled
+ * allocations come from a few sites, and a stack met again is then known by comparing its
+ * frames, without hashing them or probing the table. Stacks live as long as the process. */
+static inline unsigned cache_slot(const uintptr_t *pcs, int depth, uint32_t label)
+{
+    uint64_t k = (uint64_t)depth ^ label;
+    if (depth > 0) k ^= pcs[0];
+    if (depth > 1) k ^= pcs[1] * 31;
+    return (unsigned)((k * 0x9e3779b97f4a7c15ULL) >> (64 - MP_STACK_CACHE_BITS));
 }
 
 static uint32_t probe(const slots_t *t, uint64_t h, const uintptr_t *pcs, int depth, uint32_t label)
@@ -87,7 +105,7 @@ static slots_t *grow(slots_t *old)
     return t;
 }
 
-uint32_t mp_stack_intern(const uintptr_t *pcs, int depth, uint32_t label)
+static uint32_t intern(const uintptr_t *pcs, int depth, uint32_t label)
 {
     uint64_t h = hash_stack(pcs, depth, label);
     uint32_t id = probe(__atomic_load_n(&table, __ATOMIC_ACQUIRE), h, pcs, depth, label);
@@ -125,6 +143,15 @@ uint32_t mp_stack_intern(const uintptr_t *pcs, int depth, uint32_t label)
     id = nid;
 out:
     mp_spin_unlock(&lock);
+    return id;
+}
+
+uint32_t mp_stack_intern(const uintptr_t *pcs, int depth, uint32_t label)
+{
+    const mp_stack_t **cached = &mp_tls.stack_cache[cache_slot(pcs, depth, label)];
+    if (*cached && same_frames(*cached, pcs, depth, label)) return (*cached)->id;
+    uint32_t id = intern(pcs, depth, label);
+    if (id) *cached = mp_stack_get(id);
     return id;
 }
 
