@@ -23,26 +23,6 @@ static inline bool ready(void)
            mp_real_init();
 }
 
-/* A thread that is busy allocates without being sampled; doing the profiler's own work, from
- * the private heap (profiler/iheap.h), falling back to the real allocator. */
-__attribute__((noinline, cold)) static void *busy_malloc(size_t n)
-{
-    if (mp_tls.internal) {
-        void *p = mp_iheap_alloc(n);
-        if (p) return p;
-    }
-    return mp_real.malloc(n);
-}
-
-__attribute__((noinline, cold)) static void *busy_calloc(size_t n, size_t m)
-{
-    if (mp_tls.internal) {
-        void *p = mp_iheap_calloc(n, m);
-        if (p) return p;
-    }
-    return mp_real.calloc(n, m);
-}
-
 /* realloc of a private-heap block, from any thread: it stays private where it can. */
 __attribute__((noinline, cold)) static void *iheap_realloc(void *p, size_t n)
 {
@@ -60,14 +40,19 @@ __attribute__((noinline, cold)) static void *iheap_realloc(void *p, size_t n)
     return q;
 }
 
-/* Everything but the common case: not ready, busy, or the allocation to be sampled (or made
- * inside a map operation). The countdown is as the fast path found it. */
-__attribute__((noinline)) static void *malloc_slow(size_t n)
+/* Everything but the common case of malloc and calloc (zero): not ready, busy, or the
+ * allocation to be sampled (or made inside a map operation). n is the whole size (calloc's
+ * product, checked). The countdown is as the fast path found it. A busy thread allocates
+ * without being sampled; doing the profiler's own work, from the private heap
+ * (profiler/iheap.h), falling back to the real allocator. */
+__attribute__((noinline)) static void *alloc_slow(size_t n, bool zero)
 {
-    if (MP_UNLIKELY(!ready())) return mp_boot_alloc(n, 16);
-    if (MP_UNLIKELY(mp_tls.busy)) return busy_malloc(n);
-    void *p = mp_real.malloc(n);
-    if (MP_LIKELY(p != NULL)) mp_note_alloc_unbusy(p, n);
+    if (MP_UNLIKELY(!ready())) return mp_boot_alloc(n, 16);     /* static: already zero */
+    bool busy = mp_tls.busy;
+    void *p = NULL;
+    if (MP_UNLIKELY(busy && mp_tls.internal)) p = zero ? mp_iheap_calloc(n, 1) : mp_iheap_alloc(n);
+    if (!p) p = zero ? mp_real.calloc(n, 1) : mp_real.malloc(n);
+    if (MP_LIKELY(p != NULL && !busy)) mp_note_alloc_unbusy(p, n);
     return p;
 }
 
@@ -88,7 +73,7 @@ void *mp_hook_malloc(size_t n)
 {
     void *(*real)(size_t) = __atomic_load_n(&mp_real.malloc, __ATOMIC_ACQUIRE);
     if (MP_LIKELY(real != NULL && unsampled(n))) return real(n);
-    return malloc_slow(n);
+    return alloc_slow(n, false);
 }
 
 /* What mp_hook_free's test let through: NULL, the bootstrap arena's, the private heap's, or
@@ -128,15 +113,6 @@ HOOK void free(void *p)
     mp_hook_free(p);
 }
 
-__attribute__((noinline)) static void *calloc_slow(size_t n, size_t m, size_t total)
-{
-    if (MP_UNLIKELY(!ready())) return mp_boot_alloc(total, 16);
-    if (MP_UNLIKELY(mp_tls.busy)) return busy_calloc(n, m);
-    void *p = mp_real.calloc(n, m);
-    if (MP_LIKELY(p != NULL)) mp_note_alloc_unbusy(p, total);
-    return p;
-}
-
 HOOK void *calloc(size_t n, size_t m)
 {
     size_t total;
@@ -146,7 +122,7 @@ HOOK void *calloc(size_t n, size_t m)
     }
     void *(*real)(size_t, size_t) = __atomic_load_n(&mp_real.calloc, __ATOMIC_ACQUIRE);
     if (MP_LIKELY(real != NULL && unsampled(total))) return real(n, m);
-    return calloc_slow(n, m, total);
+    return alloc_slow(total, true);
 }
 
 HOOK void *realloc(void *p, size_t n)

@@ -21,11 +21,23 @@ __attribute__((noinline)) void alloc_a(void)
     }
 }
 
+/* Blocks of alloc_b's size, written and freed: its callocs get them back (glibc's per-thread
+ * cache holds 7 of a size), so a calloc that did not zero shows. */
+__attribute__((noinline)) void dirty_b(void)
+{
+    void *p[7];
+    for (int i = 0; i < 7; i++) p[i] = memset(malloc(333), 0xa5, 333);
+    for (int i = 6; i >= 0; i--) free(p[i]);
+}
+
 __attribute__((noinline)) void alloc_b(void)
 {
     void *p[7];
     int line = 0;
     for (int i = 0; i < 7; i++) { p[i] = calloc(1, 333); line = __LINE__; }
+    for (int i = 0; i < 7; i++)
+        for (int k = 0; k < 333; k++)
+            if (((unsigned char *)p[i])[k]) { fprintf(stderr, "calloc: byte %d of block %d is not zero\n", k, i); exit(3); }
     for (int i = 0; i < 4; i++) free(p[i]);
     for (int i = 4; i < 7; i++) keep[nkeep++] = p[i];
     SITE("alloc_b", line, 999, 3, 2331, 7, 999);
@@ -70,6 +82,7 @@ __attribute__((noinline)) void align_f(void)
 int main(void)
 {
     alloc_a();
+    dirty_b();
     alloc_b();
     outer_d();
     grow_e();
