@@ -67,14 +67,15 @@ static void account(const mp_block_t *b, int sign, bool alloc)
 {
     if (!b->stack) return;
     mp_tc_event_t ev = { .sign = sign, .alloc = alloc, .bytes = (int64_t)b->size };
-    /* At rate 1 every weight is 1: the estimates are the raw counts (snapshot.c). */
+    int64_t wb = (int64_t)b->size << MP_FIX_SHIFT;     /* estimated bytes, fixed point */
+    /* At rate 1 every weight is 1: the estimates are the raw counts (snapshot.c), so the
+     * event carries none. */
     if (opts.rate > 1) {
         ev.w = mp_sample_weight_fix(b->size, opts.rate);
-        ev.wb = (int64_t)((double)ev.w * (double)b->size);
+        ev.wb = wb = (int64_t)((double)ev.w * (double)b->size);
     }
     mp_tcount_add(b->stack, &ev);
     if (opts.inuse_step) {
-        int64_t wb = opts.rate > 1 ? ev.wb : (int64_t)b->size << MP_FIX_SHIFT;
         int64_t now = __atomic_add_fetch(&inuse_est_fix, sign * wb, __ATOMIC_RELAXED);
         if (sign > 0) mp_trigger_inuse(now >> MP_FIX_SHIFT);
     }

@@ -1,6 +1,6 @@
 /* profiler/tcount.h - per-thread caches of per-stack counter deltas.
  *
- * Every sampled event changes four to eight counters of its stack; with one shared copy,
+ * Every sampled event changes two to eight counters of its stack; with one shared copy,
  * threads allocating from the same sites fight over those cache lines (20% of rate=1 time on
  * two threads, measured). Each thread instead adds into a small direct-mapped cache of its
  * own (64 stacks), flushing an entry to the shared counters only when another stack takes its
