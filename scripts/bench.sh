@@ -37,6 +37,7 @@ VALGRIND=${BENCH_VALGRIND:-1}
 # lg_prof_sample:0, valgrind) run at SLOW (1/10) of the scale, against baselines (*_small) run
 # at that scale in the same rounds: their ratios include more of the fixed start-up cost.
 SLOW=${BENCH_SLOW_FRACTION:-0.1}
+SLOW_SCALE=$(awk -v s="$SCALE" -v f="$SLOW" 'BEGIN { print s * f }')
 JSON=${BENCH_JSON:-$ROOT/build/bench.json}
 LIB=$ROOT/build/libmapprof.so
 CLI=$ROOT/build/mapprof
@@ -137,36 +138,44 @@ for c in "${configs[@]}"; do
   [[ " ${configs[*]} " == *" $b "* ]] || configs+=("$b")
 done
 
-# run_one WORKLOAD CONFIG ROUND: one timed run in a fresh directory; appends to RESULTS.
-run_one() {
-  local w=$1 c=$2 r=$3 dir=$TMP/run pre=() wrap=() scale=$SCALE
-  LAST_SECS=
-  rm -rf "$dir"; mkdir -p "$dir"
+# config_cmd CONFIG DIR -> sets PRE (environment, VAR=value) and WRAP (a command to run the
+# workload under) for that configuration, its output going to DIR.
+config_cmd() {
+  local c=$1 dir=$2
+  PRE=() WRAP=()
   case $c in
     plain|plain_small) ;;
-    mapprof_default) pre=(LD_PRELOAD="$LIB" MAPPROF_OPTIONS="output=$dir/p") ;;
-    mapprof_nomaps) pre=(LD_PRELOAD="$LIB" MAPPROF_OPTIONS="maps=0:output=$dir/p") ;;
-    mapprof_nodangling) pre=(LD_PRELOAD="$LIB" MAPPROF_OPTIONS="dangling=0:output=$dir/p") ;;
-    mapprof_rate1_fp) pre=(LD_PRELOAD="$LIB" MAPPROF_OPTIONS="rate=1:unwind=fp:output=$dir/p") ;;
-    mapprof_rate1_libunwind) pre=(LD_PRELOAD="$LIB" MAPPROF_OPTIONS="rate=1:unwind=libunwind:output=$dir/p") ;;
-    mapprof_check) wrap=("$CLI" check --) ;;
-    heaptrack) wrap=(heaptrack -o "$dir/ht") ;;
-    tcmalloc|tcmalloc_small) pre=(LD_PRELOAD="$TCMALLOC") ;;
-    gperftools_heapprof) pre=(LD_PRELOAD="$TCMALLOC" HEAPPROFILE="$dir/hp") ;;
-    jemalloc|jemalloc_small) pre=(LD_PRELOAD="$JEMALLOC") ;;
-    jemalloc_prof) pre=(LD_PRELOAD="$JEMALLOC" MALLOC_CONF="prof:true,prof_final:true,prof_prefix:$dir/jeprof") ;;
-    jemalloc_prof_lg0) pre=(LD_PRELOAD="$JEMALLOC" MALLOC_CONF="prof:true,prof_final:true,lg_prof_sample:0,prof_prefix:$dir/jeprof") ;;
-    valgrind) wrap=(valgrind --leak-check=full --log-file="$dir/vg.log") ;;
+    mapprof_default) PRE=(LD_PRELOAD="$LIB" MAPPROF_OPTIONS="output=$dir/p") ;;
+    mapprof_nomaps) PRE=(LD_PRELOAD="$LIB" MAPPROF_OPTIONS="maps=0:output=$dir/p") ;;
+    mapprof_nodangling) PRE=(LD_PRELOAD="$LIB" MAPPROF_OPTIONS="dangling=0:output=$dir/p") ;;
+    mapprof_rate1_fp) PRE=(LD_PRELOAD="$LIB" MAPPROF_OPTIONS="rate=1:unwind=fp:output=$dir/p") ;;
+    mapprof_rate1_libunwind) PRE=(LD_PRELOAD="$LIB" MAPPROF_OPTIONS="rate=1:unwind=libunwind:output=$dir/p") ;;
+    mapprof_check) WRAP=("$CLI" check --) ;;
+    heaptrack) WRAP=(heaptrack -o "$dir/ht") ;;
+    tcmalloc|tcmalloc_small) PRE=(LD_PRELOAD="$TCMALLOC") ;;
+    gperftools_heapprof) PRE=(LD_PRELOAD="$TCMALLOC" HEAPPROFILE="$dir/hp") ;;
+    jemalloc|jemalloc_small) PRE=(LD_PRELOAD="$JEMALLOC") ;;
+    jemalloc_prof) PRE=(LD_PRELOAD="$JEMALLOC" MALLOC_CONF="prof:true,prof_final:true,prof_prefix:$dir/jeprof") ;;
+    jemalloc_prof_lg0) PRE=(LD_PRELOAD="$JEMALLOC" MALLOC_CONF="prof:true,prof_final:true,lg_prof_sample:0,prof_prefix:$dir/jeprof") ;;
+    valgrind) WRAP=(valgrind --leak-check=full --log-file="$dir/vg.log") ;;
   esac
+}
+
+# run_one WORKLOAD CONFIG ROUND: one timed run in a fresh directory; appends to RESULTS.
+run_one() {
+  local w=$1 c=$2 r=$3 dir=$TMP/run scale=$SCALE
+  LAST_SECS=
+  rm -rf "$dir"; mkdir -p "$dir"
+  config_cmd "$c" "$dir"
   case $c in
-    *_small|valgrind|gperftools_heapprof|jemalloc_prof_lg0) scale=$(awk -v s="$SCALE" -v f="$SLOW" 'BEGIN { print s * f }') ;;
+    *_small|valgrind|gperftools_heapprof|jemalloc_prof_lg0) scale=$SLOW_SCALE ;;
     jemalloc_prof*) [ "$JE_PROF" = 1 ] || return ;;
   esac
   workload_cmd "$w" "$scale" || return
   # wall time from bash's clock (/usr/bin/time's %e has 10 ms steps); peak RSS from time's %M
   local t0=$EPOCHREALTIME st bytes secs kb
   ( cd "$dir" && exec timeout 900 /usr/bin/time -f '%e %M' -o "$TMP/time" \
-      env "${WENV[@]}" "${pre[@]}" "${wrap[@]}" "${WCMD[@]}" >"$TMP/stdout" 2>"$TMP/stderr" )
+      env "${WENV[@]}" "${PRE[@]}" "${WRAP[@]}" "${WCMD[@]}" >"$TMP/stdout" 2>"$TMP/stderr" )
   st=$?
   secs=$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.4f", b - a }')
   bytes=$(find "$dir" -type f -printf '%s\n' | awk '{ s += $1 } END { print s + 0 }')
@@ -234,16 +243,12 @@ done
 : >"$TMP/instr"
 if [ "$VALGRIND" = 1 ] && command -v valgrind >/dev/null; then
   for w in "${workloads[@]}"; do
-    workload_cmd "$w" "$(awk -v s="$SCALE" -v f="$SLOW" 'BEGIN { print s * f }')" || continue
+    workload_cmd "$w" "$SLOW_SCALE" || continue
     for c in plain mapprof_default mapprof_rate1_fp; do
-      case $c in
-        plain) pre=() ;;
-        mapprof_default) pre=(LD_PRELOAD="$LIB" MAPPROF_OPTIONS="output=$TMP/ir/p") ;;
-        mapprof_rate1_fp) pre=(LD_PRELOAD="$LIB" MAPPROF_OPTIONS="rate=1:unwind=fp:output=$TMP/ir/p") ;;
-      esac
       rm -rf "$TMP/ir"; mkdir -p "$TMP/ir"
+      config_cmd "$c" "$TMP/ir"
       ir=$(valgrind --tool=cachegrind --cache-sim=no --trace-children=yes --cachegrind-out-file=/dev/null \
-             env PYTHONHASHSEED=0 PERL_HASH_SEED=0 PERL_PERTURB_KEYS=0 "${WENV[@]}" "${pre[@]}" "${WCMD[@]}" 2>&1 >/dev/null |
+             env PYTHONHASHSEED=0 PERL_HASH_SEED=0 PERL_PERTURB_KEYS=0 "${WENV[@]}" "${PRE[@]}" "${WCMD[@]}" 2>&1 >/dev/null |
            sed -n 's/^==[0-9]*== I *refs: *\([0-9,]*\).*/\1/p' | tr -d , | tail -1)
       [ -n "$ir" ] && [ "$ir" -gt 0 ] && echo "$w $c $ir" >>"$TMP/instr"
     done
