@@ -137,7 +137,8 @@ const char *mp_elfsyms_at(mp_elfsyms_t *x, Dwfl_Module *mod, Dwarf_Addr pc, bool
         if (s->reach <= pc && (sizeless || s->sized)) break;
         if (s->sized && s->end > pc) {
             /* the nearest start holding pc; at that start the first that holds it */
-            while (i > 0 && ix->syms[i - 1].lo == s->lo && ix->syms[i - 1].sized && ix->syms[i - 1].end > pc)
+            while (i > 0 && ix->syms[i - 1].lo == s->lo && ix->syms[i - 1].sized &&
+                   ix->syms[i - 1].end > pc)
                 s = &ix->syms[--i];
             return s->name;
         }

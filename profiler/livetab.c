@@ -395,7 +395,8 @@ static bool watch(uintptr_t a, int delta, bool sampled_only, bool *counted)
             }
         }
     } else if (!e && delta > 0 && !sampled_only) {
-        ok = *counted = store(s, &(mp_block_t){ .addr = a, .role = 1u << MP_BLOCK_WATCH_SHIFT }, NULL);
+        mp_block_t b = { .addr = a, .role = 1u << MP_BLOCK_WATCH_SHIFT };
+        ok = *counted = store(s, &b, NULL);
     }
     unlock_shard(s);
     return ok;
