@@ -81,8 +81,9 @@ void *mp_hook_malloc(size_t n)
     return malloc_slow(n);
 }
 
-/* What mp_hook_free's test let through: NULL, the bootstrap arena's, the private heap's, or
- * a block the filter says may be tracked (the profiler's free path tells). */
+/* What mp_hook_free's test let through: a block the filter says may be tracked (the
+ * profiler's free path tells), or one of the bootstrap arena or the private heap, whose pages
+ * the filter answers for (mp_live_claim). */
 __attribute__((noinline)) static void free_slow(void *p)
 {
     if (p == NULL || mp_is_boot(p)) return;
@@ -97,11 +98,11 @@ __attribute__((noinline)) static void free_slow(void *p)
     mp_real.free(p);
 }
 
-/* The common case: neither the bootstrap arena's, nor the private heap's, nor tracked; a
- * tail call to the real free. */
+/* The common case, NULL included: the filter says not tracked, which also means neither the
+ * bootstrap arena's nor the private heap's; a tail call to the real free. */
 void mp_hook_free(void *p)
 {
-    if (MP_LIKELY(p != NULL && !mp_is_boot(p) && !mp_iheap_owns(p) && !mp_maybe_tracked(p))) {
+    if (MP_LIKELY(!mp_maybe_tracked(p))) {
         mp_real.free(p);
         return;
     }

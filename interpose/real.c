@@ -11,7 +11,11 @@
 
 #include "profiler/profiler.h"
 
-mp_real_t mp_real;
+/* Until the real free is known only NULL and bootstrap blocks can be freed, and the
+ * bootstrap blocks never reach it (mp_hook_free): the hook's fast path may call it any time. */
+static void free_unresolved(void *p) { (void)p; }
+
+mp_real_t mp_real = { .free = free_unresolved };
 static MP_TLS int resolving;
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 
@@ -32,7 +36,7 @@ static void resolve(void)
     r.pvalloc = (void *(*)(size_t))dlsym(RTLD_NEXT, "pvalloc");
     r.malloc_usable_size = (size_t (*)(void *))dlsym(RTLD_NEXT, "malloc_usable_size");
     /* Publish malloc last: the hooks test it to know the table is complete. */
-    mp_real.free = r.free;
+    if (r.free) mp_real.free = r.free;
     mp_real.calloc = r.calloc;
     mp_real.realloc = r.realloc;
     mp_real.posix_memalign = r.posix_memalign;

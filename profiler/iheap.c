@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#include "profiler/livetab.h"
 #include "profiler/spin.h"
 
 #define RESERVE ((size_t)256 << 20)     /* address space; only touched pages cost memory */
@@ -85,6 +86,8 @@ static hdr_t *bump(size_t size)
     if (top + size > committed) {
         size_t want = (top + size - committed + COMMIT_STEP - 1) & ~(COMMIT_STEP - 1);
         if (want > mp_iheap_len - committed) want = mp_iheap_len - committed;
+        /* The free hook's filter test must send these blocks to its slow path (iheap.h). */
+        if (!mp_live_claim(mp_iheap_lo + committed, want)) return NULL;
         if (mprotect((char *)mp_iheap_lo + committed, want, PROT_READ | PROT_WRITE)) return NULL;
         committed += want;
     }

@@ -6,7 +6,9 @@
  * (measured: 5% of the samples of a C++ churn). So while a thread does the profiler's work
  * (mp_tls.internal > 0), the hooks serve its malloc, calloc and realloc(NULL) from this heap,
  * a reserved address range of its own; free, realloc and malloc_usable_size recognize its
- * blocks by address from any thread, at any time.
+ * blocks by address from any thread, at any time. Its pages are claimed in the live-block
+ * filter as they are committed (mp_live_claim), so the free hook's one filter test sends its
+ * blocks to the slow path, which tells them apart.
  *
  * Size classes (four per power of two, 16-byte header), LIFO free lists under one spinlock;
  * freed blocks of 256 KiB and more give their pages back to the kernel. Never returns

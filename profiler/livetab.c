@@ -106,9 +106,13 @@ static uint64_t *leaf_for(uintptr_t a, bool create)
     return expect;
 }
 
+/* A claimed page (mp_live_claim) has this bit of its count set, and every granule's bit set
+ * for good: a page holds at most 256 records, so the count never reaches it. */
+#define CLAIMED ((uint16_t)0x8000)
+
 /* A record starting at a (in leaf) comes (on) or goes: its page's count moves by one, and its
  * granule's bit is set, or cleared when clear_bit (when no record starts in the granule any
- * more). The caller holds the shard of a, which is the shard of every address in its page:
+ * more) unless the page is claimed. The caller holds the shard of a, which is the shard of every address in its page:
  * no other writer, so plain loads and stores; readers (mp_maybe_tracked) are lock-free. Set in
  * this order and cleared in the reverse, so a reader never sees a page count of 0 while one of
  * its records is in the table. */
@@ -123,7 +127,8 @@ static void filter_set(uint64_t *leaf, uintptr_t a, bool on, bool clear_bit)
         __atomic_store_n(count, (uint16_t)(c + 1), __ATOMIC_RELEASE);
         if (!(w & bit)) __atomic_store_n(word, w | bit, __ATOMIC_RELEASE);
     } else {
-        if (clear_bit && (w & bit)) __atomic_store_n(word, w & ~bit, __ATOMIC_RELEASE);
+        if (clear_bit && (w & bit) && !(c & CLAIMED))
+            __atomic_store_n(word, w & ~bit, __ATOMIC_RELEASE);
         __atomic_store_n(count, (uint16_t)(c - 1), __ATOMIC_RELEASE);
     }
 }
@@ -350,6 +355,28 @@ static void filter_forget(shard_t *s, uintptr_t a)
     if (__atomic_load_n(&seen_unaligned, __ATOMIC_RELAXED))
         keep = find(s, (a & 15) ? a & ~(uintptr_t)15 : a | 8) != NULL;
     filter_set(leaf, a, false, !keep);
+}
+
+bool mp_live_claim(uintptr_t lo, size_t len)
+{
+    const uintptr_t page = (uintptr_t)1 << 12;
+    for (uintptr_t a = lo & ~(page - 1); a < lo + len; a += page) {
+        uint64_t *leaf;
+        if ((a & ~W_ADDR) || !(leaf = leaf_for(a, true))) return false;
+        int idx;
+        shard_t *s = shard_of(a, &idx);
+        if (mp_tls.held_shard == idx + 1) return false;   /* see mp_live_insert */
+        lock_shard(s, idx);
+        /* As filter_set does for a record: the page's count first, then every granule's bit. */
+        uintptr_t off = mp_filter_off(a);
+        uint16_t *count = mp_filter_count(leaf, off);
+        __atomic_store_n(count, (uint16_t)(*count | CLAIMED), __ATOMIC_RELEASE);
+        uint64_t *word = mp_filter_word(leaf, off);
+        for (uintptr_t i = 0; i < page / 16 / 64; i++)
+            __atomic_store_n(&word[i], ~(uint64_t)0, __ATOMIC_RELEASE);
+        unlock_shard(s);
+    }
+    return true;
 }
 
 bool mp_live_remove(uintptr_t a, mp_block_t *out)

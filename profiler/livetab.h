@@ -47,6 +47,12 @@ bool mp_live_watch_sampled(uintptr_t addr);
  * such as unwinding: the table is far larger than the caches at rate=1, and its probe was the
  * profiler's largest cost there). */
 void mp_live_prefetch(uintptr_t addr);
+/* Make the filter answer "maybe tracked" for every address in the whole pages covering
+ * [lo, lo + len), for good: memory only this library hands out (its bootstrap arena, its
+ * private heap), so that a free's one filter test sends its blocks to the slow path with the
+ * tracked ones. No record is made. False when a leaf of the filter could not be mapped (the
+ * pages before it stay claimed: the caller must not hand out memory from the range then). */
+bool mp_live_claim(uintptr_t lo, size_t len);
 /* Untrack addr; true and *out filled when it was tracked. */
 bool mp_live_remove(uintptr_t addr, mp_block_t *out);
 /* Number of tracked blocks. */

@@ -243,14 +243,14 @@ static void fork_prepare(void)
     mp_stack_lock();
     mp_map_lock();
     mp_dangling_lock();
+    mp_iheap_lock();        /* before the shards: a commit of the private heap claims its pages */
     mp_live_lock_all();
-    mp_iheap_lock();
 }
 
 static void fork_parent(void)
 {
-    mp_iheap_unlock();
     mp_live_unlock_all();
+    mp_iheap_unlock();
     mp_dangling_unlock();
     mp_map_unlock();
     mp_stack_unlock();

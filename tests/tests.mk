@@ -57,3 +57,9 @@ $(TP)/hmmaps $(TP)/hmdiff $(TP)/hmleak $(TP)/hmthreads $(TP)/hmwatch $(TP)/hmgro
 $(TP)/stackclean: tests/preload/stackclean.c
 	@mkdir -p $(dir $@)
 	$(CC) $(TP_CFLAGS) -Wl,-z,now $< -o $@
+
+# The bootstrap arena with the profiler objects it claims its pages in.
+$(BUILD)/tests/unit/interpose_boot: tests/unit/interpose_boot.c $(BUILD)/san/interpose/bootstrap.o $(PROF_UNIT_OBJS) tests/check.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(SAN) $(filter %.c %.o,$^) -o $@ -lm -lpthread
+UNIT_TESTS += $(BUILD)/tests/unit/interpose_boot

@@ -1,12 +1,14 @@
 /* Unit tests: the profiler's private heap (profiler/iheap.c) - class sizes, contents kept
  * across random allocate / resize / free against a reference, reuse of freed blocks, pages
- * of large blocks given back, double frees ignored, and concurrent use (lock-free frees
- * against locked allocations). */
+ * of large blocks given back, double frees ignored, concurrent use (lock-free frees
+ * against locked allocations), and every block handed out answered for by the live-block
+ * filter (its pages claimed), which is how the free hook's one test sends it to the slow path. */
 #include <pthread.h>
 #include <stdint.h>
 #include <sys/resource.h>
 
 #include "profiler/iheap.h"
+#include "profiler/profiler.h"
 #include "tests/check.h"
 
 static uint64_t rng = 0x9e3779b97f4a7c15ull;
@@ -43,6 +45,7 @@ static void test_sizes(void)
         CHECKF(n < 64 || u + 16 <= (n + 16) + (n + 16) / 4 + 1, "n=%zu usable=%zu", n, u);
         CHECK(((uintptr_t)p & 15) == 0);
         CHECK(mp_iheap_owns(p));
+        CHECKF(mp_maybe_tracked(p), "n=%zu", n);
         mp_iheap_free(p);
     }
     int x;
@@ -150,7 +153,11 @@ static void test_full_range_refuses(void)
     int got = 0;
     for (int i = 0; i < 8; i++) {
         big[i] = mp_iheap_alloc((size_t)100 << 20);
-        if (big[i]) got++;
+        if (!big[i]) continue;
+        got++;
+        /* committed in later steps than the first: claimed all the same, to the end */
+        CHECK(mp_maybe_tracked(big[i]));
+        CHECK(mp_maybe_tracked((char *)big[i] + ((size_t)100 << 20) - 16));
     }
     CHECK(got >= 1 && got < 8);
     CHECK(mp_iheap_alloc((size_t)1 << 40) == NULL);

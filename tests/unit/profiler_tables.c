@@ -1,7 +1,9 @@
 /* Unit tests: the stack table (interning, dense ids, concurrent inserts) and the live table
- * (insert/remove, the lock-free filter, stale replacement, growth, concurrency). */
+ * (insert/remove, the lock-free filter, stale replacement, growth, concurrency, claimed
+ * pages). */
 #include <pthread.h>
 #include <stdint.h>
+#include <sys/mman.h>
 
 #include "profiler/livetab.h"
 #include "profiler/profiler.h"
@@ -121,6 +123,35 @@ static void test_live_many(void)
     CHECK_EQ_INT(mp_live_count(), before);
     CHECK_EQ_INT(pages_wrong(mem, N, 0, 0), 0);
     free(mem);
+}
+
+/* Claimed pages answer "maybe tracked" at every granule, and go on doing so when a record of
+ * theirs comes and goes; the pages around them do not; no record is made. */
+static void test_live_claim(void)
+{
+    const size_t pg = 4096;
+    char *mem = mmap(NULL, 5 * pg, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    CHECK(mem != MAP_FAILED);
+    if (mem == MAP_FAILED) return;
+    size_t before = mp_live_count();
+    CHECK(mp_live_claim((uintptr_t)mem + pg + 100, 2 * pg));     /* pages 1, 2 and 3 */
+    CHECK_EQ_INT(mp_live_count(), before);
+    int wrong = 0;
+    for (size_t off = 0; off < 5 * pg; off += 16)
+        wrong += mp_maybe_tracked(mem + off) != (off >= pg && off < 4 * pg);
+    CHECK_EQ_INT(wrong, 0);
+    mp_block_t b = { .addr = (uintptr_t)mem + pg + 48, .size = 16, .stack = 1 }, s, o;
+    bool ok;
+    CHECK(!mp_live_insert(&b, &s, &ok) && ok);
+    CHECK(mp_live_remove(b.addr, &o) && o.stack == 1);
+    CHECK(mp_maybe_tracked(mem + pg + 48));
+    CHECK(!mp_live_remove(b.addr, &o));
+    b.addr = (uintptr_t)mem + 4 * pg + 48;                       /* an unclaimed page */
+    CHECK(!mp_live_insert(&b, &s, &ok) && ok);
+    CHECK(mp_live_remove(b.addr, &o));
+    CHECK(!mp_maybe_tracked(mem + 4 * pg + 48));
+    CHECK_EQ_INT(mp_live_count(), before);
+    munmap(mem, 5 * pg);
 }
 
 static void test_live_unaligned_granule(void)
@@ -312,6 +343,7 @@ int main(void)
     RUN(test_live_random_against_reference);    /* first: its shard must start small */
     RUN(test_live_many);
     RUN(test_live_unaligned_granule);
+    RUN(test_live_claim);
     RUN(test_live_concurrent);
     return check_done();
 }
