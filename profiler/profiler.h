@@ -21,7 +21,7 @@
 #define MP_LIKELY(x) __builtin_expect(!!(x), 1)
 #define MP_UNLIKELY(x) __builtin_expect(!!(x), 0)
 
-#define MP_STACK_CACHE_BITS 3
+#define MP_STACK_CACHE_BITS 6
 
 /* Per-thread state. Zero-initialized for every new thread; `inited` tells the rest. */
 typedef struct mp_tls {

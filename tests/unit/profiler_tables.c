@@ -24,6 +24,12 @@ static void test_intern(void)
     CHECK(s && s->depth == 3 && s->pcs[2] == 0x3000 && s->id == ia);
     CHECK(mp_stack_get(0) == NULL);
     CHECK(mp_stack_get(mp_stack_count() + 1) == NULL);
+    /* Same leaf frames and outermost frame: one entry of the thread's cache, met in turn. */
+    uintptr_t c[4] = { 0x1000, 0x2000, 0x3000, 0x4000 }, d[4] = { 0x1000, 0x2000, 0x3001, 0x4000 };
+    uint32_t ic = mp_stack_intern(c, 4, 0), id = mp_stack_intern(d, 4, 0);
+    CHECK(ic != 0 && id != 0 && ic != id);
+    CHECK_EQ_INT(mp_stack_intern(c, 4, 0), ic);
+    CHECK_EQ_INT(mp_stack_intern(d, 4, 0), id);
 }
 
 static void *intern_worker(void *arg)
