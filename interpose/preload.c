@@ -131,11 +131,12 @@ HOOK void *calloc(size_t n, size_t m)
     return calloc_slow(total);
 }
 
-HOOK void *realloc(void *p, size_t n)
+/* realloc of a block the filter answers for: tracked, or the bootstrap arena's or the private
+ * heap's (their pages are claimed). */
+__attribute__((noinline)) static void *realloc_slow(void *p, size_t n)
 {
-    if (p == NULL) return mp_hook_malloc(n);
-    if (MP_UNLIKELY(mp_iheap_owns(p))) return iheap_realloc(p, n);
-    if (MP_UNLIKELY(mp_is_boot(p) || !ready())) {
+    if (mp_iheap_owns(p)) return iheap_realloc(p, n);
+    if (mp_is_boot(p) || !ready()) {
         void *q = mp_hook_malloc(n);
         if (q && mp_is_boot(p)) {
             size_t old = mp_boot_size(p);
@@ -146,6 +147,17 @@ HOOK void *realloc(void *p, size_t n)
     /* The old block leaves the profile now; if realloc then fails, it stays allocated but
      * untracked (a rare undercount, never a wrong free). */
     mp_note_free(p);
+    void *q = mp_real.realloc(p, n);
+    if (q != NULL) mp_note_alloc(q, n);
+    return q;
+}
+
+/* The common case: the filter says p is not tracked, so it is the real allocator's and known
+ * to no table. */
+HOOK void *realloc(void *p, size_t n)
+{
+    if (p == NULL) return mp_hook_malloc(n);
+    if (MP_UNLIKELY(mp_maybe_tracked(p))) return realloc_slow(p, n);
     void *q = mp_real.realloc(p, n);
     if (q != NULL) mp_note_alloc(q, n);
     return q;

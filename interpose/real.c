@@ -7,15 +7,23 @@
 #include "interpose/real.h"
 
 #include <dlfcn.h>
+#include <errno.h>
 #include <pthread.h>
 
 #include "profiler/profiler.h"
 
-/* Until the real free is known only NULL and bootstrap blocks can be freed, and the
- * bootstrap blocks never reach it (mp_hook_free): the hook's fast path may call it any time. */
+/* Until the real functions are known only NULL and bootstrap blocks can be freed or resized,
+ * and the bootstrap blocks never reach these (the hooks' filter test sends them to the slow
+ * path): the hooks' fast paths may call them any time. */
 static void free_unresolved(void *p) { (void)p; }
+static void *realloc_unresolved(void *p, size_t n)
+{
+    (void)p, (void)n;
+    errno = ENOMEM;
+    return NULL;
+}
 
-mp_real_t mp_real = { .free = free_unresolved };
+mp_real_t mp_real = { .free = free_unresolved, .realloc = realloc_unresolved };
 static MP_TLS int resolving;
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 
@@ -38,7 +46,7 @@ static void resolve(void)
     /* Publish malloc last: the hooks test it to know the table is complete. */
     if (r.free) mp_real.free = r.free;
     mp_real.calloc = r.calloc;
-    mp_real.realloc = r.realloc;
+    if (r.realloc) mp_real.realloc = r.realloc;
     mp_real.posix_memalign = r.posix_memalign;
     mp_real.aligned_alloc = r.aligned_alloc;
     mp_real.memalign = r.memalign;
