@@ -26,32 +26,71 @@
 #include "profiler/snapshot_take.h"
 #include "profiler/stdmap.h"
 
+/* The helper thread. interval and inuse_step need it from the start. The signal alone does
+ * not: it is started when the signal first comes (the handler sends the thread that got it
+ * to the slow path on its next allocation, which starts it), or when the program starts a
+ * thread of its own (then it costs nothing more). A thread of ours in a program that has none
+ * would turn glibc's malloc to its multi-threaded paths, locks included, for the whole run:
+ * measured 2-3% of the time of hashmap_churn and python at the default rate. So a
+ * single-threaded program that gets the signal and then never allocates again dumps at exit
+ * only. */
 static pthread_mutex_t dump_lock = PTHREAD_MUTEX_INITIALIZER;
 static int pipe_fd[2] = { -1, -1 };     /* signal handler -> helper thread */
 static int helper_running;              /* helper thread exists in this process */
-static int helper_wanted;               /* signal, interval or inuse_step configured */
+static int helper_wanted;               /* the helper should run (mp_trigger_poll starts it) */
+static int signal_pending;              /* the dump signal came: the helper dumps */
 static int exited;                      /* the exit dump was written: write no more */
 static unsigned seq;                    /* next file sequence number, per process */
 static int64_t next_inuse;              /* in-use bytes that trigger the next step dump */
 static int warned_write;
 static dev_t pipe_dev;                  /* identity of our pipe's write end: a program that */
 static ino_t pipe_ino;                  /* closes fds it does not know may reuse the number */
+static ino_t pipe_rino;                 /* and of its read end (same device) */
+
+static bool our_pipe(int fd, ino_t ino);
 
 /* Write one byte to our pipe, if the descriptor is still our pipe (async-signal-safe). */
 static void poke(char c)
 {
     int fd = pipe_fd[1];
-    struct stat st;
-    if (fd < 0 || fstat(fd, &st) != 0 || st.st_dev != pipe_dev || st.st_ino != pipe_ino) return;
+    if (!our_pipe(fd, pipe_ino)) return;
     ssize_t w = write(fd, &c, 1);      /* non-blocking: a full pipe drops it */
     (void)w;
+}
+
+/* Is fd still our pipe's end with inode ino (a program may have closed it and reused the
+ * number)? Async-signal-safe. */
+static bool our_pipe(int fd, ino_t ino)
+{
+    struct stat st;
+    return fd >= 0 && fstat(fd, &st) == 0 && st.st_dev == pipe_dev && st.st_ino == ino;
+}
+
+/* A new trigger pipe (the old one's descriptors, if any, are no longer ours to close). */
+static bool make_pipe(void)
+{
+    struct stat r, w;
+    if (pipe2(pipe_fd, O_CLOEXEC | O_NONBLOCK) != 0 || fstat(pipe_fd[0], &r) != 0 ||
+        fstat(pipe_fd[1], &w) != 0) {
+        pipe_fd[0] = pipe_fd[1] = -1;
+        return false;
+    }
+    pipe_dev = w.st_dev;
+    pipe_ino = w.st_ino;
+    pipe_rino = r.st_ino;
+    return true;
 }
 
 static void on_signal(int sig)
 {
     (void)sig;
     int saved = errno;
-    poke('s');
+    __atomic_store_n(&signal_pending, 1, __ATOMIC_RELEASE);
+    if (!__atomic_load_n(&helper_running, __ATOMIC_ACQUIRE)) {
+        __atomic_store_n(&helper_wanted, 1, __ATOMIC_RELEASE);
+        mp_tls.countdown = 0;   /* this thread's next allocation takes the slow path */
+    }
+    poke('s');                  /* wakes the helper; the byte itself carries nothing */
     errno = saved;
 }
 
@@ -130,6 +169,7 @@ static void *helper_main(void *arg)
     clock_gettime(CLOCK_MONOTONIC, &t);
     int64_t next = (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000 + interval_ms;
     for (;;) {
+        if (__atomic_exchange_n(&signal_pending, 0, __ATOMIC_ACQ_REL)) mp_dump("signal");
         int timeout = -1;
         if (interval_ms) {
             clock_gettime(CLOCK_MONOTONIC, &t);
@@ -142,12 +182,10 @@ static void *helper_main(void *arg)
         if (r > 0 && (p.revents & (POLLNVAL | POLLERR | POLLHUP))) break;   /* closed under us */
         if (r > 0) {
             char buf[64];
+            if (!our_pipe(pipe_fd[0], pipe_rino)) break;    /* the number is the program's now */
             ssize_t n = read(pipe_fd[0], buf, sizeof buf);
             if (n <= 0) continue;
-            bool sig = memchr(buf, 's', (size_t)n) != NULL;
-            bool grow = memchr(buf, 'g', (size_t)n) != NULL;
-            if (sig) mp_dump("signal");
-            if (grow) mp_dump("inuse");
+            if (memchr(buf, 'g', (size_t)n)) mp_dump("inuse");
         } else if (r == 0) {
             mp_dump("interval");
             next += interval_ms;
@@ -158,16 +196,12 @@ static void *helper_main(void *arg)
 
 static void start_helper(void)
 {
-    if (pipe_fd[0] < 0 && pipe2(pipe_fd, O_CLOEXEC | O_NONBLOCK) != 0) {
+    /* made at init, but the program may have closed it since */
+    if (!(our_pipe(pipe_fd[0], pipe_rino) && our_pipe(pipe_fd[1], pipe_ino)) && !make_pipe()) {
         mp_warn("cannot create the trigger pipe: %s; signal and interval dumps are off",
                 strerror(errno));
         helper_wanted = 0;
         return;
-    }
-    struct stat st;
-    if (fstat(pipe_fd[1], &st) == 0) {
-        pipe_dev = st.st_dev;
-        pipe_ino = st.st_ino;
     }
     pthread_attr_t a;
     pthread_attr_init(&a);
@@ -192,7 +226,10 @@ void mp_trigger_init(void)
 {
     const mp_options_t *o = mp_opts();
     next_inuse = (int64_t)o->inuse_step;
-    helper_wanted = o->signal || o->interval || o->inuse_step;
+    helper_wanted = o->interval || o->inuse_step;
+    /* the pipe now, for the signal handler (which cannot make one) */
+    if (o->signal && !make_pipe())
+        mp_warn("cannot create the trigger pipe: %s; signal dumps are off", strerror(errno));
     if (o->signal) {
         struct sigaction cur;
         if (sigaction(o->signal, NULL, &cur) == 0 && cur.sa_handler == SIG_DFL &&
@@ -211,9 +248,15 @@ void mp_trigger_init(void)
     if (helper_wanted) start_helper();
 }
 
+void mp_trigger_threads(void)
+{
+    if (mp_enabled() && mp_opts()->signal) __atomic_store_n(&helper_wanted, 1, __ATOMIC_RELEASE);
+}
+
 void mp_trigger_poll(void)
 {
-    if (MP_UNLIKELY(helper_wanted && !__atomic_load_n(&helper_running, __ATOMIC_ACQUIRE))) {
+    if (MP_UNLIKELY(__atomic_load_n(&helper_wanted, __ATOMIC_ACQUIRE) &&
+                    !__atomic_load_n(&helper_running, __ATOMIC_ACQUIRE))) {
         static int starting;
         if (!__atomic_exchange_n(&starting, 1, __ATOMIC_ACQ_REL)) {
             start_helper();
@@ -241,19 +284,16 @@ void mp_trigger_after_fork_child(void)
     pthread_mutex_init(&dump_lock, NULL);
     seq = 0;
     /* The helper thread did not survive fork, and the pipe is shared with the parent: the
-     * child gets its own pipe now and its own helper on its next sampled allocation. */
-    if (pipe_fd[0] >= 0) {
-        close(pipe_fd[0]);
-        close(pipe_fd[1]);
-        pipe_fd[0] = pipe_fd[1] = -1;
-    }
-    if (helper_wanted && pipe2(pipe_fd, O_CLOEXEC | O_NONBLOCK) != 0) pipe_fd[0] = pipe_fd[1] = -1;
-    struct stat st;
-    if (pipe_fd[1] >= 0 && fstat(pipe_fd[1], &st) == 0) {
-        pipe_dev = st.st_dev;
-        pipe_ino = st.st_ino;
-    }
+     * child gets its own pipe now, and its own helper as a new process would (the child has
+     * one thread). */
+    const mp_options_t *o = mp_opts();
+    if (our_pipe(pipe_fd[0], pipe_rino)) close(pipe_fd[0]);
+    if (our_pipe(pipe_fd[1], pipe_ino)) close(pipe_fd[1]);
+    pipe_fd[0] = pipe_fd[1] = -1;
     __atomic_store_n(&helper_running, 0, __ATOMIC_RELEASE);
+    __atomic_store_n(&signal_pending, 0, __ATOMIC_RELEASE);
+    __atomic_store_n(&helper_wanted, o->interval || o->inuse_step, __ATOMIC_RELEASE);
+    if ((o->signal || o->interval || o->inuse_step) && !make_pipe()) pipe_fd[0] = pipe_fd[1] = -1;
 }
 
 __attribute__((destructor)) static void at_exit_dump(void)

@@ -10,8 +10,12 @@
 #include <stdint.h>
 
 void mp_trigger_init(void);
-/* On the sampled path: restart the helper thread in a fork child that needs one. */
+/* On the sampled path: start the helper thread when it is wanted and not running (a dump
+ * signal came, the program has a second thread, a fork child). */
 void mp_trigger_poll(void);
+/* The program has a second thread: with a dump signal configured, the helper thread may start
+ * now (it no longer costs the program glibc's single-threaded malloc). */
+void mp_trigger_threads(void);
 /* Estimated in-use bytes after a sampled allocation (only when inuse_step is set). */
 void mp_trigger_inuse(int64_t inuse_bytes);
 /* Fork support: hold/release the dump lock; reset state in the child. */

@@ -1,5 +1,6 @@
 # Integration: the dump triggers besides exit: every `interval` seconds, each time in-use bytes
-# grow by `inuse_step`, and the retained_space sample type of maps.
+# grow by `inuse_step`, the signal in a single-threaded program (no thread of ours until it
+# comes), and the retained_space sample type of maps.
 . "$(dirname "$0")/../lib.sh"
 
 t_begin interval_dumps
@@ -13,6 +14,23 @@ for f in "$out".*.pb.gz; do
   "${GO_PPROF[@]}" -raw "$f" 2>/dev/null | grep -q 'mapprof snapshot: \(interval\|exit\)' || \
     "${GO_PPROF[@]}" -comments "$f" 2>/dev/null | grep -q 'interval\|exit' || t_fail "$f: not tagged interval/exit"
 done
+t_end
+
+t_begin signal_starts_the_helper
+out="$TMP/lz/p"
+mkdir -p "$TMP/lz"
+MAPPROF_OPTIONS="output=$out" LD_PRELOAD="$LIB" "$TP/lazyhelper" "$out" >"$TMP/lz.out"
+t_eq "$?" 0 "exit status"
+grep -q '^single_threaded_before 1$' "$TMP/lz.out" || t_fail "a thread of ours before the signal: $(cat "$TMP/lz.out")"
+grep -q '^signal_dump 1$' "$TMP/lz.out" || t_fail "no profile after the signal: $(cat "$TMP/lz.out")"
+n=$(ls "$TMP/lz" | grep -c '\.pb\.gz$')
+t_eq "$n" 2 "profiles (signal, exit)"
+for f in "$TMP"/lz/*.pb.gz; do
+  "${GO_PPROF[@]}" -raw "$f" >/dev/null 2>&1 || t_fail "invalid profile $f"
+done
+# the control: interval= needs the helper from the start, and the program sees its thread
+MAPPROF_OPTIONS="interval=60:output=$TMP/lz/q" LD_PRELOAD="$LIB" "$TP/lazyhelper" "$TMP/lz/q" >"$TMP/lz2.out"
+grep -q '^single_threaded_before 0$' "$TMP/lz2.out" || t_fail "control: $(cat "$TMP/lz2.out")"
 t_end
 
 t_begin inuse_step_dumps
