@@ -140,12 +140,11 @@ static inline __attribute__((always_inline)) uintptr_t key_identity(const void *
     return v ? (uintptr_t)v : (uintptr_t)-1;
 }
 
-/* Called for every put and delete of a map with pointers. At the sampled default a new entry
- * whose key and value point to no tracked block (nearly all of them) ends here, with no call. */
-static void on_entry(const hm_map_t *m, uint64_t word, const void *key, const void *val,
-                     hm_entry_ev_t ev)
+/* What on_entry's test let through: a delete, a replaced value, a new entry under
+ * dangling=all, or one that may point to a tracked block. */
+__attribute__((noinline)) static void entry_slow(uint64_t word, const void *key, const void *val,
+                                                 hm_entry_ev_t ev)
 {
-    (void)m;
     if (mp_tls.busy) return;
     uint32_t id = (uint32_t)word, flags = (uint32_t)(word >> 32);
     bool kp;
@@ -158,6 +157,30 @@ static void on_entry(const hm_map_t *m, uint64_t word, const void *key, const vo
     if ((flags & F_VAL_PTR) && val) memcpy(&v, val, sizeof v);
     if ((flags & F_SAMPLED) && ev == HM_ENTRY_ADDED && !mp_dangling_may_follow(k, kp, v)) return;
     mp_dangling_insert_ex(id, k, kp, (const void *)v, ev == HM_ENTRY_ADDED);
+}
+
+/* Called for every put and delete of a map with pointers. At the sampled default a new entry
+ * whose key and value point to no tracked block (nearly all of them) ends in this test: the
+ * pointers as key_identity reads them, and the filter. A delete of a key that is a pointer or
+ * 8 bytes (key_identity's value then) whose pair the table cannot hold ends here too. */
+static void on_entry(const hm_map_t *m, uint64_t word, const void *key, const void *val,
+                     hm_entry_ev_t ev)
+{
+    (void)m;
+    uint32_t flags = (uint32_t)(word >> 32);
+    size_t ks = flags >> F_KEY_SIZE_SHIFT;
+    if (ev == HM_ENTRY_REMOVED && (ks == 8 || ((flags & F_KEY_PTR) && ks >= sizeof(void *)))) {
+        uint64_t k;
+        memcpy(&k, key, sizeof k);
+        if (!mp_dangling_maybe_present((uint32_t)word, k ? (uintptr_t)k : (uintptr_t)-1)) return;
+    } else if ((flags & F_SAMPLED) && ev == HM_ENTRY_ADDED) {
+        uintptr_t k = 0, v = 0;
+        if ((flags & F_KEY_PTR) && ks >= sizeof(void *)) memcpy(&k, key, sizeof k);
+        if ((flags & F_VAL_PTR) && val) memcpy(&v, val, sizeof v);
+        if (!(k && mp_maybe_tracked((const void *)k)) && !(v && mp_maybe_tracked((const void *)v)))
+            return;
+    }
+    entry_slow(word, key, val, ev);
 }
 
 static const hm_hooks_t hooks = {

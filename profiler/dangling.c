@@ -55,9 +55,10 @@ static uint32_t dead_entries;
  * (the table lives in memory the program's cache does not hold). The bits are what every map
  * operation reads: 8 KiB, where the counters would be 64 KiB of lines. A counter that reaches
  * 255 stays there. */
-#define PRESENT_BITS 16
+#define PRESENT_BITS MP_DANGLING_PRESENT_BITS
 static uint8_t present[1u << PRESENT_BITS];
-static uint64_t present_any[(1u << PRESENT_BITS) / 64];
+uint64_t mp_dangling_present[(1u << PRESENT_BITS) / 64];
+#define present_any mp_dangling_present
 
 static int mode_now = MP_DANGLING_ALL;     /* read by every map operation: no call */
 
@@ -76,17 +77,8 @@ static inline uint32_t slot_of(uint32_t map, uintptr_t key, uint32_t mask)
     return (uint32_t)(h >> 32) & mask;
 }
 
-static inline uint32_t present_of(uint32_t map, uintptr_t key)
-{
-    uint64_t h = ((uint64_t)key + map) * 0xd6e8feb86659fd93ULL;
-    return (uint32_t)(h >> (64 - PRESENT_BITS));
-}
-
-static inline bool maybe_present(uint32_t map, uintptr_t key)
-{
-    uint32_t i = present_of(map, key);
-    return (__atomic_load_n(&present_any[i / 64], __ATOMIC_RELAXED) >> (i % 64)) & 1;
-}
+#define present_of mp_dangling_present_bit
+#define maybe_present mp_dangling_maybe_present
 
 /* Under the lock: an entry for (map, key) came (+1) or went (-1). */
 static void present_add(uint32_t map, uintptr_t key, int d)

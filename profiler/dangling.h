@@ -36,6 +36,22 @@ static inline bool mp_dangling_may_follow(uintptr_t key, bool key_is_ptr, uintpt
     return (key_is_ptr && mp_maybe_tracked((const void *)key)) ||
            (value && mp_maybe_tracked((const void *)value));
 }
+/* The lock-free test of a delete: may the table hold an entry for (map, key)? One bit per
+ * hashed pair (set while the pair's count in the table is not 0): false for nearly every
+ * delete at the sampled default. mp_dangling_remove makes it; a map hook may make it first. */
+#define MP_DANGLING_PRESENT_BITS 16
+extern uint64_t mp_dangling_present[(1u << MP_DANGLING_PRESENT_BITS) / 64]
+    __attribute__((visibility("hidden")));
+static inline uint32_t mp_dangling_present_bit(uint32_t map, uintptr_t key)
+{
+    uint64_t h = ((uint64_t)key + map) * 0xd6e8feb86659fd93ULL;
+    return (uint32_t)(h >> (64 - MP_DANGLING_PRESENT_BITS));
+}
+static inline bool mp_dangling_maybe_present(uint32_t map, uintptr_t key)
+{
+    uint32_t i = mp_dangling_present_bit(map, key);
+    return (__atomic_load_n(&mp_dangling_present[i / 64], __ATOMIC_RELAXED) >> (i % 64)) & 1;
+}
 /* The entry with this key left the map. */
 void mp_dangling_remove(uint32_t map, const void *key);
 /* Every entry of map left it (the map was cleared). */
