@@ -8,7 +8,12 @@
 #include "profiler/profiler.h"
 #include "profiler/spin.h"
 
+/* Two-way sets; a new stack replaces the one of its set that came in first. Direct-mapped by stack id, two hot stacks
+ * whose ids met in one slot took it in turn, each turn a flush to the shared counters: on the
+ * python workload at rate=1 one run in four flushed on 11% of its events instead of 0.2%
+ * (which ids collide depends on the order the program first met its stacks). */
 #define TC_SLOTS 64
+#define TC_SETS (TC_SLOTS / 2)
 
 typedef struct tc_slot {
     uint32_t stack;                 /* 0 = empty */
@@ -16,7 +21,8 @@ typedef struct tc_slot {
 } tc_slot_t;
 
 typedef struct mp_tcache {
-    tc_slot_t slot[TC_SLOTS];
+    tc_slot_t slot[TC_SLOTS];       /* set k: slots 2k and 2k + 1 */
+    uint8_t newer[TC_SETS];         /* the way of each set filled last (owner only) */
     struct mp_tcache *next_all;     /* every cache ever made (never unlinked) */
     struct mp_tcache *next_free;    /* free list, of caches whose thread exited */
 } mp_tcache_t;
@@ -111,12 +117,19 @@ void mp_tcount_add(uint32_t stack, const mp_tc_event_t *ev)
             if (d[i]) mp_stack_add(st, i, d[i]);
         return;
     }
-    tc_slot_t *s = &c->slot[stack & (TC_SLOTS - 1)];
-    if (s->stack != stack) {
-        if (s->stack) flush_slot(s);
-        __atomic_store_n(&s->stack, stack, __ATOMIC_RELEASE);
+    unsigned set = stack & (TC_SETS - 1), way;
+    tc_slot_t *w = &c->slot[2 * set];
+    if (w[0].stack == stack) {
+        way = 0;
+    } else if (w[1].stack == stack) {
+        way = 1;
+    } else {
+        way = !w[0].stack ? 0 : !w[1].stack ? 1 : !c->newer[set];
+        if (w[way].stack) flush_slot(&w[way]);
+        __atomic_store_n(&w[way].stack, stack, __ATOMIC_RELEASE);
+        c->newer[set] = (uint8_t)way;
     }
-    apply(s->d, ev);
+    apply(w[way].d, ev);
 }
 
 void mp_tcount_collect(int64_t (*sum)[MP_C_COUNT], uint32_t n)
