@@ -77,11 +77,14 @@ static inline uint64_t mp_filter_bit(uintptr_t off)
     return (uint64_t)1 << ((off >> 4) & 63);
 }
 
+/* Addresses at or above 2^47 (never a tracked block's: the table refuses them) wrap onto the
+ * leaves below: a wrong "maybe" there only costs a table lookup, and no test is spent on them. */
 static inline bool mp_maybe_tracked(const void *p)
 {
     uintptr_t a = (uintptr_t)p;
-    if (MP_UNLIKELY(a >> 47)) return a != 0;        /* outside the filter: ask the table */
-    uint64_t *leaf = __atomic_load_n(&mp_filter_top[a >> MP_FILTER_LEAF_SHIFT], __ATOMIC_RELAXED);
+    uint64_t *leaf = __atomic_load_n(&mp_filter_top[(a >> MP_FILTER_LEAF_SHIFT) &
+                                                    ((1u << (47 - MP_FILTER_LEAF_SHIFT)) - 1)],
+                                     __ATOMIC_RELAXED);
     if (MP_LIKELY(!leaf)) return false;
     uintptr_t off = mp_filter_off(a);
     if (MP_LIKELY(!__atomic_load_n(mp_filter_count(leaf, off), __ATOMIC_RELAXED))) return false;
