@@ -45,21 +45,29 @@ __attribute__((noinline, cold)) static void *iheap_realloc(void *p, size_t n)
  * product, checked). The countdown is as the fast path found it. A busy thread allocates
  * without being sampled; doing the profiler's own work, from the private heap
  * (profiler/iheap.h), falling back to the real allocator. */
-static inline __attribute__((always_inline)) void *alloc_slow(size_t n, bool zero)
+static inline __attribute__((always_inline)) void *alloc_slow(size_t n, bool zero, uintptr_t frame)
 {
     if (MP_UNLIKELY(!ready())) return mp_boot_alloc(n, 16);     /* static: already zero */
     bool busy = mp_tls.busy;
     void *p = NULL;
     if (MP_UNLIKELY(busy && mp_tls.internal)) p = zero ? mp_iheap_calloc(n, 1) : mp_iheap_alloc(n);
     if (!p) p = zero ? mp_real.calloc(n, 1) : mp_real.malloc(n);
-    if (MP_LIKELY(p != NULL && !busy)) mp_note_alloc_unbusy(p, n);
+    if (MP_LIKELY(p != NULL && !busy)) mp_note_alloc_unbusy(p, n, frame);
     return p;
 }
 
 /* One copy of the slow path each, with zero a constant in it (a flag tested at run time
  * cost 10 instructions per sampled allocation, measured). */
-__attribute__((noinline)) static void *malloc_slow(size_t n) { return alloc_slow(n, false); }
-__attribute__((noinline)) static void *calloc_slow(size_t n) { return alloc_slow(n, true); }
+/* Each passes its own frame, the first of the program's chain (the hooks jump here), for the
+ * stack walk to start at. */
+__attribute__((noinline)) static void *malloc_slow(size_t n)
+{
+    return alloc_slow(n, false, (uintptr_t)__builtin_frame_address(0));
+}
+__attribute__((noinline)) static void *calloc_slow(size_t n)
+{
+    return alloc_slow(n, true, (uintptr_t)__builtin_frame_address(0));
+}
 
 /* The common case of an allocation hook: not busy, and n bytes do not reach the sampling
  * countdown. It charges them before the real call, so the hook can end in a tail call to it:

@@ -91,25 +91,26 @@ static inline bool mp_maybe_tracked(const void *p)
     return (__atomic_load_n(mp_filter_word(leaf, off), __ATOMIC_RELAXED) & mp_filter_bit(off)) != 0;
 }
 
-/* ---- the allocation path (record.c) ---- */
-void mp_alloc_slow(void *p, size_t n);
+/* ---- the allocation path (record.c) ----
+ * frame: the hook's own frame, where a frame-pointer walk may start (mp_unwind_capture), or 0. */
+void mp_alloc_slow(void *p, size_t n, uintptr_t frame);
 void mp_free_slow(void *p);
 
 /* What an allocation of n bytes takes off the sampling countdown. */
 static inline int64_t mp_charge(size_t n) { return (int64_t)(n > INT64_MAX / 2 ? INT64_MAX / 2 : n); }
 
 /* For hooks that tested mp_tls.busy before allocating. */
-static inline void mp_note_alloc_unbusy(void *p, size_t n)
+static inline void mp_note_alloc_unbusy(void *p, size_t n, uintptr_t frame)
 {
     mp_tls.countdown -= mp_charge(n);
     if (MP_LIKELY(mp_tls.countdown > 0)) return;
-    mp_alloc_slow(p, n);
+    mp_alloc_slow(p, n, frame);
 }
 
 static inline void mp_note_alloc(void *p, size_t n)
 {
     if (MP_UNLIKELY(mp_tls.busy)) return;
-    mp_note_alloc_unbusy(p, n);
+    mp_note_alloc_unbusy(p, n, 0);
 }
 
 static inline void mp_note_free(void *p)

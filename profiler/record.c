@@ -97,12 +97,12 @@ static void forget(const mp_block_t *b)
 }
 
 /* The sampled path outside any map operation. */
-static void sample_plain(void *p, size_t n)
+static void sample_plain(void *p, size_t n, uintptr_t frame)
 {
     mp_live_prefetch((uintptr_t)p);
     mp_tls.countdown = mp_sample_next(&mp_tls.rng, opts.rate);
     uintptr_t *pcs = mp_tls.pcs;
-    int depth = mp_unwind_capture(pcs, opts.max_depth, opts.unwind);
+    int depth = mp_unwind_capture(pcs, opts.max_depth, opts.unwind, frame);
     mp_block_t b = { .addr = (uintptr_t)p, .size = mp_block_size(n) };
     b.stack = mp_stack_intern(pcs, depth, 0);
     if (!b.stack) return;
@@ -114,7 +114,7 @@ static void sample_plain(void *p, size_t n)
 
 /* Inside a map operation: every block is tracked for the map; it is also sampled (with the
  * map's label) when the parked countdown says so. */
-static void track_for_map(void *p, size_t n)
+static void track_for_map(void *p, size_t n, uintptr_t frame)
 {
     mp_live_prefetch((uintptr_t)p);
     mp_tls.countdown = 0;   /* stay on the slow path until the context ends */
@@ -124,7 +124,7 @@ static void track_for_map(void *p, size_t n)
     if (sampled) {
         mp_tls.saved_countdown = mp_sample_next(&mp_tls.rng, opts.rate);
         uintptr_t *pcs = mp_tls.pcs;
-        int depth = mp_unwind_capture(pcs, opts.max_depth, opts.unwind);
+        int depth = mp_unwind_capture(pcs, opts.max_depth, opts.unwind, frame);
         b.stack = mp_stack_intern(pcs, depth, mp_map_label(b.map, (mp_map_role_t)MP_BLOCK_ROLE(&b)));
     }
     mp_block_t stale;
@@ -154,13 +154,13 @@ __attribute__((noinline)) static void scrub_stack(void)
     __asm__ volatile("" : : "r"(area) : "memory");
 }
 
-static void alloc_slow(void *p, size_t n);
+static void alloc_slow(void *p, size_t n, uintptr_t frame);
 static void init_early(void);
 static void free_slow(void *p);
 
-void mp_alloc_slow(void *p, size_t n)
+void mp_alloc_slow(void *p, size_t n, uintptr_t frame)
 {
-    alloc_slow(p, n);
+    alloc_slow(p, n, frame);
     if (MP_UNLIKELY(opts.leak_check)) scrub_stack();
 }
 
@@ -170,7 +170,7 @@ void mp_free_slow(void *p)
     if (MP_UNLIKELY(opts.leak_check)) scrub_stack();
 }
 
-__attribute__((noinline)) static void alloc_slow(void *p, size_t n)
+__attribute__((noinline)) static void alloc_slow(void *p, size_t n, uintptr_t frame)
 {
     mp_tls.busy++;
     if (MP_UNLIKELY(!mp_tls.inited)) {
@@ -186,8 +186,8 @@ __attribute__((noinline)) static void alloc_slow(void *p, size_t n)
         mp_tls.countdown = mp_sample_next(&mp_tls.rng, opts.rate ? opts.rate : 524288);
         goto out;
     }
-    if (mp_tls.map_id) track_for_map(p, n);
-    else sample_plain(p, n);
+    if (mp_tls.map_id) track_for_map(p, n, frame);
+    else sample_plain(p, n, frame);
     mp_trigger_poll();
 out:
     mp_tls.busy--;
@@ -226,7 +226,7 @@ uint32_t mp_capture_stack_id(uint32_t label)
     if (!mp_enabled()) return 0;
     mp_tls.busy++;
     uintptr_t pcs[256];     /* not the TLS buffer: callers may be inside the sampled path */
-    int depth = mp_unwind_capture(pcs, opts.max_depth, opts.unwind);
+    int depth = mp_unwind_capture(pcs, opts.max_depth, opts.unwind, 0);
     uint32_t id = mp_stack_intern(pcs, depth, label);
     /* the walk's request is met here, at the depth it went, not by a later slow path */
     if (MP_UNLIKELY(opts.leak_check)) scrub_stack();

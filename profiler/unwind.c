@@ -82,13 +82,17 @@ static uintptr_t stack_top(uintptr_t sp)
  * frames (ours among them) and keeps at most max of the program's. */
 #define WALK_EXTRA 16
 
-__attribute__((noinline)) static int fp_walk(uintptr_t *pcs, int max)
+__attribute__((noinline)) static int fp_walk(uintptr_t *pcs, int max, uintptr_t from)
 {
     uintptr_t f = (uintptr_t)__builtin_frame_address(0);
     uintptr_t hi = stack_top(f);
     int out = 0, left = max + WALK_EXTRA;
     if (hi < f + 2 * sizeof(uintptr_t)) return 0;
     hi -= 2 * sizeof(uintptr_t);
+    /* The hook's frame, when given and plausible (above this one, on this stack, aligned):
+     * the walk starts there, without reading the frames of ours in between (measured: 5 of
+     * them on the sampled malloc path, about 60 instructions a walk). */
+    if (from > f && from <= hi && !(from & 7)) f = from;
     /* f is a frame on this thread's stack: 8-aligned, at most hi. Each next frame must be
      * above it and pass the same tests (rbp may hold any value in code without frame
      * pointers; the tests are written so that no sum can wrap). */
@@ -105,10 +109,10 @@ __attribute__((noinline)) static int fp_walk(uintptr_t *pcs, int max)
     return out;
 }
 
-int mp_unwind_capture(uintptr_t *pcs, int max, int method)
+int mp_unwind_capture(uintptr_t *pcs, int max, int method, uintptr_t from)
 {
     if (max > 256) max = 256;
-    if (method == MP_UNWIND_FP) return fp_walk(pcs, max);
+    if (method == MP_UNWIND_FP) return fp_walk(pcs, max, from);
     uintptr_t *buf = mp_tls.raw;
     int n = unw_backtrace((void **)buf, max + WALK_EXTRA);
     mp_tls.scrub = MP_UNWIND_SCRUB_DEEP;

@@ -8,8 +8,10 @@
 
 /* Learn the address range of libmapprof.so's code (call once at init). */
 void mp_unwind_init(void);
-/* Fill pcs with at most max return addresses; returns how many. method: MP_UNWIND_*. */
-int mp_unwind_capture(uintptr_t *pcs, int max, int method);
+/* Fill pcs with at most max return addresses; returns how many. method: MP_UNWIND_*. from:
+ * a frame of the caller's own chain (the hook's slow path), where the frame-pointer walk
+ * starts, skipping the profiler's frames below it unread; 0 to start here. */
+int mp_unwind_capture(uintptr_t *pcs, int max, int method, uintptr_t from);
 /* Stack bytes a libunwind walk, or a thread's first frame-pointer walk, may dirty below the
  * caller (measured 3.5 KiB at most): captures set mp_tls.scrub to it for the leak check. */
 #define MP_UNWIND_SCRUB_DEEP 4096
