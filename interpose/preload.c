@@ -139,8 +139,8 @@ HOOK void *calloc(size_t n, size_t m)
     return calloc_slow(total);
 }
 
-/* realloc of a block the filter answers for: tracked, or the bootstrap arena's or the private
- * heap's (their pages are claimed). */
+/* realloc of a block the filter answers for (tracked, or the bootstrap arena's or the private
+ * heap's: their pages are claimed), or whose new block may be sampled, or on a busy thread. */
 __attribute__((noinline)) static void *realloc_slow(void *p, size_t n)
 {
     if (mp_iheap_owns(p)) return iheap_realloc(p, n);
@@ -156,19 +156,19 @@ __attribute__((noinline)) static void *realloc_slow(void *p, size_t n)
      * untracked (a rare undercount, never a wrong free). */
     mp_note_free(p);
     void *q = mp_real.realloc(p, n);
-    if (q != NULL) mp_note_alloc(q, n);
+    if (q != NULL && !mp_tls.busy)
+        mp_note_alloc_unbusy(q, n, (uintptr_t)__builtin_frame_address(0));
     return q;
 }
 
-/* The common case: the filter says p is not tracked, so it is the real allocator's and known
- * to no table. */
+/* The common case, a tail call to the real realloc: the filter says p is not tracked (so it
+ * is the real allocator's and known to no table), and the new block is not to be sampled (its
+ * bytes charged before, as malloc's are). */
 HOOK void *realloc(void *p, size_t n)
 {
     if (p == NULL) return mp_hook_malloc(n);
-    if (MP_UNLIKELY(mp_maybe_tracked(p))) return realloc_slow(p, n);
-    void *q = mp_real.realloc(p, n);
-    if (q != NULL) mp_note_alloc(q, n);
-    return q;
+    if (MP_LIKELY(!mp_maybe_tracked(p) && unsampled(n))) return mp_real.realloc(p, n);
+    return realloc_slow(p, n);
 }
 
 HOOK void *reallocarray(void *p, size_t n, size_t m)
