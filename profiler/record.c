@@ -57,7 +57,8 @@ int64_t mp_uptime_ns(void)
 static void thread_init(void)
 {
     uint64_t ord = __atomic_fetch_add(&thread_ordinal, 1, __ATOMIC_RELAXED);
-    if (ord == 1) mp_trigger_threads();
+    /* a thread after the first (init_early counts the first one twice, before it enables) */
+    if (ord >= 1) mp_trigger_threads();
     mp_tls.rng = mp_sample_seed(seed, ord);
     mp_tls.countdown = mp_sample_next(&mp_tls.rng, opts.rate);
     mp_tls.inited = 1;

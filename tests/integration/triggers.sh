@@ -31,6 +31,11 @@ done
 # the control: interval= needs the helper from the start, and the program sees its thread
 MAPPROF_OPTIONS="interval=60:output=$TMP/lz/q" LD_PRELOAD="$LIB" "$TP/lazyhelper" "$TMP/lz/q" >"$TMP/lz2.out"
 grep -q '^single_threaded_before 0$' "$TMP/lz2.out" || t_fail "control: $(cat "$TMP/lz2.out")"
+# a program with a thread of its own gets the helper without the signal (main and helper left)
+MAPPROF_OPTIONS="output=$TMP/lz/r" LD_PRELOAD="$LIB" "$TP/lazyhelper" "$TMP/lz/r" thread >"$TMP/lz3.out"
+grep -q '^threads_after_join 2$' "$TMP/lz3.out" || t_fail "second thread: $(cat "$TMP/lz3.out")"
+MAPPROF_OPTIONS="signal=none:output=$TMP/lz/s" LD_PRELOAD="$LIB" "$TP/lazyhelper" "$TMP/lz/s" thread >"$TMP/lz4.out"
+grep -q '^threads_after_join 1$' "$TMP/lz4.out" || t_fail "signal=none control: $(cat "$TMP/lz4.out")"
 t_end
 
 t_begin inuse_step_dumps

@@ -1,7 +1,12 @@
 /* Target program: one thread. Prints whether glibc still counts the process single-threaded
  * after some allocation (the dump signal alone must not cost a thread of the profiler's), then
  * raises SIGUSR2 and allocates until that signal's profile (sequence 0) appears, for at most
- * 10 s, and prints whether it did. usage: lazyhelper OUTPUT_PREFIX */
+ * 10 s, and prints whether it did. With a second argument, first runs a thread of its own
+ * that allocates, and prints how many threads the process has after joining it and
+ * allocating 16 MiB more (the helper's start waits for a sampled allocation).
+ * usage: lazyhelper OUTPUT_PREFIX [thread] */
+#include <dirent.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,9 +22,33 @@ static void churn(size_t n)
     free(sink);
 }
 
+static void *worker(void *arg)
+{
+    (void)arg;
+    for (int i = 0; i < 1000; i++) churn(64);
+    return NULL;
+}
+
+static int threads_now(void)
+{
+    DIR *d = opendir("/proc/self/task");
+    if (!d) return -1;
+    int n = 0;
+    for (struct dirent *e; (e = readdir(d));) n += e->d_name[0] != '.';
+    closedir(d);
+    return n;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) return 2;
+    if (argc > 2) {
+        pthread_t t;
+        if (pthread_create(&t, NULL, worker, NULL) != 0 || pthread_join(t, NULL) != 0) return 3;
+        for (int i = 0; i < 16384; i++) churn(1024);
+        printf("threads_after_join %d\n", threads_now());
+        return 0;
+    }
     for (int i = 0; i < 10000; i++) churn(100 + (size_t)(i % 200));
     printf("single_threaded_before %d\n", (int)__libc_single_threaded);
     char path[4096];
