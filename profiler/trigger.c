@@ -191,12 +191,16 @@ static void *helper_main(void *arg)
             next += interval_ms;
         }
     }
+    /* The program closed our pipe: the next sampled allocation starts a helper with a new one. */
+    __atomic_store_n(&helper_running, 0, __ATOMIC_RELEASE);
+    mp_internal_leave();
     return NULL;
 }
 
 static void start_helper(void)
 {
-    /* made at init, but the program may have closed it since */
+    /* the signal handler pokes the pipe only while the helper runs: it is made here (again,
+     * if the program closed an earlier one) */
     if (!(our_pipe(pipe_fd[0], pipe_rino) && our_pipe(pipe_fd[1], pipe_ino)) && !make_pipe()) {
         mp_warn("cannot create the trigger pipe: %s; signal and interval dumps are off",
                 strerror(errno));
@@ -227,9 +231,6 @@ void mp_trigger_init(void)
     const mp_options_t *o = mp_opts();
     next_inuse = (int64_t)o->inuse_step;
     helper_wanted = o->interval || o->inuse_step;
-    /* the pipe now, for the signal handler (which cannot make one) */
-    if (o->signal && !make_pipe())
-        mp_warn("cannot create the trigger pipe: %s; signal dumps are off", strerror(errno));
     if (o->signal) {
         struct sigaction cur;
         if (sigaction(o->signal, NULL, &cur) == 0 && cur.sa_handler == SIG_DFL &&
@@ -284,8 +285,8 @@ void mp_trigger_after_fork_child(void)
     pthread_mutex_init(&dump_lock, NULL);
     seq = 0;
     /* The helper thread did not survive fork, and the pipe is shared with the parent: the
-     * child gets its own pipe now, and its own helper as a new process would (the child has
-     * one thread). */
+     * child gets its own helper, and with it its own pipe, as a new process would (the child
+     * has one thread). */
     const mp_options_t *o = mp_opts();
     if (our_pipe(pipe_fd[0], pipe_rino)) close(pipe_fd[0]);
     if (our_pipe(pipe_fd[1], pipe_ino)) close(pipe_fd[1]);
@@ -293,7 +294,6 @@ void mp_trigger_after_fork_child(void)
     __atomic_store_n(&helper_running, 0, __ATOMIC_RELEASE);
     __atomic_store_n(&signal_pending, 0, __ATOMIC_RELEASE);
     __atomic_store_n(&helper_wanted, o->interval || o->inuse_step, __ATOMIC_RELEASE);
-    if ((o->signal || o->interval || o->inuse_step) && !make_pipe()) pipe_fd[0] = pipe_fd[1] = -1;
 }
 
 __attribute__((destructor)) static void at_exit_dump(void)
