@@ -159,39 +159,47 @@ out:
     return rc;
 }
 
+static int64_t now_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+/* The helper waits on the pipe, and wakes at least once a second: a program that closed our
+ * descriptors (a daemon's start) takes the pipe away without waking a poll on it, and the
+ * signal handler's poke cannot reach it then, but its pending mark can. */
+#define HELPER_TICK_MS 1000
+
 static void *helper_main(void *arg)
 {
     (void)arg;
     mp_internal_enter();    /* this thread's own allocations are the profiler's */
     const mp_options_t *o = mp_opts();
     int64_t interval_ms = (int64_t)o->interval * 1000;
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    int64_t next = (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000 + interval_ms;
+    int64_t next = now_ms() + interval_ms;
     for (;;) {
         if (__atomic_exchange_n(&signal_pending, 0, __ATOMIC_ACQ_REL)) mp_dump("signal");
-        int timeout = -1;
-        if (interval_ms) {
-            clock_gettime(CLOCK_MONOTONIC, &t);
-            int64_t now = (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
-            timeout = next > now ? (int)(next - now) : 0;
+        if (interval_ms && now_ms() >= next) {
+            mp_dump("interval");
+            next += interval_ms;
+            continue;
         }
+        if (!our_pipe(pipe_fd[0], pipe_rino)) break;   /* the number is the program's now */
+        int timeout = HELPER_TICK_MS;
+        if (interval_ms && next - now_ms() < timeout) timeout = (int)(next - now_ms());
         struct pollfd p = { pipe_fd[0], POLLIN, 0 };
-        int r = poll(&p, 1, timeout);
+        int r = poll(&p, 1, timeout < 0 ? 0 : timeout);
         if (r < 0 && errno != EINTR) break;
         if (r > 0 && (p.revents & (POLLNVAL | POLLERR | POLLHUP))) break;   /* closed under us */
         if (r > 0) {
             char buf[64];
-            if (!our_pipe(pipe_fd[0], pipe_rino)) break;    /* the number is the program's now */
             ssize_t n = read(pipe_fd[0], buf, sizeof buf);
-            if (n <= 0) continue;
-            if (memchr(buf, 'g', (size_t)n)) mp_dump("inuse");
-        } else if (r == 0) {
-            mp_dump("interval");
-            next += interval_ms;
+            if (n > 0 && memchr(buf, 'g', (size_t)n)) mp_dump("inuse");
         }
     }
-    /* The program closed our pipe: the next sampled allocation starts a helper with a new one. */
+    /* The program closed our pipe: the next sampled allocation starts a helper with a new one
+     * (a signal's pending mark waits for it). */
     __atomic_store_n(&helper_running, 0, __ATOMIC_RELEASE);
     mp_internal_leave();
     return NULL;

@@ -36,6 +36,9 @@ MAPPROF_OPTIONS="output=$TMP/lz/r" LD_PRELOAD="$LIB" "$TP/lazyhelper" "$TMP/lz/r
 grep -q '^threads_after_join 2$' "$TMP/lz3.out" || t_fail "second thread: $(cat "$TMP/lz3.out")"
 MAPPROF_OPTIONS="signal=none:output=$TMP/lz/s" LD_PRELOAD="$LIB" "$TP/lazyhelper" "$TMP/lz/s" thread >"$TMP/lz4.out"
 grep -q '^threads_after_join 1$' "$TMP/lz4.out" || t_fail "signal=none control: $(cat "$TMP/lz4.out")"
+# the program closes the helper's pipe under it: the signal still gets its profile
+MAPPROF_OPTIONS="output=$TMP/lz/c" LD_PRELOAD="$LIB" "$TP/lazyhelper" "$TMP/lz/c" closefds >"$TMP/lz5.out"
+grep -q '^signal_dump 1$' "$TMP/lz5.out" || t_fail "after closing our pipe: $(cat "$TMP/lz5.out")"
 t_end
 
 t_begin inuse_step_dumps

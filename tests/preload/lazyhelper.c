@@ -3,13 +3,15 @@
  * raises SIGUSR2 and allocates until that signal's profile (sequence 0) appears, for at most
  * 10 s, and prints whether it did. With a second argument, first runs a thread of its own
  * that allocates, and prints how many threads the process has after joining it and
- * allocating 16 MiB more (the helper's start waits for a sampled allocation).
- * usage: lazyhelper OUTPUT_PREFIX [thread] */
+ * allocating 16 MiB more (the helper's start waits for a sampled allocation); with
+ * "closefds", then closes every descriptor from 3 up (the helper's pipe among them), waits
+ * 1.5 s and makes the signal dump as above. usage: lazyhelper OUTPUT_PREFIX [thread|closefds] */
 #include <dirent.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/single_threaded.h>
 #include <time.h>
 #include <unistd.h>
@@ -39,6 +41,23 @@ static int threads_now(void)
     return n;
 }
 
+/* raise SIGUSR2, then allocate a little until the signal's profile (sequence 0) appears, for
+ * at most 10 s; print whether it did. 64 KiB in all: far from the default sampling mean, so
+ * it is the signal that sends this thread to the slow path, not a sample. */
+static void signal_dump(const char *prefix)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s.%d.0.pb.gz", prefix, (int)getpid());
+    raise(SIGUSR2);
+    int found = 0;
+    for (int i = 0; i < 1000 && !found; i++) {
+        churn(64);
+        found = access(path, F_OK) == 0;
+        if (!found) usleep(10000);
+    }
+    printf("signal_dump %d\n", found);
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) return 2;
@@ -47,21 +66,17 @@ int main(int argc, char **argv)
         if (pthread_create(&t, NULL, worker, NULL) != 0 || pthread_join(t, NULL) != 0) return 3;
         for (int i = 0; i < 16384; i++) churn(1024);
         printf("threads_after_join %d\n", threads_now());
+        if (strcmp(argv[2], "closefds") == 0) {
+            /* a daemon's start: every descriptor it did not open goes, the helper's pipe too */
+            fflush(stdout);
+            for (int fd = 3; fd < 1024; fd++) close(fd);
+            usleep(1500000);
+            signal_dump(argv[1]);
+        }
         return 0;
     }
     for (int i = 0; i < 10000; i++) churn(100 + (size_t)(i % 200));
     printf("single_threaded_before %d\n", (int)__libc_single_threaded);
-    char path[4096];
-    snprintf(path, sizeof path, "%s.%d.0.pb.gz", argv[1], (int)getpid());
-    raise(SIGUSR2);
-    int found = 0;
-    /* 64 KiB in all: far from the default sampling mean, so it is the signal that sends this
-     * thread to the slow path, not a sample */
-    for (int i = 0; i < 1000 && !found; i++) {
-        churn(64);
-        found = access(path, F_OK) == 0;
-        if (!found) usleep(10000);
-    }
-    printf("signal_dump %d\n", found);
+    signal_dump(argv[1]);
     return 0;
 }
