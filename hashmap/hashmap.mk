@@ -13,7 +13,7 @@ $(BUILD)/libhashmap.a: $(HM_OBJS)
 ALL_TARGETS += $(BUILD)/libhashmap.a
 
 # -rdynamic: hashmap_lookup defines HM_HOOKS_SYMBOL, which the library finds by dlsym.
-$(BUILD)/tests/unit/hashmap_%: tests/unit/hashmap_%.c $(HM_SAN_OBJS) tests/check.h hashmap/hashmap.h
+$(BUILD)/tests/unit/hashmap_%: tests/unit/hashmap_%.c $(HM_SAN_OBJS) tests/check.h tests/together.h hashmap/hashmap.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(SAN) -rdynamic $(filter %.c %.o,$^) -o $@ -lpthread
 UNIT_TESTS += $(patsubst tests/unit/%.c,$(BUILD)/tests/unit/%,$(wildcard tests/unit/hashmap_*.c))

@@ -59,7 +59,7 @@ $(TP)/stackclean: tests/preload/stackclean.c
 	$(CC) $(TP_CFLAGS) -Wl,-z,now $< -o $@
 
 # The bootstrap arena with the profiler objects it claims its pages in.
-$(BUILD)/tests/unit/interpose_boot: tests/unit/interpose_boot.c $(BUILD)/san/interpose/bootstrap.o $(PROF_UNIT_OBJS) tests/check.h
+$(BUILD)/tests/unit/interpose_boot: tests/unit/interpose_boot.c $(BUILD)/san/interpose/bootstrap.o $(PROF_UNIT_OBJS) tests/check.h tests/together.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(SAN) $(filter %.c %.o,$^) -o $@ -lm -lpthread
 UNIT_TESTS += $(BUILD)/tests/unit/interpose_boot

@@ -3,12 +3,12 @@
  * libmapprof.so would; the first hm_new looks it up with dlsym once, even when several threads
  * create their first maps at the same moment; hm_set_hooks overrides it. A listener of the
  * first interface (mapprof_hashmap_hooks, whose hooks took other arguments) is never used. */
-#include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
 
 #include "hashmap/hashmap.h"
 #include "tests/check.h"
+#include "tests/together.h"
 
 static atomic_int lookups, created, counts, old_lookups;
 
@@ -45,13 +45,11 @@ const void *mapprof_hashmap_hooks(void)
 
 static const hm_type_t u64_type = { 8, 8, 8, 8, hm_hash_u64, hm_eq_u64, 0 };
 #define NT 8
-static pthread_barrier_t barrier;
 static hm_map_t *maps[NT];
 
 static void *first_maps(void *arg)
 {
     intptr_t i = (intptr_t)arg;
-    pthread_barrier_wait(&barrier);
     maps[i] = hm_new(&u64_type, NULL);
     uint64_t k = (uint64_t)i;
     hm_put(maps[i], &k, &k, NULL);
@@ -60,11 +58,7 @@ static void *first_maps(void *arg)
 
 static void test_found_once(void)
 {
-    pthread_t t[NT];
-    pthread_barrier_init(&barrier, NULL, NT);
-    for (intptr_t i = 0; i < NT; i++) pthread_create(&t[i], NULL, first_maps, (void *)i);
-    for (int i = 0; i < NT; i++) pthread_join(t[i], NULL);
-    pthread_barrier_destroy(&barrier);
+    together(NT, first_maps);
     CHECK_EQ_INT(atomic_load(&lookups), 1);
     CHECK_EQ_INT(atomic_load(&old_lookups), 0);
     CHECK_EQ_INT(atomic_load(&created), NT);

@@ -2,25 +2,23 @@
  * blocks all get blocks only once the arena is claimed in the live-block filter: every granule
  * of it answers "maybe tracked", which is how the free hook's one test keeps its blocks from
  * the real free. No record is made for them. */
-#include <pthread.h>
 #include <stdint.h>
 
 #include "interpose/real.h"
 #include "profiler/livetab.h"
 #include "profiler/profiler.h"
 #include "tests/check.h"
+#include "tests/together.h"
 
 #define THREADS 4
 #define EACH 50
 
-static pthread_barrier_t start;
 static void *got[THREADS][EACH];
 static int unclaimed[THREADS];
 
 static void *taker(void *arg)
 {
     int t = (int)(intptr_t)arg;
-    pthread_barrier_wait(&start);
     for (int i = 0; i < EACH; i++) {
         got[t][i] = mp_boot_alloc(24 + (size_t)i, 16);
         /* checked at once: the block may be freed the moment it is handed out */
@@ -31,11 +29,7 @@ static void *taker(void *arg)
 
 static void test_first_blocks_are_claimed(void)
 {
-    pthread_t th[THREADS];
-    pthread_barrier_init(&start, NULL, THREADS);
-    for (intptr_t t = 0; t < THREADS; t++) pthread_create(&th[t], NULL, taker, (void *)t);
-    for (int t = 0; t < THREADS; t++) pthread_join(th[t], NULL);
-    pthread_barrier_destroy(&start);
+    together(THREADS, taker);
     int missing = 0, wrong = 0, outside = 0;
     for (int t = 0; t < THREADS; t++) {
         wrong += unclaimed[t];
