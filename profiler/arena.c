@@ -39,6 +39,10 @@ static void own_del(void *p)
     mp_spin_unlock(&own_lock);
 }
 
+void mp_own_lock(void) { mp_spin_lock(&own_lock); }
+void mp_own_unlock(void) { mp_spin_unlock(&own_lock); }
+void mp_own_reset_lock(void) { mp_spin_init(&own_lock); }
+
 size_t mp_own_ranges(mp_range_own_t *out, size_t max)
 {
     mp_spin_lock(&own_lock);

@@ -24,5 +24,10 @@ size_t mp_own_ranges(mp_range_own_t *out, size_t max);
 void mp_own_add(void *p, size_t size);
 /* Bytes the arena has mapped (for the profiler's own overhead figures). */
 size_t mp_arena_mapped(void);
+/* For fork: the mapping list's lock, the innermost of the profiler's (taken under the stack
+ * table's and the live table's, when they map pages). */
+void mp_own_lock(void);
+void mp_own_unlock(void);
+void mp_own_reset_lock(void);
 
 #endif

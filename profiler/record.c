@@ -247,10 +247,14 @@ static void fork_prepare(void)
     mp_dangling_lock();
     mp_iheap_lock();        /* before the shards: a commit of the private heap claims its pages */
     mp_live_lock_all();
+    mp_tcount_lock();
+    mp_own_lock();          /* last: the tables take it when they map pages */
 }
 
 static void fork_parent(void)
 {
+    mp_own_unlock();
+    mp_tcount_unlock();
     mp_live_unlock_all();
     mp_iheap_unlock();
     mp_dangling_unlock();
@@ -262,6 +266,8 @@ static void fork_parent(void)
 
 static void fork_child(void)
 {
+    mp_own_reset_lock();
+    mp_tcount_reset_lock();
     mp_iheap_reset_lock();
     mp_live_reset_locks();
     mp_dangling_reset_lock();

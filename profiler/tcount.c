@@ -59,6 +59,10 @@ static void thread_exit(void *p)
     mp_tls.busy--;
 }
 
+void mp_tcount_lock(void) { mp_spin_lock(&free_lock); }
+void mp_tcount_unlock(void) { mp_spin_unlock(&free_lock); }
+void mp_tcount_reset_lock(void) { mp_spin_init(&free_lock); }
+
 void mp_tcount_init(void)
 {
     key_ok = pthread_key_create(&exit_key, thread_exit) == 0;

@@ -32,5 +32,9 @@ void mp_tcount_add(uint32_t stack, const mp_tc_event_t *ev);
 void mp_tcount_collect(int64_t (*sum)[MP_C_COUNT], uint32_t n);
 /* Create the thread-exit hook (once, at init). */
 void mp_tcount_init(void);
+/* For fork: the lock of the list of caches that exited threads left. */
+void mp_tcount_lock(void);
+void mp_tcount_unlock(void);
+void mp_tcount_reset_lock(void);
 
 #endif
