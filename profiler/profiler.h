@@ -23,12 +23,13 @@
 
 #define MP_STACK_CACHE_BITS 6
 
-/* Per-thread state. Zero-initialized for every new thread; `inited` tells the rest. */
+/* Per-thread state. Zero-initialized for every new thread; `ordinal` tells the rest. */
 typedef struct mp_tls {
     int busy;               /* reentrancy depth: > 0 means do not sample, do not recurse */
     int internal;           /* > 0: this thread does the profiler's own work (a dump, a leak
                              * check, the helper thread); its mallocs go to iheap.c. Implies busy */
-    int inited;             /* sampler state below is set */
+    uint64_t ordinal;       /* 1 + the thread's number (its sampler seed's); 0 until the sampler
+                             * state below is set */
     int64_t countdown;      /* bytes left before the next sample */
     uint64_t rng;           /* xorshift state for the exponential draws */
     uintptr_t stack_hi;     /* top of this thread's stack, bound for frame-pointer walks */

@@ -54,14 +54,17 @@ int64_t mp_uptime_ns(void)
     return (int64_t)(t.tv_sec - t0.tv_sec) * 1000000000 + (t.tv_nsec - t0.tv_nsec);
 }
 
+/* This thread's sampler, from its number (taken once) and the current seed and rate. */
 static void thread_init(void)
 {
-    uint64_t ord = __atomic_fetch_add(&thread_ordinal, 1, __ATOMIC_RELAXED);
-    /* a thread after the first (init_early counts the first one twice, before it enables) */
-    if (ord >= 1) mp_trigger_threads();
-    mp_tls.rng = mp_sample_seed(seed, ord);
+    if (!mp_tls.ordinal) {
+        uint64_t ord = __atomic_fetch_add(&thread_ordinal, 1, __ATOMIC_RELAXED);
+        mp_tls.ordinal = ord + 1;
+        /* a second thread; any later one asks too, as the second may come before init */
+        if (ord >= 1) mp_trigger_threads();
+    }
+    mp_tls.rng = mp_sample_seed(seed, mp_tls.ordinal - 1);
     mp_tls.countdown = mp_sample_next(&mp_tls.rng, opts.rate);
-    mp_tls.inited = 1;
 }
 
 /* Counters of one block, added (sign 1) or removed (sign -1) from its stack. */
@@ -174,7 +177,7 @@ void mp_free_slow(void *p)
 __attribute__((noinline)) static void alloc_slow(void *p, size_t n, uintptr_t frame)
 {
     mp_tls.busy++;
-    if (MP_UNLIKELY(!mp_tls.inited)) {
+    if (MP_UNLIKELY(!mp_tls.ordinal)) {
         thread_init();
         if (!mp_tls.map_id) {
             mp_tls.countdown -= mp_charge(n);
@@ -302,7 +305,8 @@ static void init_early(void)
     if (mp_iheap_init()) mp_own_add((void *)mp_iheap_lo, mp_iheap_len);
     mp_unwind_init();
     mp_dangling_init((size_t)opts.freed_history, opts.dangling);
-    /* This thread starts its countdown afresh with the final rate. */
+    /* This thread (numbered already if it allocated before) starts its sampler afresh with the
+     * final seed and rate. */
     thread_init();
     __atomic_store_n(&enabled, 1, __ATOMIC_RELEASE);
     __atomic_store_n(&early_state, 2, __ATOMIC_RELEASE);
