@@ -118,6 +118,28 @@ static void on_freeing(const hm_map_t *m, hm_mem_t what, const void *p, size_t b
     if (p) mp_note_free((void *)p);
 }
 
+static inline uint64_t word_at(const void *p)
+{
+    uint64_t v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+/* Is the key's identity its first 8 bytes: a pointer key, or an 8-byte one? */
+static inline bool key_is_word(uint32_t flags)
+{
+    size_t ks = flags >> F_KEY_SIZE_SHIFT;
+    return ks == 8 || ((flags & F_KEY_PTR) && ks >= sizeof(void *));
+}
+
+static inline uintptr_t nonzero(uint64_t v) { return v ? (uintptr_t)v : (uintptr_t)-1; }
+
+/* The value's pointer, when values are pointers; else 0. */
+static inline uintptr_t value_pointer(const void *val, uint32_t flags)
+{
+    return (flags & F_VAL_PTR) && val ? (uintptr_t)word_at(val) : 0;
+}
+
 /* The identity of an entry in the dangling table: its key pointer when keys are pointers,
  * else the key's value (up to 8 bytes) or a hash of its bytes; never 0. */
 static inline __attribute__((always_inline)) uintptr_t key_identity(const void *key, uint32_t flags,
@@ -126,18 +148,16 @@ static inline __attribute__((always_inline)) uintptr_t key_identity(const void *
     size_t ks = flags >> F_KEY_SIZE_SHIFT;
     uint64_t v = 0;
     *is_ptr = false;
-    if ((flags & F_KEY_PTR) && ks >= sizeof(void *)) {
-        memcpy(&v, key, sizeof(void *));
-        if (v) { *is_ptr = true; return (uintptr_t)v; }
-    } else if (ks == 8) {
-        memcpy(&v, key, 8);
+    if (key_is_word(flags)) {
+        v = word_at(key);
+        *is_ptr = (flags & F_KEY_PTR) && v;
     } else if (ks < 8) {    /* as memcpy(&v, key, ks) would, without a call for a size it can't know */
         for (size_t i = 0; i < ks; i++) v |= (uint64_t)((const unsigned char *)key)[i] << (8 * i);
     } else {
         v = 14695981039346656037ull;
         for (size_t i = 0; i < ks; i++) v = (v ^ ((const unsigned char *)key)[i]) * 1099511628211ull;
     }
-    return v ? (uintptr_t)v : (uintptr_t)-1;
+    return nonzero(v);
 }
 
 /* What on_entry's test let through: a delete, a replaced value, a new entry under
@@ -153,32 +173,25 @@ __attribute__((noinline)) static void entry_slow(uint64_t word, const void *key,
         mp_dangling_remove(id, (const void *)k);
         return;
     }
-    uintptr_t v = 0;
-    if ((flags & F_VAL_PTR) && val) memcpy(&v, val, sizeof v);
+    uintptr_t v = value_pointer(val, flags);
     if ((flags & F_SAMPLED) && ev == HM_ENTRY_ADDED && !mp_dangling_may_follow(k, kp, v)) return;
     mp_dangling_insert_ex(id, k, kp, (const void *)v, ev == HM_ENTRY_ADDED);
 }
 
-/* Called for every put and delete of a map with pointers. At the sampled default a new entry
- * whose key and value point to no tracked block (nearly all of them) ends in this test: the
- * pointers as key_identity reads them, and the filter. A delete of a key that is a pointer or
- * 8 bytes (key_identity's value then) whose pair the table cannot hold ends here too. */
+/* Called for every put and delete of a map with pointers. Two cases end in this test, with no
+ * frame: at the sampled default, a new entry whose key and value point to no tracked block
+ * (nearly all of them); a delete of a key whose identity is a word (key_identity) and whose
+ * pair the table cannot hold. */
 static void on_entry(const hm_map_t *m, uint64_t word, const void *key, const void *val,
                      hm_entry_ev_t ev)
 {
     (void)m;
     uint32_t flags = (uint32_t)(word >> 32);
-    size_t ks = flags >> F_KEY_SIZE_SHIFT;
-    if (ev == HM_ENTRY_REMOVED && (ks == 8 || ((flags & F_KEY_PTR) && ks >= sizeof(void *)))) {
-        uint64_t k;
-        memcpy(&k, key, sizeof k);
-        if (!mp_dangling_maybe_present((uint32_t)word, k ? (uintptr_t)k : (uintptr_t)-1)) return;
+    if (ev == HM_ENTRY_REMOVED && key_is_word(flags)) {
+        if (!mp_dangling_maybe_present((uint32_t)word, nonzero(word_at(key)))) return;
     } else if ((flags & F_SAMPLED) && ev == HM_ENTRY_ADDED) {
-        uintptr_t k = 0, v = 0;
-        if ((flags & F_KEY_PTR) && ks >= sizeof(void *)) memcpy(&k, key, sizeof k);
-        if ((flags & F_VAL_PTR) && val) memcpy(&v, val, sizeof v);
-        if (!(k && mp_maybe_tracked((const void *)k)) && !(v && mp_maybe_tracked((const void *)v)))
-            return;
+        uintptr_t k = (flags & F_KEY_PTR) && key_is_word(flags) ? (uintptr_t)word_at(key) : 0;
+        if (!mp_dangling_may_follow(k, k != 0, value_pointer(val, flags))) return;
     }
     entry_slow(word, key, val, ev);
 }
