@@ -112,10 +112,10 @@ static uint64_t *leaf_for(uintptr_t a, bool create)
 
 /* A record starting at a (in leaf) comes (on) or goes: its page's count moves by one, and its
  * granule's bit is set, or cleared when clear_bit (when no record starts in the granule any
- * more) unless the page is claimed. The caller holds the shard of a, which is the shard of every address in its page:
- * no other writer, so plain loads and stores; readers (mp_maybe_tracked) are lock-free. Set in
- * this order and cleared in the reverse, so a reader never sees a page count of 0 while one of
- * its records is in the table. */
+ * more) unless the page is claimed. The caller holds the shard of a, which is the shard of
+ * every address in its page: no other writer, so plain loads and stores; readers
+ * (mp_maybe_tracked) are lock-free. Set in this order and cleared in the reverse, so a reader
+ * never sees a page count of 0 while one of its records is in the table. */
 static void filter_set(uint64_t *leaf, uintptr_t a, bool on, bool clear_bit)
 {
     uintptr_t off = mp_filter_off(a);

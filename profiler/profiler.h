@@ -43,7 +43,7 @@ typedef struct mp_tls {
                              * path stays shallow (the leak check scrubs what it used) */
     uintptr_t raw[256 + 16];/* the unwinder's raw buffer, same reason */
     struct mp_tcache *tcache;   /* this thread's counter-delta cache (tcount.c) */
-    const struct mp_stack *stack_cache[1 << MP_STACK_CACHE_BITS];  /* stacks met last (stacktab.c) */
+    const struct mp_stack *stack_cache[1 << MP_STACK_CACHE_BITS];  /* met last (stacktab.c) */
 } mp_tls_t;
 
 extern MP_TLS mp_tls_t mp_tls __attribute__((visibility("hidden")));

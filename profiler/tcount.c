@@ -8,10 +8,11 @@
 #include "profiler/profiler.h"
 #include "profiler/spin.h"
 
-/* Two-way sets; a new stack replaces the one of its set that came in first. Direct-mapped by stack id, two hot stacks
- * whose ids met in one slot took it in turn, each turn a flush to the shared counters: on the
- * python workload at rate=1 one run in four flushed on 11% of its events instead of 0.2%
- * (which ids collide depends on the order the program first met its stacks). */
+/* Two-way sets; a new stack replaces the one of its set that came in first. Direct-mapped by
+ * stack id, two hot stacks whose ids met in one slot took it in turn, each turn a flush to the
+ * shared counters: on the python workload at rate=1 one run in four flushed on 11% of its
+ * events instead of 0.2% (which ids collide depends on the order the program first met its
+ * stacks). */
 #define TC_SLOTS 64
 #define TC_SETS (TC_SLOTS / 2)
 

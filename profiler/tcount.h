@@ -4,10 +4,10 @@
  * threads allocating from the same sites fight over those cache lines (20% of rate=1 time on
  * two threads, measured). Each thread instead adds into a small cache of its own (64 stacks,
  * two-way sets by stack id), flushing an entry to the shared counters only when another stack
- * takes its slot, or when the thread exits. Caches live in the profiler's memory, registered for good, so
- * a snapshot adds every thread's pending deltas to the shared counters without ever reading a
- * dead thread's storage. A snapshot taken while other threads allocate may be off by the few
- * events in flight, which it is anyway. */
+ * takes its slot, or when the thread exits. Caches live in the profiler's memory, registered
+ * for good, so a snapshot adds every thread's pending deltas to the shared counters without
+ * ever reading a dead thread's storage. A snapshot taken while other threads allocate may be
+ * off by the few events in flight, which it is anyway. */
 #ifndef MAPPROF_PROFILER_TCOUNT_H
 #define MAPPROF_PROFILER_TCOUNT_H
 

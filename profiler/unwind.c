@@ -90,8 +90,8 @@ __attribute__((noinline)) static int fp_walk(uintptr_t *pcs, int max, uintptr_t 
     if (hi < f + 2 * sizeof(uintptr_t)) return 0;
     hi -= 2 * sizeof(uintptr_t);
     /* The hook's frame, when given and plausible (above this one, on this stack, aligned):
-     * the walk starts there, without reading the frames of ours in between (measured: 5 of
-     * them on the sampled malloc path, about 60 instructions a walk). */
+     * the walk starts there, without reading the frames of ours in between (5 on the sampled
+     * malloc path: cachegrind, churn at rate=1, about 43 instructions fewer a walk). */
     if (from > f && from <= hi && !(from & 7)) f = from;
     /* f is a frame on this thread's stack: 8-aligned, at most hi. Each next frame must be
      * above it and pass the same tests (rbp may hold any value in code without frame

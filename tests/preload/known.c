@@ -37,7 +37,10 @@ __attribute__((noinline)) void alloc_b(void)
     for (int i = 0; i < 7; i++) { p[i] = calloc(1, 333); line = __LINE__; }
     for (int i = 0; i < 7; i++)
         for (int k = 0; k < 333; k++)
-            if (((unsigned char *)p[i])[k]) { fprintf(stderr, "calloc: byte %d of block %d is not zero\n", k, i); exit(3); }
+            if (((unsigned char *)p[i])[k]) {
+                fprintf(stderr, "calloc: byte %d of block %d is not zero\n", k, i);
+                exit(3);
+            }
     for (int i = 0; i < 4; i++) free(p[i]);
     for (int i = 4; i < 7; i++) keep[nkeep++] = p[i];
     SITE("alloc_b", line, 999, 3, 2331, 7, 999);
