@@ -55,10 +55,8 @@ static uint32_t dead_entries;
  * (the table lives in memory the program's cache does not hold). The bits are what every map
  * operation reads: 8 KiB, where the counters would be 64 KiB of lines. A counter that reaches
  * 255 stays there. */
-#define PRESENT_BITS MP_DANGLING_PRESENT_BITS
-static uint8_t present[1u << PRESENT_BITS];
-uint64_t mp_dangling_present[(1u << PRESENT_BITS) / 64];
-#define present_any mp_dangling_present
+static uint8_t present[1u << MP_DANGLING_PRESENT_BITS];
+uint64_t mp_dangling_present[(1u << MP_DANGLING_PRESENT_BITS) / 64];
 
 static int mode_now = MP_DANGLING_ALL;     /* read by every map operation: no call */
 
@@ -77,19 +75,17 @@ static inline uint32_t slot_of(uint32_t map, uintptr_t key, uint32_t mask)
     return (uint32_t)(h >> 32) & mask;
 }
 
-#define present_of mp_dangling_present_bit
-#define maybe_present mp_dangling_maybe_present
 
 /* Under the lock: an entry for (map, key) came (+1) or went (-1). */
 static void present_add(uint32_t map, uintptr_t key, int d)
 {
-    uint32_t i = present_of(map, key);
+    uint32_t i = mp_dangling_present_bit(map, key);
     uint8_t v = present[i];
     if (v == 255 || (d < 0 && v == 0)) return;
     present[i] = (uint8_t)(v + d);
+    uint64_t *word = &mp_dangling_present[i / 64];
     if (v == 0 || v + d == 0)
-        __atomic_store_n(&present_any[i / 64], present_any[i / 64] ^ ((uint64_t)1 << (i % 64)),
-                         __ATOMIC_RELAXED);
+        __atomic_store_n(word, *word ^ ((uint64_t)1 << (i % 64)), __ATOMIC_RELAXED);
 }
 
 static entry_t *find(uint32_t map, uintptr_t key)
@@ -258,7 +254,7 @@ void mp_dangling_insert_ex(uint32_t map, uintptr_t key, bool key_is_ptr, const v
     bool vcand = value_watched(key, v);
     /* Sampled: an entry that can follow nothing is kept only to update one already there,
      * which a new key cannot have. */
-    if (mode == MP_DANGLING_SAMPLED && (fresh || !maybe_present(map, key)) &&
+    if (mode == MP_DANGLING_SAMPLED && (fresh || !mp_dangling_maybe_present(map, key)) &&
         !mp_dangling_may_follow(key, key_is_ptr, vcand ? v : 0))
         return;
     insert_locked(map, key, key_is_ptr, v, vcand, mode);
@@ -276,7 +272,7 @@ static __attribute__((noinline)) void remove_locked(uint32_t map, const void *ke
 
 void mp_dangling_remove(uint32_t map, const void *key)
 {
-    if (map && key && maybe_present(map, (uintptr_t)key)) remove_locked(map, key);
+    if (map && key && mp_dangling_maybe_present(map, (uintptr_t)key)) remove_locked(map, key);
 }
 
 /* Erase every entry for which drop(entry) holds (under the lock). */

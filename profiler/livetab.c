@@ -44,7 +44,7 @@ typedef struct shard {
 _Static_assert(sizeof(slot_t) == 16, "a live-table slot is 16 bytes");
 
 static shard_t shards[NSHARDS];
-uint64_t *mp_filter_top[1u << (47 - MP_FILTER_LEAF_SHIFT)];
+uint64_t *mp_filter_top[MP_FILTER_LEAVES];
 static size_t leaves_mapped;
 static bool seen_unaligned;   /* some tracked block was not 16-byte aligned */
 

@@ -58,7 +58,8 @@ extern MP_TLS mp_tls_t mp_tls __attribute__((visibility("hidden")));
 #define MP_FILTER_LEAF_SHIFT 32
 #define MP_FILTER_COUNT_BYTES ((size_t)2 << (MP_FILTER_LEAF_SHIFT - 12))
 #define MP_FILTER_BITS_BYTES ((size_t)1 << (MP_FILTER_LEAF_SHIFT - 4 - 3))
-extern uint64_t *mp_filter_top[1u << (47 - MP_FILTER_LEAF_SHIFT)] __attribute__((visibility("hidden")));
+#define MP_FILTER_LEAVES (1u << (47 - MP_FILTER_LEAF_SHIFT))     /* leaves of the 47-bit space */
+extern uint64_t *mp_filter_top[MP_FILTER_LEAVES] __attribute__((visibility("hidden")));
 
 /* The leaf's layout, by a's offset in it (mp_filter_off). */
 static inline uintptr_t mp_filter_off(uintptr_t a)
@@ -83,9 +84,8 @@ static inline uint64_t mp_filter_bit(uintptr_t off)
 static inline bool mp_maybe_tracked(const void *p)
 {
     uintptr_t a = (uintptr_t)p;
-    uint64_t *leaf = __atomic_load_n(&mp_filter_top[(a >> MP_FILTER_LEAF_SHIFT) &
-                                                    ((1u << (47 - MP_FILTER_LEAF_SHIFT)) - 1)],
-                                     __ATOMIC_RELAXED);
+    uint64_t **top = &mp_filter_top[(a >> MP_FILTER_LEAF_SHIFT) & (MP_FILTER_LEAVES - 1)];
+    uint64_t *leaf = __atomic_load_n(top, __ATOMIC_RELAXED);
     if (MP_LIKELY(!leaf)) return false;
     uintptr_t off = mp_filter_off(a);
     if (MP_LIKELY(!__atomic_load_n(mp_filter_count(leaf, off), __ATOMIC_RELAXED))) return false;
