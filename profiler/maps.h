@@ -2,11 +2,12 @@
  * hooks, GHashTable wrappers, annotations, C++ classification).
  *
  * A map is known by its object address while it lives and by a 32-bit id that is never reused.
- * Memory a map owns (bucket arrays, overflow buckets, nodes, keys, values) is attributed either
- * by explicit events (hashmap/, annotations) or by the per-thread map context: while a hooked map
- * operation runs, every allocation it makes belongs to that map (mp_map_ctx_enter/leave). Such
- * blocks are tracked whether or not they were sampled, so the map's figures are exact at any
- * sampling rate. Events take one spinlock; none allocates through malloc. */
+ * Memory a map owns (bucket arrays, overflow buckets, nodes, keys, values) is counted by the
+ * source itself (hashmap/'s pull), by explicit events (annotations), or by the per-thread map
+ * context: while a hooked map operation runs, every allocation it makes belongs to that map
+ * (mp_map_ctx_enter/leave). Such blocks are tracked whether or not they were sampled, so the
+ * map's figures are exact at any sampling rate; hashmap/'s blocks are, only under the leak
+ * check. Events take one spinlock; none allocates through malloc. */
 #ifndef MAPPROF_PROFILER_MAPS_H
 #define MAPPROF_PROFILER_MAPS_H
 

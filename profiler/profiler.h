@@ -38,7 +38,8 @@ typedef struct mp_tls {
                              * beyond the usual (libunwind, first-time calls); see record.c */
     uint32_t map_id;        /* map whose operation this thread is inside (0: none) */
     uint32_t map_role;      /* role of what that operation allocates (mp_map_role_t) */
-    int64_t saved_countdown;/* the sampling countdown, parked while map_id is set */
+    bool map_exact;         /* that operation's blocks are all tracked (mp_map_ctx_enter) */
+    int64_t saved_countdown;/* the sampling countdown, parked while map_exact is set */
     uintptr_t pcs[256];     /* the sampled path's stack buffer: kept off the stack so the slow
                              * path stays shallow (the leak check scrubs what it used) */
     uintptr_t raw[256 + 16];/* the unwinder's raw buffer, same reason */
@@ -128,31 +129,42 @@ static inline void mp_internal_enter(void) { mp_tls.busy++; mp_tls.internal++; }
 static inline void mp_internal_leave(void) { mp_tls.internal--; mp_tls.busy--; }
 
 /* ---- map operation context (record.c) ----
- * While a hooked map operation runs, its allocations belong to that map. Entering parks the
- * sampling countdown and sets it to zero, so every allocation inside takes the slow path (where
- * the sampling decision is still made on the parked countdown): the map's memory is tracked
- * exactly at any rate, and the common hot path gains no test. Contexts nest. */
+ * While a hooked map operation runs, its allocations belong to that map. An exact context
+ * parks the sampling countdown and sets it to zero, so every allocation inside takes the slow
+ * path (where the sampling decision is still made on the parked countdown): the map's memory
+ * is tracked block by block at any rate, and the common hot path gains no test. A labelling
+ * context leaves the countdown alone: only a block sampled inside carries the map's labels; it
+ * serves a source that keeps exact figures of its own memory (hashmap/'s pull). Contexts
+ * nest; an exact one stays exact for the contexts inside it. */
 typedef struct mp_map_ctx {
     uint32_t id, role;      /* the context that was active before */
+    bool exact;
 } mp_map_ctx_t;
 
-static inline mp_map_ctx_t mp_map_ctx_enter(uint32_t id, uint32_t role)
+static inline mp_map_ctx_t mp_map_ctx_enter_as(uint32_t id, uint32_t role, bool exact)
 {
-    mp_map_ctx_t prev = { mp_tls.map_id, mp_tls.map_role };
+    mp_map_ctx_t prev = { mp_tls.map_id, mp_tls.map_role, mp_tls.map_exact };
     if (!id) return prev;
-    if (!prev.id) {
+    if (exact && !prev.exact) {
         mp_tls.saved_countdown = mp_tls.countdown;
         mp_tls.countdown = 0;
+        mp_tls.map_exact = true;
     }
     mp_tls.map_id = id;
     mp_tls.map_role = role;
     return prev;
 }
 
+static inline mp_map_ctx_t mp_map_ctx_enter(uint32_t id, uint32_t role)
+{
+    return mp_map_ctx_enter_as(id, role, true);
+}
+
 static inline void mp_map_ctx_leave(mp_map_ctx_t prev)
 {
     if (!mp_tls.map_id) return;
-    if (!prev.id) mp_tls.countdown = mp_tls.saved_countdown;
+    if (mp_tls.map_exact && !prev.exact) mp_tls.countdown = mp_tls.saved_countdown;
+    mp_tls.map_exact = prev.exact;
     mp_tls.map_id = prev.id;
     mp_tls.map_role = prev.role;
 }

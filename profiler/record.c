@@ -100,7 +100,8 @@ static void forget(const mp_block_t *b)
     }
 }
 
-/* The sampled path outside any map operation. */
+/* The sampled path outside any exact map context; inside a labelling one, the block carries
+ * the map's labels on its stack and nothing else of the map. */
 static void sample_plain(void *p, size_t n, uintptr_t frame)
 {
     mp_live_prefetch((uintptr_t)p);
@@ -108,7 +109,9 @@ static void sample_plain(void *p, size_t n, uintptr_t frame)
     uintptr_t *pcs = mp_tls.pcs;
     int depth = mp_unwind_capture(pcs, opts.max_depth, opts.unwind, frame);
     mp_block_t b = { .addr = (uintptr_t)p, .size = mp_block_size(n) };
-    b.stack = mp_stack_intern(pcs, depth, 0);
+    uint32_t label = 0;
+    if (mp_tls.map_id) label = mp_map_label(mp_tls.map_id, (mp_map_role_t)mp_tls.map_role);
+    b.stack = mp_stack_intern(pcs, depth, label);
     if (!b.stack) return;
     mp_block_t stale;
     bool ok;
@@ -116,7 +119,7 @@ static void sample_plain(void *p, size_t n, uintptr_t frame)
     if (ok) account(&b, 1, true);
 }
 
-/* Inside a map operation: every block is tracked for the map; it is also sampled (with the
+/* Inside an exact map context: every block is tracked for the map; it is also sampled (with the
  * map's label) when the parked countdown says so. */
 static void track_for_map(void *p, size_t n, uintptr_t frame)
 {
@@ -179,7 +182,7 @@ __attribute__((noinline)) static void alloc_slow(void *p, size_t n, uintptr_t fr
     mp_tls.busy++;
     if (MP_UNLIKELY(!mp_tls.ordinal)) {
         thread_init();
-        if (!mp_tls.map_id) {
+        if (!mp_tls.map_exact) {
             mp_tls.countdown -= mp_charge(n);
             if (mp_tls.countdown > 0) goto out;
         }
@@ -190,7 +193,7 @@ __attribute__((noinline)) static void alloc_slow(void *p, size_t n, uintptr_t fr
         mp_tls.countdown = mp_sample_next(&mp_tls.rng, opts.rate ? opts.rate : 524288);
         goto out;
     }
-    if (mp_tls.map_id) track_for_map(p, n, frame);
+    if (mp_tls.map_exact) track_for_map(p, n, frame);
     else sample_plain(p, n, frame);
     mp_trigger_poll();
 out:
