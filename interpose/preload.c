@@ -16,6 +16,9 @@
 #include "profiler/profiler.h"
 
 #define HOOK __attribute__((visibility("default")))
+/* The calling hook's own frame: the first of the program's chain, where the stack walk of a
+ * sampled allocation starts (mp_note_alloc). */
+#define HOOK_FRAME() ((uintptr_t)__builtin_frame_address(0))
 
 static inline bool ready(void)
 {
@@ -62,11 +65,11 @@ static inline __attribute__((always_inline)) void *alloc_slow(size_t n, bool zer
  * first of the program's chain (the hooks jump here), for the stack walk to start at. */
 __attribute__((noinline)) static void *malloc_slow(size_t n)
 {
-    return alloc_slow(n, false, (uintptr_t)__builtin_frame_address(0));
+    return alloc_slow(n, false, HOOK_FRAME());
 }
 __attribute__((noinline)) static void *calloc_slow(size_t n)
 {
-    return alloc_slow(n, true, (uintptr_t)__builtin_frame_address(0));
+    return alloc_slow(n, true, HOOK_FRAME());
 }
 
 /* The common case of an allocation hook: not busy, and n bytes do not reach the sampling
@@ -156,8 +159,7 @@ __attribute__((noinline)) static void *realloc_slow(void *p, size_t n)
      * untracked (a rare undercount, never a wrong free). */
     mp_note_free(p);
     void *q = mp_real.realloc(p, n);
-    if (q != NULL && !mp_tls.busy)
-        mp_note_alloc_unbusy(q, n, (uintptr_t)__builtin_frame_address(0));
+    if (q != NULL) mp_note_alloc(q, n, HOOK_FRAME());
     return q;
 }
 
@@ -190,7 +192,7 @@ int mp_hook_posix_memalign(void **out, size_t align, size_t n)
         return 0;
     }
     int rc = mp_real.posix_memalign(out, align, n);
-    if (rc == 0 && *out) mp_note_alloc(*out, n);
+    if (rc == 0 && *out) mp_note_alloc(*out, n, HOOK_FRAME());
     return rc;
 }
 
@@ -203,7 +205,7 @@ HOOK void *aligned_alloc(size_t align, size_t n)
 {
     if (MP_UNLIKELY(!ready())) return mp_boot_alloc(n, align);
     void *p = mp_real.aligned_alloc(align, n);
-    if (p) mp_note_alloc(p, n);
+    if (p) mp_note_alloc(p, n, HOOK_FRAME());
     return p;
 }
 
@@ -211,7 +213,7 @@ HOOK void *memalign(size_t align, size_t n)
 {
     if (MP_UNLIKELY(!ready())) return mp_boot_alloc(n, align);
     void *p = mp_real.memalign(align, n);
-    if (p) mp_note_alloc(p, n);
+    if (p) mp_note_alloc(p, n, HOOK_FRAME());
     return p;
 }
 
@@ -219,7 +221,7 @@ HOOK void *valloc(size_t n)
 {
     if (MP_UNLIKELY(!ready())) return mp_boot_alloc(n, 4096);
     void *p = mp_real.valloc(n);
-    if (p) mp_note_alloc(p, n);
+    if (p) mp_note_alloc(p, n, HOOK_FRAME());
     return p;
 }
 
@@ -229,7 +231,7 @@ HOOK void *pvalloc(size_t n)
     void *p = mp_real.pvalloc(n);
     if (p) {
         size_t page = (size_t)sysconf(_SC_PAGESIZE);
-        mp_note_alloc(p, n ? (n + page - 1) & ~(page - 1) : page);
+        mp_note_alloc(p, n ? (n + page - 1) & ~(page - 1) : page, HOOK_FRAME());
     }
     return p;
 }

@@ -75,7 +75,6 @@ static inline uint32_t slot_of(uint32_t map, uintptr_t key, uint32_t mask)
     return (uint32_t)(h >> 32) & mask;
 }
 
-
 /* Under the lock: an entry for (map, key) came (+1) or went (-1). */
 static void present_add(uint32_t map, uintptr_t key, int d)
 {

@@ -109,10 +109,10 @@ static inline void mp_note_alloc_unbusy(void *p, size_t n, uintptr_t frame)
     mp_alloc_slow(p, n, frame);
 }
 
-static inline void mp_note_alloc(void *p, size_t n)
+static inline void mp_note_alloc(void *p, size_t n, uintptr_t frame)
 {
     if (MP_UNLIKELY(mp_tls.busy)) return;
-    mp_note_alloc_unbusy(p, n, 0);
+    mp_note_alloc_unbusy(p, n, frame);
 }
 
 static inline void mp_note_free(void *p)

@@ -32,9 +32,8 @@
  * thread of its own (then it costs nothing more). A thread of ours in a program that has none
  * would turn glibc's malloc to its multi-threaded paths, locks included, for the whole run:
  * measured at the default rate against signal=off, 2.3% of hashmap_churn's time and 3.6% of
- * python's (medians of 7 alternating runs). So a
- * single-threaded program that gets the signal and then never allocates again dumps at exit
- * only. */
+ * python's (medians of 7 alternating runs). So a single-threaded program that gets the signal
+ * and then never allocates again dumps at exit only. */
 static pthread_mutex_t dump_lock = PTHREAD_MUTEX_INITIALIZER;
 static int pipe_fd[2] = { -1, -1 };     /* signal handler -> helper thread */
 static int helper_running;              /* helper thread exists in this process */
