@@ -92,6 +92,11 @@ HASHMAP_BENCH=${BENCH_HASHMAP_PROG:-$B/hashmap_churn}
 workloads=(churn cxxchurn threadchurn perl python)
 if [ -f build/libhashmap.a ] && [ -x "$HASHMAP_BENCH" ]; then workloads+=(hashmap); fi
 [ -n "${BENCH_ONLY:-}" ] && read -ra workloads <<<"$BENCH_ONLY"
+# What the runs need, built by `make bench` (run directly, a missing one would only show as a
+# table of failed cells).
+for f in "$LIB" "$CLI" "$B/churn" "$B/cxxchurn" "$B/threadchurn"; do
+  [ -x "$f" ] || { echo "bench: $f is missing; run make bench" >&2; exit 2; }
+done
 
 # workload_cmd NAME SCALE -> sets WENV (array of VAR=value) and WCMD (array)
 workload_cmd() {
