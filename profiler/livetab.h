@@ -1,9 +1,9 @@
 /* profiler/livetab.h - the live table: tracked blocks by address.
  *
- * 256 shards by 1 MiB region, each an open-addressing table (linear probing, backward-shift
- * deletion) behind its own spinlock, in mmap'd memory. mp_maybe_tracked (profiler.h) answers
- * "could this be a tracked block?" from a lock-free bitmap before any shard is touched, so the
- * free path costs two loads for the untracked majority. */
+ * 256 shards by 1 MiB region, each an open-addressing table (linear probing, tombstones)
+ * behind its own spinlock, in mmap'd memory. mp_maybe_tracked (profiler.h) answers "could
+ * this be a tracked block?" from a lock-free bitmap before any shard is touched, so the free
+ * path costs two loads for the untracked majority. */
 #ifndef MAPPROF_PROFILER_LIVETAB_H
 #define MAPPROF_PROFILER_LIVETAB_H
 

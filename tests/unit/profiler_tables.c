@@ -178,7 +178,7 @@ static void test_live_unaligned_granule(void)
 
 /* Random inserts (all fields: map ids and sizes past 4 GiB go to the side table), replaces,
  * removes and watches against a plain array, over addresses that all fall into one shard of
- * the table (long probe runs, wrap-around, growth by half and backward-shift deletes), then
+ * the table (long probe runs, wrap-around, growth by half, tombstones), then
  * every record is read back through mp_live_foreach and removed. Addresses above user space
  * are refused. */
 enum { RN = 3000 };
@@ -283,6 +283,48 @@ static void test_live_random_against_reference(void)
     free(raw);
 }
 
+/* Churn in one shard: each round every live block goes and as many new ones come, packed 16
+ * to a 256-byte window, at addresses the previous rounds did not use (for 43 rounds, then the
+ * 1 MiB region wraps around). Removals in packed runs leave tombstones that the new blocks'
+ * probes seldom meet. The table is rebuilt at its size when tombstones fill it: after 200
+ * rounds it holds no more memory than after the first, and every block is still found. */
+enum { TN = 1500, TROUNDS = 200 };
+static uintptr_t churn_addr(char *mem, int round, size_t i)
+{
+    return (uintptr_t)mem + ((size_t)round * TN + i) * 16 % REF_REGION;
+}
+
+static void test_live_tombstones_rebuilt(void)
+{
+    char *raw = malloc(2 * REF_REGION);     /* never written: only its addresses are used */
+    char *mem = (char *)(((uintptr_t)raw + REF_REGION - 1) & ~(uintptr_t)(REF_REGION - 1));
+    size_t before = mp_live_count(), after_first = 0;
+    long bad = 0;
+    for (int r = 0; r <= TROUNDS; r++) {
+        for (size_t i = 0; i < TN; i++) {
+            mp_block_t b = { .addr = churn_addr(mem, r, i), .size = i + 1,
+                             .stack = (uint32_t)r + 1 }, st, o;
+            bool ok;
+            bad += mp_live_insert(&b, &st, &ok) || !ok;
+            if (r > 0 && (!mp_live_remove(churn_addr(mem, r - 1, i), &o) || o.size != i + 1 ||
+                          o.stack != (uint32_t)r))
+                bad++;
+        }
+        if (r == 1) after_first = mp_live_overhead();
+    }
+    CHECK_EQ_INT(bad, 0);
+    CHECK_EQ_INT(mp_live_count() - before, TN);
+    CHECKF(mp_live_overhead() <= after_first, "tables grew from %zu to %zu bytes", after_first,
+           mp_live_overhead());
+    for (size_t i = 0; i < TN; i++) {
+        mp_block_t o;
+        bad += !mp_live_remove(churn_addr(mem, TROUNDS, i), &o) || o.size != i + 1;
+    }
+    CHECK_EQ_INT(bad, 0);
+    CHECK_EQ_INT(mp_live_count(), before);
+    free(raw);
+}
+
 /* Four threads insert and remove blocks of the same pages at once (thread t owns the blocks
  * i with i % 4 == t, so every page and every bitmap word is written by all four): the filter
  * must count every page right, whatever order the writers came in. The last round leaves its
@@ -348,6 +390,7 @@ int main(void)
     RUN(test_live_basic);
     RUN(test_live_random_against_reference);    /* first: its shard must start small */
     RUN(test_live_many);
+    RUN(test_live_tombstones_rebuilt);
     RUN(test_live_unaligned_granule);
     RUN(test_live_claim);
     RUN(test_live_concurrent);
