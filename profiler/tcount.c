@@ -111,7 +111,8 @@ static inline void apply(int64_t d[MP_C_COUNT], const mp_tc_event_t *ev)
     }
 }
 
-void mp_tcount_add(uint32_t stack, const mp_tc_event_t *ev)
+/* The rest of mp_tcount_add: no cache yet, or the stack not in it. */
+__attribute__((noinline)) static void add_slow(uint32_t stack, const mp_tc_event_t *ev)
 {
     mp_tcache_t *c = mp_tls.tcache ? mp_tls.tcache : acquire();
     if (!c) {
@@ -135,6 +136,22 @@ void mp_tcount_add(uint32_t stack, const mp_tc_event_t *ev)
         c->newer[set] = (uint8_t)way;
     }
     apply(w[way].d, ev);
+}
+
+/* The common case, the stack in this thread's cache, saves no registers: 14 instructions
+ * fewer an event than with the rest inline (objdump). */
+void mp_tcount_add(uint32_t stack, const mp_tc_event_t *ev)
+{
+    mp_tcache_t *c = mp_tls.tcache;
+    if (MP_LIKELY(c != NULL)) {
+        tc_slot_t *w = &c->slot[2 * (stack & (TC_SETS - 1))];
+        if (w[0].stack != stack) w++;
+        if (w->stack == stack) {
+            apply(w->d, ev);
+            return;
+        }
+    }
+    add_slow(stack, ev);
 }
 
 void mp_tcount_collect(int64_t (*sum)[MP_C_COUNT], uint32_t n)
