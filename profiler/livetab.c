@@ -171,8 +171,8 @@ static void put(slot_t *slot, uint32_t cap, const slot_t *e)
 }
 
 /* The table is rebuilt when records and tombstones fill three quarters of it: grown by half
- * (load 0.5 after) in whole pages of slots, or at the same size when tombstones are the most
- * of the fill. */
+ * (load 0.5 after) in whole pages of slots, or at the same size when the records alone fill
+ * less than half of it. */
 static bool grow(shard_t *s)
 {
     uint32_t cap = !s->slot ? 256

@@ -111,7 +111,16 @@ static inline void apply(int64_t d[MP_C_COUNT], const mp_tc_event_t *ev)
     }
 }
 
-/* The rest of mp_tcount_add: no cache yet, or the stack not in it. */
+/* The slot of c holding stack, or NULL. */
+static inline tc_slot_t *lookup(mp_tcache_t *c, uint32_t stack)
+{
+    tc_slot_t *w = &c->slot[2 * (stack & (TC_SETS - 1))];
+    if (w[0].stack == stack) return &w[0];
+    return w[1].stack == stack ? &w[1] : NULL;
+}
+
+/* The rest of mp_tcount_add: no cache yet (one taken from an exited thread may hold the
+ * stack), or the stack not in it: it replaces the one of its set that came in first. */
 __attribute__((noinline)) static void add_slow(uint32_t stack, const mp_tc_event_t *ev)
 {
     mp_tcache_t *c = mp_tls.tcache ? mp_tls.tcache : acquire();
@@ -123,33 +132,28 @@ __attribute__((noinline)) static void add_slow(uint32_t stack, const mp_tc_event
             if (d[i]) mp_stack_add(st, i, d[i]);
         return;
     }
-    unsigned set = stack & (TC_SETS - 1), way;
-    tc_slot_t *w = &c->slot[2 * set];
-    if (w[0].stack == stack) {
-        way = 0;
-    } else if (w[1].stack == stack) {
-        way = 1;
-    } else {
-        way = !w[0].stack ? 0 : !w[1].stack ? 1 : !c->newer[set];
-        if (w[way].stack) flush_slot(&w[way]);
-        __atomic_store_n(&w[way].stack, stack, __ATOMIC_RELEASE);
+    tc_slot_t *w = lookup(c, stack);
+    if (!w) {
+        unsigned set = stack & (TC_SETS - 1);
+        tc_slot_t *pair = &c->slot[2 * set];
+        unsigned way = !pair[0].stack ? 0 : !pair[1].stack ? 1 : !c->newer[set];
+        w = &pair[way];
+        if (w->stack) flush_slot(w);
+        __atomic_store_n(&w->stack, stack, __ATOMIC_RELEASE);
         c->newer[set] = (uint8_t)way;
     }
-    apply(w[way].d, ev);
+    apply(w->d, ev);
 }
 
-/* The common case, the stack in this thread's cache, saves no registers: 14 instructions
- * fewer an event than with the rest inline (objdump). */
+/* The common case, the stack in this thread's cache, saves no registers: 26.5 instructions
+ * a call instead of 45.5 with the rest inline (cachegrind, perl at rate=1). */
 void mp_tcount_add(uint32_t stack, const mp_tc_event_t *ev)
 {
     mp_tcache_t *c = mp_tls.tcache;
-    if (MP_LIKELY(c != NULL)) {
-        tc_slot_t *w = &c->slot[2 * (stack & (TC_SETS - 1))];
-        if (w[0].stack != stack) w++;
-        if (w->stack == stack) {
-            apply(w->d, ev);
-            return;
-        }
+    tc_slot_t *w;
+    if (MP_LIKELY(c != NULL) && MP_LIKELY((w = lookup(c, stack)) != NULL)) {
+        apply(w->d, ev);
+        return;
     }
     add_slow(stack, ev);
 }
