@@ -7,6 +7,7 @@
 #ifndef MAPPROF_TESTS_CHECK_H
 #define MAPPROF_TESTS_CHECK_H
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,6 +46,15 @@ static const char *check_cur_name;
         else { check_passed++; printf("PASS %s\n", #fn); } \
         fflush(stdout); \
     } while (0)
+
+/* xorshift64: the tests' reproducible pseudo-random numbers (a state of 0 stays 0). */
+static inline uint64_t check_rand(uint64_t *state)
+{
+    *state ^= *state << 13;
+    *state ^= *state >> 7;
+    *state ^= *state << 17;
+    return *state;
+}
 
 static inline int check_done(void)
 {

@@ -47,13 +47,7 @@ static struct {
 } R;
 
 static uint64_t rng;
-static uint64_t rnd(void)
-{
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return rng;
-}
+static uint64_t rnd(void) { return check_rand(&rng); }
 
 static uint64_t mix(uint64_t i)
 {

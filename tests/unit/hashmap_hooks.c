@@ -287,13 +287,7 @@ static bool eq200(const void *a, const void *b) { return memcmp(a, b, 200) == 0;
 static const hm_type_t big_type = { 200, 8, 200, 8, hash200, eq200, 0 };
 
 static uint64_t rng = 0x1234567;
-static uint64_t rnd(void)
-{
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return rng;
-}
+static uint64_t rnd(void) { return check_rand(&rng); }
 
 static void big_key(uint64_t i, unsigned char *k)
 {

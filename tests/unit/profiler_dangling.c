@@ -34,13 +34,7 @@ static ref_t ref[NMAPS][PER_MAP];
 static uintptr_t next_block = (uintptr_t)1 << 36;     /* fake block addresses, never touched */
 
 static uint64_t rng = 0x9e3779b97f4a7c15ULL;
-static uint64_t rnd(void)
-{
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return rng;
-}
+static uint64_t rnd(void) { return check_rand(&rng); }
 
 /* Map m's i-th key: map 1 consecutive integers, 2 pointers 16 bytes apart (and map 5 the
  * same ones), 3 integers 8 apart, 4 hashed bytes below 2^47. */

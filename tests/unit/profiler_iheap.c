@@ -12,13 +12,7 @@
 #include "tests/check.h"
 
 static uint64_t rng = 0x9e3779b97f4a7c15ull;
-static uint64_t next_rand(void)
-{
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return rng;
-}
+static uint64_t next_rand(void) { return check_rand(&rng); }
 
 static void fill(unsigned char *p, size_t n, unsigned tag)
 {
