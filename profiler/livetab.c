@@ -92,13 +92,26 @@ static inline shard_t *shard_of(uintptr_t a, int *idx)
     return &shards[*idx];
 }
 
+/* The helpers of a record's way in and out (leaf_for, filter_set, store, pack, unpack, erase,
+ * filter_forget) are inlined into mp_live_insert, mp_live_remove and watch: left to the
+ * compiler they were calls, and inlined the whole program ran 4-8% fewer instructions at
+ * rate=1 (cachegrind: threadchurn -8.0%, python -5.5%, churn -4.4%, perl -3.9%; the default
+ * rate unchanged). */
+#define HOT static inline __attribute__((always_inline))
+
 /* ---- filter ---- */
 
-static uint64_t *leaf_for(uintptr_t a, bool create)
+static uint64_t *leaf_new(uint64_t **slot);
+HOT uint64_t *leaf_for(uintptr_t a, bool create)
 {
     uint64_t **slot = &mp_filter_top[a >> MP_FILTER_LEAF_SHIFT];
     uint64_t *leaf = __atomic_load_n(slot, __ATOMIC_ACQUIRE);
-    if (leaf || !create) return leaf;
+    if (MP_LIKELY(leaf != NULL) || !create) return leaf;
+    return leaf_new(slot);
+}
+
+__attribute__((noinline, cold)) static uint64_t *leaf_new(uint64_t **slot)
+{
     /* 34 MiB of address space, of which only touched pages cost memory. */
     void *m = mp_pages_reserve(LEAF_BYTES);
     if (!m) return NULL;
@@ -122,7 +135,7 @@ static uint64_t *leaf_for(uintptr_t a, bool create)
  * every address in its page: no other writer, so plain loads and stores; readers
  * (mp_maybe_tracked) are lock-free. Set in this order and cleared in the reverse, so a reader
  * never sees a page count of 0 while one of its records is in the table. */
-static void filter_set(uint64_t *leaf, uintptr_t a, bool on, bool clear_bit)
+HOT void filter_set(uint64_t *leaf, uintptr_t a, bool on, bool clear_bit)
 {
     uintptr_t off = mp_filter_off(a);
     uint16_t *count = mp_filter_count(leaf, off);
@@ -213,7 +226,7 @@ static bool grow(shard_t *s)
     return true;
 }
 
-static void erase_slot(shard_t *s, slot_t *hole)
+HOT void erase_slot(shard_t *s, slot_t *hole)
 {
     /* A tombstone, unless no probe chain goes on past the hole: then the hole and the
      * tombstones just before it are empty again. Backward-shift deletion, which needs no
@@ -291,7 +304,7 @@ static void ext_del(shard_t *s, uintptr_t a)
 
 /* ---- records: a block as the API sees it <-> a slot and its extras ---- */
 
-static void unpack(shard_t *s, const slot_t *e, mp_block_t *b)
+HOT void unpack(shard_t *s, const slot_t *e, mp_block_t *b)
 {
     uintptr_t a = slot_addr(e);
     *b = (mp_block_t){ .addr = a, .size = e->size_lo, .role = (uint16_t)(e->w >> W_ROLE_SHIFT),
@@ -306,7 +319,7 @@ static void unpack(shard_t *s, const slot_t *e, mp_block_t *b)
 }
 
 /* Fill *e from b, its extras stored; false when out of memory (e untouched). */
-static bool pack(shard_t *s, const mp_block_t *b, slot_t *e)
+HOT bool pack(shard_t *s, const mp_block_t *b, slot_t *e)
 {
     uint64_t hi = (uint64_t)b->size >> 32;
     bool ext = b->map || hi;
@@ -317,7 +330,7 @@ static bool pack(shard_t *s, const mp_block_t *b, slot_t *e)
 }
 
 /* The record leaves (its extras too). */
-static void erase(shard_t *s, slot_t *e)
+HOT void erase(shard_t *s, slot_t *e)
 {
     if (e->w & W_EXT) ext_del(s, slot_addr(e));
     erase_slot(s, e);
@@ -339,7 +352,7 @@ static void unlock_shard(shard_t *s)
  * address does not fit a slot (above user space: never from malloc). A record the filter
  * could not count (no memory for its leaf) is not kept: its free would pass it by. end, when
  * not NULL, is where a probe for b's address said a new record goes (find_end). */
-static bool store(shard_t *s, const mp_block_t *b, slot_t *end)
+HOT bool store(shard_t *s, const mp_block_t *b, slot_t *end)
 {
     slot_t e;
     uint64_t *leaf;
@@ -360,7 +373,7 @@ static bool store(shard_t *s, const mp_block_t *b, slot_t *end)
     return true;
 }
 
-static void filter_forget(shard_t *s, uintptr_t a);
+HOT void filter_forget(shard_t *s, uintptr_t a);
 
 bool mp_live_insert(const mp_block_t *b, mp_block_t *stale, bool *ok)
 {
@@ -401,7 +414,7 @@ bool mp_live_insert(const mp_block_t *b, mp_block_t *stale, bool *ok)
 
 /* A block at a left the table of s (locked): its page count drops and its filter bit goes
  * too. a was stored, so it fits the filter and its leaf exists. */
-static void filter_forget(shard_t *s, uintptr_t a)
+HOT void filter_forget(shard_t *s, uintptr_t a)
 {
     uint64_t *leaf = leaf_for(a, false);
     bool keep = false;
