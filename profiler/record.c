@@ -67,23 +67,34 @@ static void thread_init(void)
     mp_tls.countdown = mp_sample_next(&mp_tls.rng, opts.rate);
 }
 
-/* Counters of one block, added (sign 1) or removed (sign -1) from its stack. */
-static void account(const mp_block_t *b, int sign, bool alloc)
+/* account() with estimates (rate above 1) or the in-use trigger. */
+__attribute__((noinline)) static void account_est(const mp_block_t *b, int sign, bool alloc)
 {
-    if (!b->stack) return;
-    mp_tc_event_t ev = { .sign = sign, .alloc = alloc, .bytes = (int64_t)b->size };
     int64_t wb = (int64_t)b->size << MP_FIX_SHIFT;     /* estimated bytes, fixed point */
-    /* At rate 1 every weight is 1: the estimates are the raw counts (snapshot.c), so the
-     * event carries none. */
     if (opts.rate > 1) {
+        mp_tc_event_t ev = { .sign = sign, .alloc = alloc, .bytes = (int64_t)b->size };
         ev.w = mp_sample_weight_fix(b->size, opts.rate);
         ev.wb = wb = (int64_t)((double)ev.w * (double)b->size);
+        mp_tcount_add(b->stack, &ev);
+    } else {
+        mp_tcount_add_exact(b->stack, sign, alloc, (int64_t)b->size);
     }
-    mp_tcount_add(b->stack, &ev);
     if (opts.inuse_step) {
         int64_t now = __atomic_add_fetch(&inuse_est_fix, sign * wb, __ATOMIC_RELAXED);
         if (sign > 0) mp_trigger_inuse(now >> MP_FIX_SHIFT);
     }
+}
+
+/* Counters of one block, added (sign 1) or removed (sign -1) from its stack. At rate 1 every
+ * weight is 1: the estimates are the raw counts (snapshot.c), so the event carries none and
+ * goes in registers, with no frame here. */
+static inline void account(const mp_block_t *b, int sign, bool alloc)
+{
+    if (!b->stack) return;
+    if (MP_LIKELY(opts.rate <= 1 && !opts.inuse_step))
+        mp_tcount_add_exact(b->stack, sign, alloc, (int64_t)b->size);
+    else
+        account_est(b, sign, alloc);
 }
 
 /* A block left the heap (freed, or found stale): take it out of its stack and its map. */

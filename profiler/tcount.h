@@ -28,6 +28,8 @@ typedef struct mp_tc_event {
 
 /* Add the event to the counters of stack (calling thread's cache; under the guard). */
 void mp_tcount_add(uint32_t stack, const mp_tc_event_t *ev);
+/* The same for an event without estimates (w and wb 0: rate 1), its fields as arguments. */
+void mp_tcount_add_exact(uint32_t stack, int64_t sign, bool alloc, int64_t bytes);
 /* Add every thread's pending deltas for stacks 1..n into sum[id][c]. */
 void mp_tcount_collect(int64_t (*sum)[MP_C_COUNT], uint32_t n);
 /* Create the thread-exit hook (once, at init). */

@@ -1,7 +1,8 @@
 /* Unit tests: the per-thread counter caches (profiler/tcount.c). Two stacks of one set taken
  * in turn both stay in the cache (nothing reaches the shared counters before a snapshot
  * collects); three take turns through evictions; either way the shared counters plus what
- * a collect adds are exactly the events' sums. */
+ * a collect adds are exactly the events' sums. Events alternate between the two ways in
+ * (mp_tcount_add and mp_tcount_add_exact), hits and evictions alike. */
 #include <stdint.h>
 #include <string.h>
 
@@ -16,8 +17,12 @@ static int64_t want[4][MP_C_COUNT];
 
 static void event(int k, int64_t sign, int64_t bytes)
 {
+    static unsigned turn;
     mp_tc_event_t ev = { .sign = sign, .alloc = sign > 0, .bytes = bytes };
-    mp_tcount_add(ids[k], &ev);
+    if (turn++ % 2)
+        mp_tcount_add(ids[k], &ev);
+    else
+        mp_tcount_add_exact(ids[k], sign, sign > 0, bytes);
     want[k][MP_C_INUSE_OBJ] += sign;
     want[k][MP_C_INUSE_BYTES] += sign * bytes;
     if (sign > 0) {
