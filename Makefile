@@ -4,6 +4,7 @@
 #   make test       install what is missing, build, run every test (ends "N passed, N failed")
 #   make demo       install, build, profile the bundled map-heavy example, print the report
 #   make bench      side-by-side benchmarks (never part of make test)
+#   make fuzz       the file readers under libFuzzer, FUZZ_SECONDS each (never part of make test)
 
 CC      ?= cc
 CXX     ?= c++
@@ -17,7 +18,7 @@ SAN     := -fsanitize=address,undefined -fno-sanitize-recover=undefined
 GLIB_CFLAGS := $(shell pkg-config --cflags glib-2.0 2>/dev/null)
 GLIB_LIBS   := $(shell pkg-config --libs glib-2.0 2>/dev/null)
 
-.PHONY: all test demo bench clean deps
+.PHONY: all test demo bench fuzz clean deps
 .DEFAULT_GOAL := all
 
 UNIT_TESTS :=
@@ -50,6 +51,11 @@ demo: deps
 bench: deps
 	@$(MAKE) --no-print-directory all $(TEST_PROGS) $(BENCH_PROGS)
 	@./scripts/bench.sh
+
+fuzz: deps
+	@./scripts/install-deps.sh fuzz
+	@$(MAKE) --no-print-directory all $(TEST_PROGS) $(FUZZ_PROGS)
+	@./scripts/fuzz.sh $(FUZZ_PROGS)
 
 clean:
 	rm -rf $(BUILD)

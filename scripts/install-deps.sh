@@ -2,6 +2,7 @@
 # Installs the Debian packages mapprof builds, tests and benchmarks with.
 # Idempotent and silent when everything is present; runs `apt-get update` once, only when
 # something is missing. The one list of dependencies: the Makefile and .ci/run call this.
+# With the argument fuzz, also what make fuzz needs (clang and its libFuzzer runtime).
 set -eu
 
 PKGS=(
@@ -12,6 +13,7 @@ PKGS=(
   golang-go google-perftools heaptrack libjemalloc-dev
   valgrind time python3
 )
+if [ "${1:-}" = fuzz ]; then PKGS+=(clang libclang-rt-dev); fi
 
 missing=()
 for p in "${PKGS[@]}"; do

@@ -64,3 +64,12 @@ $(BUILD)/tests/unit/interpose_boot: tests/unit/interpose_boot.c $(BUILD)/san/int
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(SAN) $(filter %.c %.o,$^) -o $@ -lm -lpthread
 UNIT_TESTS += $(BUILD)/tests/unit/interpose_boot
+
+# Fuzz targets (make fuzz, never part of make test): libFuzzer with ASan and UBSan, built by
+# clang from the sources of what they read (scripts/install-deps.sh fuzz installs clang).
+FUZZ_CC    ?= clang
+FUZZ_FLAGS := -std=gnu11 -g -O1 $(WARN) -fsanitize=fuzzer,address,undefined -I. -I$(BUILD)/gen
+FUZZ_PROGS := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(wildcard tests/fuzz/*.c))
+$(FUZZ_PROGS): $(BUILD)/fuzz/%: tests/fuzz/%.c $(EXPORT_SRCS) $(EXPORT_GEN_C) $(EXPORT_GEN_H) profiler/log.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_FLAGS) $(filter %.c,$^) -o $@ $(EXPORT_LIBS) -lm
