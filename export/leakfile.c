@@ -76,6 +76,12 @@ int mp_leakfile_write(const char *path, const mp_leak_report_t *rep, int pid,
 
 /* ---- reading ---- */
 
+static void finding_free(mp_lfinding_t *f)
+{
+    mp_lframes_free(f->frames, f->nframes);
+    mp_lframes_free(f->map_frames, f->nmap_frames);
+}
+
 int mp_leakfile_read(const char *path, mp_leakfile_t *lf, char *err, size_t errlen)
 {
     FILE *in = fopen(path, "r");
@@ -89,6 +95,11 @@ int mp_leakfile_read(const char *path, mp_leakfile_t *lf, char *err, size_t errl
     int pid = 0, lineno = 0, e = 0;
     bool header = false, ended = false;
     mp_lfinding_t *cur = NULL;
+    /* what lf held before: a file that fails to read adds nothing */
+    size_t n0 = lf->n, processes0 = lf->processes;
+    uint64_t bytes0[4], blocks0[4];
+    memcpy(bytes0, lf->sum_bytes, sizeof bytes0);
+    memcpy(blocks0, lf->sum_blocks, sizeof blocks0);
     while ((len = getline(&line, &cap, in)) > 0) {
         lineno++;
         if (line[len - 1] == '\n') line[--len] = 0;
@@ -131,18 +142,22 @@ int mp_leakfile_read(const char *path, mp_leakfile_t *lf, char *err, size_t errl
     free(line);
     fclose(in);
     if (!e && !ended) e = EINVAL;
-    if (e) snprintf(err, errlen, "%s: %s at line %d", path,
-                    e == ENOMEM ? "out of memory" : ended || lineno ? "malformed leak report" : "empty leak report",
-                    lineno);
+    if (e) {
+        snprintf(err, errlen, "%s: %s at line %d", path,
+                 e == ENOMEM ? "out of memory" : ended || lineno ? "malformed leak report" : "empty leak report",
+                 lineno);
+        for (size_t i = n0; i < lf->n; i++) finding_free(&lf->f[i]);
+        lf->n = n0;
+        lf->processes = processes0;
+        memcpy(lf->sum_bytes, bytes0, sizeof bytes0);
+        memcpy(lf->sum_blocks, blocks0, sizeof blocks0);
+    }
     return e;
 }
 
 void mp_leakfile_free(mp_leakfile_t *lf)
 {
-    for (size_t i = 0; i < lf->n; i++) {
-        mp_lframes_free(lf->f[i].frames, lf->f[i].nframes);
-        mp_lframes_free(lf->f[i].map_frames, lf->f[i].nmap_frames);
-    }
+    for (size_t i = 0; i < lf->n; i++) finding_free(&lf->f[i]);
     free(lf->f);
     memset(lf, 0, sizeof *lf);
 }

@@ -64,7 +64,7 @@ typedef int (*mp_symbolize_fn)(uintptr_t pc, mp_lframe_t *out, int max, void *ct
 int mp_leakfile_write(const char *path, const mp_leak_report_t *rep, int pid,
                       mp_symbolize_fn sym, void *ctx);
 /* Append the findings of the file at path to lf. Returns 0, or an errno value with a one-line
- * reason in err. */
+ * reason in err and lf as it was (a file that fails to read adds nothing). */
 int mp_leakfile_read(const char *path, mp_leakfile_t *lf, char *err, size_t errlen);
 void mp_leakfile_free(mp_leakfile_t *lf);
 

@@ -38,7 +38,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             mp_leakfile_junit(&lf, "/dev/null");
             mp_leakfile_sarif(&lf, "/dev/null");
         }
-        mp_leakfile_free(&lf);      /* a read appends: a failed one may leave findings */
+        mp_leakfile_free(&lf);
     } else {
         mp_mapsfile_t mf[2];
         memset(mf, 0, sizeof mf);
