@@ -26,6 +26,7 @@
 #include "export/profile.pb-c.h"
 
 #define MAX_INFLATED ((size_t)1 << 31)          /* refuse gzip bombs beyond 2 GiB */
+#define MAX_FILE (MAX_INFLATED / 2)             /* and files (or endless devices) past 1 GiB */
 
 typedef Perftools__Profiles__Profile pb_profile_t;
 
@@ -54,15 +55,26 @@ static int read_all(const char *path, unsigned char **out, size_t *len, char *er
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) return fail(err, el, errno, "%s: %s", path, strerror(errno));
     struct stat st;
-    if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
+    if (fstat(fd, &st) != 0) st.st_size = 0;
+    else if (S_ISDIR(st.st_mode)) {
         close(fd);
         return fail(err, el, EISDIR, "%s: is a directory", path);
+    }
+    if (st.st_size > 0 && (uint64_t)st.st_size > MAX_FILE) {
+        close(fd);
+        return fail(err, el, EFBIG, "%s: larger than 1 GiB: not a profile", path);
     }
     size_t cap = st.st_size > 0 ? (size_t)st.st_size + 1 : 65536, n = 0;
     unsigned char *buf = malloc(cap);
     if (!buf) { close(fd); return fail(err, el, ENOMEM, "%s: out of memory", path); }
     for (;;) {
         if (n == cap) {
+            /* a pipe or a device (/dev/zero) may never end */
+            if (cap >= MAX_FILE) {
+                free(buf);
+                close(fd);
+                return fail(err, el, EFBIG, "%s: larger than 1 GiB: not a profile", path);
+            }
             unsigned char *nb = realloc(buf, cap *= 2);
             if (!nb) { free(buf); close(fd); return fail(err, el, ENOMEM, "out of memory"); }
             buf = nb;

@@ -61,4 +61,16 @@ grep -q "different rates" err || t_fail "reason: $(cat err)"
 "$MAPPROF" diff "$d1" >/dev/null 2>&1; t_eq "$?" 2 "one file"
 t_end
 
+# The reader stops at 1 GiB: a device that never ends (it read /dev/zero until memory ran out)
+# and a file that size are refused with one line, the file without reading it.
+t_begin report_endless_or_huge_input_exit_2
+timeout 60 "$MAPPROF" report /dev/zero >/dev/null 2>err; t_eq "$?" 2 "/dev/zero"
+grep -q "larger than 1 GiB" err || t_fail "reason: $(cat err)"
+[ "$(wc -l <err)" = 1 ] || t_fail "not one line: $(cat err)"
+truncate -s 1100M huge.pb
+timeout 10 "$MAPPROF" diff huge.pb "$d2" >/dev/null 2>err; t_eq "$?" 2 "a sparse 1.1 GiB file"
+grep -q "huge.pb: larger than 1 GiB" err || t_fail "reason: $(cat err)"
+rm -f huge.pb
+t_end
+
 t_done
