@@ -48,20 +48,41 @@ static int add_rule(rules_t *r, const char *s)
     return r->pat[r->n++] ? 0 : ENOMEM;
 }
 
-static int load_rules(rules_t *r, const char *path)
+/* Read the rules of a suppressions file: a pattern a line, blank lines and # comments
+ * skipped. A line that does not fit the buffer (or is not text: NUL bytes end it early, as
+ * /dev/zero's do) is refused with its number, so a wrong path cannot read forever. */
+static int load_rules(rules_t *r, const char *path, char *why, size_t whylen)
 {
     FILE *f = fopen(path, "r");
-    if (!f) return errno;
+    if (!f) {
+        snprintf(why, whylen, "%s", strerror(errno));
+        return errno;
+    }
     char line[1024];
-    while (fgets(line, sizeof line, f)) {
+    for (int lineno = 1; fgets(line, sizeof line, f); lineno++) {
+        if (!strchr(line, '\n') && !feof(f)) {
+            snprintf(why, whylen, "line %d is longer than %zu bytes or not text", lineno,
+                     sizeof line - 2);
+            fclose(f);
+            return EINVAL;
+        }
         char *s = line;
         while (*s == ' ' || *s == '\t') s++;
         char *end = s + strlen(s);
         while (end > s && (end[-1] == '\n' || end[-1] == '\r' || end[-1] == ' ' || end[-1] == '\t')) *--end = 0;
         if (!*s || *s == '#') continue;
-        if (add_rule(r, s)) { fclose(f); return ENOMEM; }
+        if (add_rule(r, s)) {
+            snprintf(why, whylen, "out of memory");
+            fclose(f);
+            return ENOMEM;
+        }
     }
+    bool bad = ferror(f);
     fclose(f);
+    if (bad) {
+        snprintf(why, whylen, "read error");
+        return EIO;
+    }
     return 0;
 }
 
@@ -223,8 +244,9 @@ int cli_check(int argc, char **argv)
     if (!ok) return cli_die("--fail-on takes definite,indirect,map-retained,dangling,growth (got '%s')", fail_on);
     rules_t rules = { 0 };
     if (supp) {
-        int e = load_rules(&rules, supp);
-        if (e) return cli_die("cannot read suppressions %s: %s", supp, strerror(e));
+        char why[128];
+        if (load_rules(&rules, supp, why, sizeof why))
+            return cli_die("cannot read suppressions %s: %s", supp, why);
     }
 
     char dir[] = "/tmp/mapprof-check.XXXXXX";

@@ -116,6 +116,12 @@ printf 'file:*leaky.c\n' >"$TMP/supp2"
 t_eq "$?" 0 "suppressed by file"
 "$MAPPROF" check --fail-on bogus -- true >/dev/null 2>"$TMP/err"
 t_eq "$?" 2 "bad --fail-on"
+# a suppressions path that is not a text file: one line, before the program runs (it read
+# /dev/zero forever)
+timeout 20 "$MAPPROF" check --suppressions /dev/zero -- true >/dev/null 2>"$TMP/err"
+t_eq "$?" 2 "--suppressions /dev/zero"
+grep -q "suppressions /dev/zero: line 1 is longer" "$TMP/err" || t_fail "reason: $(cat "$TMP/err")"
+[ "$(wc -l <"$TMP/err")" = 1 ] || t_fail "not one line: $(cat "$TMP/err")"
 t_end
 
 t_begin check_gate_dangling
