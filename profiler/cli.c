@@ -22,6 +22,8 @@
 #include "export/export.h"
 #include "export/mapsfile.h"
 #include "profiler/cli.h"
+#include "profiler/log.h"
+#include "profiler/options.h"
 
 static const char *prog = "mapprof";
 
@@ -76,6 +78,20 @@ static bool is_number(const char *s)
     return true;
 }
 
+/* Would the profiler take key=value? The same table and bounds the preloaded library reads
+ * (profiler/options.c), asked quietly: the CLI says what is wrong in its own words. */
+static bool option_ok(const char *key, const char *value)
+{
+    char s[256];
+    if (snprintf(s, sizeof s, "%s=%s", key, value) >= (int)sizeof s) return false;
+    mp_options_t o;
+    mp_options_default(&o);
+    mp_log_set_quiet(1);
+    int problems = mp_options_parse(&o, s);
+    mp_log_set_quiet(0);
+    return problems == 0;
+}
+
 static int cmd_run(int argc, char **argv)
 {
     char opts[4096] = "";
@@ -96,6 +112,7 @@ static int cmd_run(int argc, char **argv)
             if (!is_number(v)) return cli_die("%s takes a number, not '%s'", a, v);
             const char *key = !strcmp(a, "--rate") ? "rate" : !strcmp(a, "--interval") ? "interval"
                             : !strcmp(a, "--seed") ? "seed" : "inuse_step";
+            if (!option_ok(key, v)) return cli_die("%s %s is out of range", a, v);
             ADD(":%s=%s", key, v);
         } else if (!strcmp(a, "-o") || !strcmp(a, "--output")) {
             if (strchr(v, ':')) return cli_die("output prefix may not contain ':'");

@@ -11,6 +11,20 @@ grep -q "mapprof: .*'nosuch'" "$TMP/err" || t_fail "no warning naming nosuch"
 ls "$TMP"/bad.*.pb.gz >/dev/null 2>&1 || t_fail "defaults kept: a profile is still written"
 t_end
 
+t_begin cli_run_bad_flags_exit_2
+# each refused with one line and exit 2, before the program runs (it would leave a file)
+for args in "--rate abc" "--rate 0" "--rate 1099511627777" "--interval 99999999999" "--unwind dwarf" "--bogus 1"; do
+  # shellcheck disable=SC2086
+  "$MAPPROF" run $args -- sh -c ": >'$TMP/ran'" >/dev/null 2>"$TMP/err"
+  t_eq "$?" 2 "mapprof run $args"
+  [ "$(wc -l <"$TMP/err")" = 1 ] || t_fail "$args: not one line: $(cat "$TMP/err")"
+  [ ! -e "$TMP/ran" ] || t_fail "$args: the program ran"
+done
+"$MAPPROF" run --rate 1 -o "$TMP/ok" -- sh -c ": >'$TMP/ran'" >/dev/null 2>&1
+t_eq "$?" 0 "mapprof run --rate 1"
+[ -e "$TMP/ran" ] || t_fail "the program did not run with good flags"
+t_end
+
 t_begin unwritable_output
 mkdir -p "$TMP/ro" && chmod 555 "$TMP/ro"
 # root writes anywhere: there, aim below a regular file instead (ENOTDIR)
