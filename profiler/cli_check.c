@@ -55,8 +55,9 @@ static int load_rules(rules_t *r, const char *path, char *why, size_t whylen)
 {
     FILE *f = fopen(path, "r");
     if (!f) {
-        snprintf(why, whylen, "%s", strerror(errno));
-        return errno;
+        int e = errno;
+        snprintf(why, whylen, "%s", strerror(e));
+        return e;
     }
     char line[1024];
     for (int lineno = 1; fgets(line, sizeof line, f); lineno++) {
