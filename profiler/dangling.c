@@ -69,23 +69,20 @@ void mp_dangling_init(size_t history, int mode)
 int mp_dangling_mode(void) { return __atomic_load_n(&mode_now, __ATOMIC_RELAXED); }
 bool mp_dangling_on(void) { return mp_dangling_mode() != MP_DANGLING_OFF; }
 
-/* An entry's home. Keys near each other get slots near each other, as livetab.c places
- * blocks: a map's puts and deletes come in runs of keys that malloc handed out in turn, or of
- * consecutive integers, and a scattering hash made each of them a miss in a table far bigger
- * than the cache (32 MiB on the hashmap bench workload at rate=1). A key's step is 16 when
- * it is a multiple of 16 (a pointer to a block of malloc's), else 1 (an integer): 16 steps
- * make a window, which the Fibonacci hash of the window and the map places on a run of 16
- * slots, and the key's place in its window is its slot in the run. Measured on that workload
- * at rate=1: 2.66 slots read a find instead of 3.92, and 4% and 12% less time in two runs of
- * 5 and 7 alternating rounds. */
-#define RUN_BITS 4
+/* An entry's home. Keys near each other get slots near each other (mp_run_slot, as the live
+ * table places blocks): a map's puts and deletes come in runs of keys that malloc handed out
+ * in turn, or of consecutive integers, and a scattering hash made each of them a miss in a
+ * table far bigger than the cache (32 MiB on the hashmap bench workload at rate=1). A key's
+ * step is 16 when it is a multiple of 16 (a pointer to a block of malloc's), else 1 (an
+ * integer): 16 steps make a window, which the hash of the window and the map places on a run
+ * of 16 slots, and the key's place in its window is its slot in the run. Measured on that
+ * workload at rate=1: 2.66 slots read a find instead of 3.92, and 4% and 12% less time in two
+ * runs of 5 and 7 alternating rounds. */
 static inline uint32_t slot_of(uint32_t map, uintptr_t key, uint32_t mask)
 {
     unsigned step = key & 15 ? 0 : 4;
-    uint64_t window = ((uint64_t)key >> (step + RUN_BITS)) ^ ((uint64_t)map << 44);
-    uint32_t h = (uint32_t)((window * 0x9e3779b97f4a7c15ULL) >> 32);
-    uint32_t run = (uint32_t)(((uint64_t)h * ((mask + 1) >> RUN_BITS)) >> 32);
-    return run << RUN_BITS | (uint32_t)((key >> step) & ((1u << RUN_BITS) - 1));
+    return mp_run_slot(((uint64_t)key >> (step + MP_RUN_BITS)) ^ ((uint64_t)map << 44),
+                       (uint32_t)((key >> step) & ((1u << MP_RUN_BITS) - 1)), mask + 1);
 }
 
 /* Under the lock: an entry for (map, key) came (+1) or went (-1). */

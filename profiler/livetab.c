@@ -64,13 +64,10 @@ static bool seen_unaligned;   /* some tracked block was not 16-byte aligned */
  * shards by window, 1.5, 1.8, 3.0, 3.3, 1.8, 1.4, and with shards by 1 MiB region (below),
  * 1.4, 1.3, 3.6, 2.7, 1.6, 1.6; a murmur-style hash instead of Fibonacci's made every window
  * size worse (4 KiB: 71 on churn). */
-#define RUN_BITS 4
-#define RUN ((uint32_t)1 << RUN_BITS)
 static inline uint32_t home(uintptr_t a, uint32_t cap)
 {
-    uint32_t h = (uint32_t)(((uint64_t)(a >> (4 + RUN_BITS)) * 0x9e3779b97f4a7c15ULL) >> 32);
-    return (uint32_t)(((uint64_t)h * (cap >> RUN_BITS)) >> 32) << RUN_BITS |
-           (uint32_t)((a >> 4) & (RUN - 1));
+    return mp_run_slot(a >> (4 + MP_RUN_BITS), (uint32_t)((a >> 4) & ((1u << MP_RUN_BITS) - 1)),
+                       cap);
 }
 
 static inline uint32_t next(uint32_t i, uint32_t cap) { return i + 1 == cap ? 0 : i + 1; }
