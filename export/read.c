@@ -60,21 +60,14 @@ static int read_all(const char *path, unsigned char **out, size_t *len, char *er
         close(fd);
         return fail(err, el, EISDIR, "%s: is a directory", path);
     }
-    if (st.st_size > 0 && (uint64_t)st.st_size > MAX_FILE) {
-        close(fd);
-        return fail(err, el, EFBIG, "%s: larger than 1 GiB: not a profile", path);
-    }
+    unsigned char *buf = NULL;
+    if (st.st_size > 0 && (uint64_t)st.st_size > MAX_FILE) goto too_big;
     size_t cap = st.st_size > 0 ? (size_t)st.st_size + 1 : 65536, n = 0;
-    unsigned char *buf = malloc(cap);
+    buf = malloc(cap);
     if (!buf) { close(fd); return fail(err, el, ENOMEM, "%s: out of memory", path); }
     for (;;) {
         if (n == cap) {
-            /* a pipe or a device (/dev/zero) may never end */
-            if (cap >= MAX_FILE) {
-                free(buf);
-                close(fd);
-                return fail(err, el, EFBIG, "%s: larger than 1 GiB: not a profile", path);
-            }
+            if (cap >= MAX_FILE) goto too_big;  /* a pipe or a device (/dev/zero) may never end */
             unsigned char *nb = realloc(buf, cap *= 2);
             if (!nb) { free(buf); close(fd); return fail(err, el, ENOMEM, "out of memory"); }
             buf = nb;
@@ -94,6 +87,10 @@ static int read_all(const char *path, unsigned char **out, size_t *len, char *er
     *out = buf;
     *len = n;
     return 0;
+too_big:
+    free(buf);
+    close(fd);
+    return fail(err, el, EFBIG, "%s: larger than 1 GiB: not a profile", path);
 }
 
 static int gunzip(const unsigned char *in, size_t inlen, unsigned char **out, size_t *outlen,

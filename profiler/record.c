@@ -70,15 +70,13 @@ static void thread_init(void)
 /* account() with estimates (rate above 1) or the in-use trigger. */
 __attribute__((noinline)) static void account_est(const mp_block_t *b, int sign, bool alloc)
 {
+    mp_tc_event_t ev = { .sign = sign, .alloc = alloc, .bytes = (int64_t)b->size };
     int64_t wb = (int64_t)b->size << MP_FIX_SHIFT;     /* estimated bytes, fixed point */
     if (opts.rate > 1) {
-        mp_tc_event_t ev = { .sign = sign, .alloc = alloc, .bytes = (int64_t)b->size };
         ev.w = mp_sample_weight_fix(b->size, opts.rate);
         ev.wb = wb = (int64_t)((double)ev.w * (double)b->size);
-        mp_tcount_add(b->stack, &ev);
-    } else {
-        mp_tcount_add_exact(b->stack, sign, alloc, (int64_t)b->size);
     }
+    mp_tcount_add(b->stack, &ev);
     if (opts.inuse_step) {
         int64_t now = __atomic_add_fetch(&inuse_est_fix, sign * wb, __ATOMIC_RELAXED);
         if (sign > 0) mp_trigger_inuse(now >> MP_FIX_SHIFT);

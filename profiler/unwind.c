@@ -127,6 +127,6 @@ int mp_unwind_capture(uintptr_t *pcs, int max, int method, uintptr_t from)
         out += !is_own(pc);
     }
     if (out > max) out = max;
-    memcpy(pcs, buf, (size_t)(out > 0 ? out : 0) * sizeof *pcs);
+    memcpy(pcs, buf, (size_t)out * sizeof *pcs);
     return out;
 }
