@@ -95,11 +95,7 @@ int mp_leakfile_read(const char *path, mp_leakfile_t *lf, char *err, size_t errl
     int pid = 0, lineno = 0, e = 0;
     bool header = false, ended = false;
     mp_lfinding_t *cur = NULL;
-    /* what lf held before: a file that fails to read adds nothing */
-    size_t n0 = lf->n, processes0 = lf->processes;
-    uint64_t bytes0[4], blocks0[4];
-    memcpy(bytes0, lf->sum_bytes, sizeof bytes0);
-    memcpy(blocks0, lf->sum_blocks, sizeof blocks0);
+    mp_leakfile_t before = *lf;     /* a file that fails to read adds nothing */
     while ((len = getline(&line, &cap, in)) > 0) {
         lineno++;
         if (line[len - 1] == '\n') line[--len] = 0;
@@ -146,11 +142,10 @@ int mp_leakfile_read(const char *path, mp_leakfile_t *lf, char *err, size_t errl
         snprintf(err, errlen, "%s: %s at line %d", path,
                  e == ENOMEM ? "out of memory" : ended || lineno ? "malformed leak report" : "empty leak report",
                  lineno);
-        for (size_t i = n0; i < lf->n; i++) finding_free(&lf->f[i]);
-        lf->n = n0;
-        lf->processes = processes0;
-        memcpy(lf->sum_bytes, bytes0, sizeof bytes0);
-        memcpy(lf->sum_blocks, blocks0, sizeof blocks0);
+        for (size_t i = before.n; i < lf->n; i++) finding_free(&lf->f[i]);
+        before.f = lf->f;           /* the array may have moved, and keeps its room */
+        before.cap = lf->cap;
+        *lf = before;
     }
     return e;
 }
