@@ -59,10 +59,13 @@ void mp_unwind_init(void)
 static inline bool is_own(uintptr_t pc) { return pc - own_lo < own_len; }
 
 /* The top of this thread's stack, learned once per thread (pthread_getattr_np may allocate,
- * which is fine: we run under the reentrancy guard). */
+ * which is fine: we run under the reentrancy guard). Not inside the program's own call of it,
+ * which holds a thread's lock that ours would wait on (interpose/threads.c): this walk then
+ * keeps to its own page. */
 static uintptr_t stack_top(uintptr_t sp)
 {
     if (mp_tls.stack_hi > sp) return mp_tls.stack_hi;
+    if (mp_tls.in_getattr) return (sp | 4095) + 1;
     mp_tls.scrub = MP_UNWIND_SCRUB_DEEP;
     pthread_attr_t a;
     void *addr;

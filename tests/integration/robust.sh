@@ -49,6 +49,17 @@ for f in "$TMP"/sig/*.pb.gz; do
 done
 t_end
 
+t_begin threads_asking_their_own_attributes
+# pthread_getattr_np allocates under the lock of the thread it describes; the unwinders ask it
+# for the stack bounds on a thread's first sample, and once waited there on themselves (the
+# JVM hung at start)
+for u in fp libunwind; do
+  out=$(timeout 60 env MAPPROF_OPTIONS="rate=1:unwind=$u:output=$TMP/ga" LD_PRELOAD="$LIB" "$TP/getattr" 2>"$TMP/err")
+  t_eq "$?" 0 "unwind=$u: exit status (124: hung)"
+  t_eq "$out" "ok 80" "unwind=$u: output"
+done
+t_end
+
 t_begin dump_leaves_host_heap_alone
 # glibc's statistics of a fragmented heap, before and after two dumps through the API: the
 # symbolizer's and encoder's allocations come from the profiler's private heap
