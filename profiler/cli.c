@@ -31,7 +31,7 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "usage: mapprof run [--rate N] [-o PREFIX] [--interval S] [--inuse-step BYTES]\n"
-            "                   [--unwind fp|libunwind] [--seed N] [--legacy] [--findings]\n"
+            "                   [--unwind fp|libunwind|verify] [--seed N] [--legacy] [--findings]\n"
             "                   -- CMD [ARGS...]\n"
             "       mapprof report FILE [--top N] [--sample-index NAME]\n"
             "       mapprof check [--json F] [--junit F] [--sarif F] [--fail-on KINDS]\n"
@@ -118,7 +118,8 @@ static int cmd_run(int argc, char **argv)
             if (strchr(v, ':')) return cli_die("output prefix may not contain ':'");
             prefix = v;
         } else if (!strcmp(a, "--unwind")) {
-            if (strcmp(v, "fp") && strcmp(v, "libunwind")) return cli_die("--unwind takes fp or libunwind");
+            if (strcmp(v, "fp") && strcmp(v, "libunwind") && strcmp(v, "verify"))
+                return cli_die("--unwind takes fp, libunwind or verify");
             ADD(":unwind=%s", v);
         } else {
             return cli_die("unknown option '%s' (see mapprof --help)", a);

@@ -166,6 +166,7 @@ static bool parse_value(const opt_desc_t *d, mp_options_t *o, const char *v, siz
     case K_UNWIND:
         if (eq(v, len, "fp")) o->unwind = MP_UNWIND_FP;
         else if (eq(v, len, "libunwind")) o->unwind = MP_UNWIND_LIBUNWIND;
+        else if (eq(v, len, "verify")) o->unwind = MP_UNWIND_VERIFY;
         else return false;
         return true;
     case K_SIGNAL:

@@ -10,7 +10,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-enum { MP_UNWIND_LIBUNWIND = 0, MP_UNWIND_FP = 1 };
+/* libunwind: the DWARF call frame information, read through cfi.c's cache, with libunwind for
+ * frames that cache cannot step; fp: frame pointers; verify: both DWARF walks, libunwind's kept,
+ * and how often they differ reported at exit (for the tests, and for a stack in doubt). */
+enum { MP_UNWIND_LIBUNWIND = 0, MP_UNWIND_FP = 1, MP_UNWIND_VERIFY = 2 };
 enum { MP_FMT_PB = 1, MP_FMT_LEGACY = 2 };
 /* dangling: off; entries pointing to sampled blocks (every block at rate=1); every entry */
 enum { MP_DANGLING_OFF = 0, MP_DANGLING_SAMPLED = 1, MP_DANGLING_ALL = 2 };

@@ -33,6 +33,7 @@ typedef struct mp_tls {
     int64_t countdown;      /* bytes left before the next sample */
     uint64_t rng;           /* xorshift state for the exponential draws */
     uintptr_t stack_hi;     /* top of this thread's stack, bound for frame-pointer walks */
+    uintptr_t stack_lo;     /* its lowest address (a walk from below it is off this stack) */
     int in_getattr;         /* inside the program's pthread_getattr_np (interpose/threads.c) */
     int held_shard;         /* live-table shard whose lock this thread holds, + 1 (0: none) */
     int scrub;              /* leak check: stack bytes the current slow path may have dirtied

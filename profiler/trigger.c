@@ -25,6 +25,7 @@
 #include "profiler/record.h"
 #include "profiler/snapshot_take.h"
 #include "profiler/stdmap.h"
+#include "profiler/unwind.h"
 
 /* The helper thread. interval and inuse_step need it from the start. The signal alone does
  * not: it is started when the signal first comes (the handler sends the thread that got it
@@ -309,6 +310,7 @@ void mp_trigger_after_fork_child(void)
 __attribute__((destructor)) static void at_exit_dump(void)
 {
     if (!mp_enabled()) return;
+    mp_unwind_report();
     if (mp_opts()->leak_check) {
         mp_internal_enter();
         mp_leak_at_exit();

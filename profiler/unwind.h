@@ -12,6 +12,9 @@ void mp_unwind_init(void);
  * a frame of the caller's own chain (the hook's slow path), where the frame-pointer walk
  * starts, skipping the profiler's frames below it unread; 0 to start here. */
 int mp_unwind_capture(uintptr_t *pcs, int max, int method, uintptr_t from);
+/* unwind=verify: one line on stderr with how many walks there were, how many the CFI rules
+ * could not do, and how many came out unlike libunwind's. Nothing for other methods. */
+void mp_unwind_report(void);
 /* Stack bytes a libunwind walk, or a thread's first frame-pointer walk, may dirty below the
  * caller (measured 3.5 KiB at most): captures set mp_tls.scrub to it for the leak check. */
 #define MP_UNWIND_SCRUB_DEEP 4096

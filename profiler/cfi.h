@@ -1,0 +1,75 @@
+/* profiler/cfi.h - how to step out of an x86-64 frame, read from the call frame information
+ * (.eh_frame, found through .eh_frame_hdr) that each loaded object carries in memory, and kept
+ * by return address in a lock-free table.
+ *
+ * Only the rules nearly all compiled code has are represented: the frame's CFA (the caller's
+ * stack pointer) is rsp or rbp plus an offset, the return address sits just below it, and rbp
+ * is either kept or saved at an offset from the CFA. Anything else (an expression, a signal
+ * frame, a register other than these, code without CFI) is MP_CFI_OTHER, and the caller then
+ * unwinds with libunwind. Nothing here allocates, and a miss reads only the loaded objects'
+ * own memory (dl_iterate_phdr finds them). */
+#ifndef MAPPROF_PROFILER_CFI_H
+#define MAPPROF_PROFILER_CFI_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* A rule, packed in 64 bits: bits 0-1 its kind, bit 2 the CFA's base (rbp, else rsp), bit 3
+ * whether rbp was saved, bits 4-15 rbp's slot from the CFA, bits 16-39 the CFA's offset from
+ * its base, and above them a generation (internal to cfi.c). */
+typedef uint64_t mp_cfi_rule_t;
+
+enum { MP_CFI_NONE = 0, MP_CFI_STEP = 1, MP_CFI_END = 2, MP_CFI_OTHER = 3 };
+
+static inline unsigned mp_cfi_kind(mp_cfi_rule_t r) { return (unsigned)(r & 3); }
+/* CFA = (mp_cfi_on_rbp(r) ? rbp : rsp) + mp_cfi_cfa_off(r) */
+static inline int mp_cfi_on_rbp(mp_cfi_rule_t r) { return (int)((r >> 2) & 1); }
+static inline int64_t mp_cfi_cfa_off(mp_cfi_rule_t r) { return (int64_t)(r << 24) >> 40; }
+/* The caller's rbp is at CFA + mp_cfi_rbp_off(r) when mp_cfi_rbp_saved(r), else unchanged. */
+static inline int mp_cfi_rbp_saved(mp_cfi_rule_t r) { return (int)((r >> 3) & 1); }
+static inline int64_t mp_cfi_rbp_off(mp_cfi_rule_t r) { return (int64_t)(r << 48) >> 52; }
+
+/* The table of rules by return address (cfi.c): read without a lock. A reader loads the
+ * table and the generation once per walk, then asks mp_cfi_rule for each frame. */
+typedef struct mp_cfi_ent {
+    uintptr_t ra;           /* 0 = empty; an entry keeps its address for good */
+    mp_cfi_rule_t rule;     /* stored before the address, rewritten only as a whole */
+} mp_cfi_ent_t;
+#define MP_CFI_TABLE_BITS 16
+#define MP_CFI_PROBES 32
+#define MP_CFI_GEN_SHIFT 40
+extern mp_cfi_ent_t *mp_cfi_table __attribute__((visibility("hidden")));
+extern uint32_t mp_cfi_gen __attribute__((visibility("hidden")));
+
+/* The rule for the frame whose code returns to (or was at, for the innermost) ra: the row of
+ * its FDE at ra - 1, the call instruction. MP_CFI_STEP, MP_CFI_END (the outermost frame: its
+ * return address is undefined) or MP_CFI_OTHER. Parsed, and kept, when t (mp_cfi_table, loaded
+ * by the caller) does not hold it for generation gen (mp_cfi_gen). */
+mp_cfi_rule_t mp_cfi_miss(uintptr_t ra);
+static inline __attribute__((always_inline)) mp_cfi_rule_t
+mp_cfi_rule(const mp_cfi_ent_t *t, uint32_t gen, uintptr_t ra)
+{
+    if (__builtin_expect(t != NULL, 1)) {
+        size_t i = (size_t)(((uint64_t)ra * 0x9e3779b97f4a7c15ULL) >> (64 - MP_CFI_TABLE_BITS));
+        for (int k = 0; k < MP_CFI_PROBES; k++) {
+            uintptr_t at = __atomic_load_n(&t[i].ra, __ATOMIC_ACQUIRE);
+            if (__builtin_expect(at == ra, 1)) {
+                mp_cfi_rule_t r = __atomic_load_n(&t[i].rule, __ATOMIC_RELAXED);
+                if (__builtin_expect((uint32_t)(r >> MP_CFI_GEN_SHIFT) == gen, 1)) return r;
+                break;
+            }
+            if (!at) break;
+            i = (i + 1) & (((size_t)1 << MP_CFI_TABLE_BITS) - 1);
+        }
+    }
+    return mp_cfi_miss(ra);
+}
+/* Stack bytes a miss may dirty below the walk (dl_iterate_phdr, the parse), asked of the leak
+ * check's scrub through mp_tls.scrub (record.c). */
+#define MP_CFI_SCRUB 4096
+/* Parse without the table (tests; the miss path). */
+mp_cfi_rule_t mp_cfi_parse(uintptr_t ra);
+/* Forget every rule (an object was unloaded: its addresses may hold other code). */
+void mp_cfi_flush(void);
+
+#endif

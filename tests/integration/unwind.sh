@@ -1,0 +1,53 @@
+# Integration: the CFI walk (profiler/cfi.c, the default unwinder) against libunwind's on the
+# same stacks (unwind=verify walks both and counts differences), on frames of every shape and
+# on programs built without frame pointers; and the profile it gives.
+. "$(dirname "$0")/../lib.sh"
+
+# verify_counts FILE: "walks fallbacks differ" from the verify line
+verify_counts() {
+  sed -n 's/^mapprof: unwind verify: \([0-9]*\) walks, \([0-9]*\) by libunwind alone, \([0-9]*\) differ$/\1 \2 \3/p' "$1"
+}
+
+t_begin shapes_agree_with_libunwind
+out=$(MAPPROF_OPTIONS="rate=1:unwind=verify:output=$TMP/sh" LD_PRELOAD="$LIB" "$TP/unwindshapes" 2>"$TMP/err")
+t_eq "$?" 0 "exit status"
+read -r walks fallbacks differ <<<"$(verify_counts "$TMP/err")"
+t_eq "${differ:-none}" 0 "stacks unlike libunwind's ($(head -3 "$TMP/err"))"
+[ "${walks:-0}" -ge "${out:-99999999}" ] || t_fail "walks $walks for $out allocations"
+# the 40 allocations in signal handlers: a signal frame is libunwind's to step (and the 10 on
+# the alternate stack leave the bounds of the thread's own for the walks after them)
+[ "${fallbacks:-0}" -ge 40 ] && [ "${fallbacks:-0}" -le 80 ] || t_fail "fallbacks $fallbacks, want 40 (signal frames)"
+t_end
+
+t_begin programs_without_frame_pointers_agree
+# Debian's perl and libstdc++ are built without frame pointers: every frame is a CFI rule
+MAPPROF_OPTIONS="rate=1:unwind=verify:output=$TMP/pl" LD_PRELOAD="$LIB" \
+  perl -e 'my %h; $h{$_} = [$_] for 1..20000; print scalar(keys %h), "\n"' >"$TMP/pl.out" 2>"$TMP/err"
+t_eq "$?" 0 "perl exit status"
+read -r walks fallbacks differ <<<"$(verify_counts "$TMP/err")"
+t_eq "${differ:-none}" 0 "perl: stacks unlike libunwind's ($(head -3 "$TMP/err"))"
+[ "${walks:-0}" -ge 20000 ] || t_fail "perl: $walks walks"
+t_eq "${fallbacks:-none}" 0 "perl: walks left to libunwind"
+MAPPROF_OPTIONS="rate=1:unwind=verify:output=$TMP/cx" LD_PRELOAD="$LIB" "$TP/cxx_new" >/dev/null 2>"$TMP/err"
+t_eq "$?" 0 "cxx_new exit status"
+read -r walks fallbacks differ <<<"$(verify_counts "$TMP/err")"
+t_eq "${differ:-none}" 0 "cxx_new: stacks unlike libunwind's ($(head -3 "$TMP/err"))"
+[ "${walks:-0}" -ge 100 ] || t_fail "cxx_new: $walks walks"
+t_end
+
+t_begin cfi_profile_names_the_frames
+# the default walk's profile: the allocations under the frameless and the large frames are
+# attributed through them to main
+MAPPROF_OPTIONS="rate=1:output=$TMP/df" LD_PRELOAD="$LIB" "$TP/unwindshapes" >/dev/null 2>&1
+t_eq "$?" 0 "exit status"
+f=$(ls "$TMP"/df.*.pb.gz | head -1)
+"${GO_PPROF[@]}" -traces -sample_index=alloc_objects "$f" >"$TMP/traces" 2>/dev/null
+for fn in leaf_nofp big_frame with_alloca realigned recurse cmp on_signal thread_main main; do
+  grep -q " $fn\$" "$TMP/traces" || t_fail "no frame of $fn"
+done
+# a trace through big_frame reaches main (the 70000-byte frame is stepped, not guessed)
+awk '/-----------/ { if (b && m) ok = 1; b = m = 0 } / big_frame$/ { b = 1 } / main$/ { m = 1 }
+     END { exit !ok }' "$TMP/traces" || t_fail "no trace from big_frame to main"
+t_end
+
+t_done
