@@ -40,20 +40,8 @@ static uint64_t rd_u(rd_t *r, size_t n)
     return v;
 }
 
-static uint64_t rd_uleb(rd_t *r)
-{
-    uint64_t v = 0;
-    for (unsigned s = 0; !r->bad; s += 7) {
-        if (r->p >= r->end || s > 63) break;
-        uint8_t b = *r->p++;
-        v |= (uint64_t)(b & 0x7f) << s;
-        if (!(b & 0x80)) return v;
-    }
-    r->bad = true;
-    return 0;
-}
-
-static int64_t rd_sleb(rd_t *r)
+/* LEB128, unsigned or sign-extended */
+static uint64_t rd_leb(rd_t *r, bool sign)
 {
     uint64_t v = 0;
     for (unsigned s = 0; !r->bad; s += 7) {
@@ -61,13 +49,16 @@ static int64_t rd_sleb(rd_t *r)
         uint8_t b = *r->p++;
         v |= (uint64_t)(b & 0x7f) << s;
         if (!(b & 0x80)) {
-            if (s + 7 < 64 && (b & 0x40)) v |= ~(uint64_t)0 << (s + 7);
-            return (int64_t)v;
+            if (sign && s + 7 < 64 && (b & 0x40)) v |= ~(uint64_t)0 << (s + 7);
+            return v;
         }
     }
     r->bad = true;
     return 0;
 }
+
+static uint64_t rd_uleb(rd_t *r) { return rd_leb(r, false); }
+static int64_t rd_sleb(rd_t *r) { return (int64_t)rd_leb(r, true); }
 
 static void rd_skip(rd_t *r, uint64_t n)
 {
@@ -475,3 +466,5 @@ void mp_cfi_flush(void)
     uint32_t g = __atomic_load_n(&mp_cfi_gen, __ATOMIC_RELAXED);
     __atomic_store_n(&mp_cfi_gen, (g + 1) & GEN_MASK, __ATOMIC_RELAXED);
 }
+
+void mp_cfi_reset_lock(void) { mp_spin_init(&table_lock); }

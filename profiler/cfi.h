@@ -71,5 +71,8 @@ mp_cfi_rule(const mp_cfi_ent_t *t, uint32_t gen, uintptr_t ra)
 mp_cfi_rule_t mp_cfi_parse(uintptr_t ra);
 /* Forget every rule (an object was unloaded: its addresses may hold other code). */
 void mp_cfi_flush(void);
+/* In a fork child: the table's writer lock, which a thread that is gone may have held (writers
+ * only try it, so fork does not wait for it). */
+void mp_cfi_reset_lock(void);
 
 #endif

@@ -73,9 +73,8 @@ static inline bool is_own(uintptr_t pc) { return pc - own_lo < own_len; }
  * inside the program's own pthread_getattr_np, which holds a thread's lock that ours would wait
  * on (interpose/threads.c), or off the thread's stack (an alternate signal stack, a thread not
  * made by pthread), so that the walks after it keep their bounds. */
-static uintptr_t stack_top(uintptr_t sp)
+__attribute__((noinline, cold)) static uintptr_t stack_learn(uintptr_t sp)
 {
-    if (mp_tls.stack_hi > sp && mp_tls.stack_lo <= sp) return mp_tls.stack_hi;
     uintptr_t page = (sp | 4095) + 1;
     if (mp_tls.in_getattr) return page;
     mp_tls.scrub = MP_UNWIND_SCRUB_DEEP;
@@ -94,6 +93,12 @@ static uintptr_t stack_top(uintptr_t sp)
     mp_tls.stack_hi = hi;
     mp_tls.stack_lo = lo;
     return hi;
+}
+
+static inline uintptr_t stack_top(uintptr_t sp)
+{
+    if (MP_LIKELY(sp - mp_tls.stack_lo < mp_tls.stack_hi - mp_tls.stack_lo)) return mp_tls.stack_hi;
+    return stack_learn(sp);
 }
 
 /* Our frames go wherever they are: the hook at the leaf, and the map wrappers (GHashTable) in
@@ -172,7 +177,7 @@ __attribute__((noinline)) static int cfi_walk(uintptr_t *pcs, int max, uintptr_t
 }
 
 /* libunwind's walk, our frames dropped. */
-static int libunwind_walk(uintptr_t *pcs, int max)
+__attribute__((noinline)) static int libunwind_walk(uintptr_t *pcs, int max)
 {
     uintptr_t *buf = mp_tls.raw;
     int n = unw_backtrace((void **)buf, max + WALK_EXTRA);
@@ -198,7 +203,7 @@ static struct {
     int shown;              /* differences described on stderr so far */
 } verify;
 
-static int verify_walk(uintptr_t *pcs, int max, int n)
+__attribute__((noinline, cold)) static int verify_walk(uintptr_t *pcs, int max, int n)
 {
     __atomic_fetch_add(&verify.walks, 1, __ATOMIC_RELAXED);
     if (n < 0) __atomic_fetch_add(&verify.fallbacks, 1, __ATOMIC_RELAXED);
