@@ -38,29 +38,27 @@ typedef struct mp_cfi_ent {
 #define MP_CFI_TABLE_BITS 16
 #define MP_CFI_PROBES 32
 #define MP_CFI_GEN_SHIFT 40
+/* A rule r is current and steps a frame when ((r ^ gen << MP_CFI_GEN_SHIFT) & MP_CFI_CHECK)
+ * is MP_CFI_STEP: one test for the generation and the kind. */
+#define MP_CFI_CHECK (~(((uint64_t)1 << MP_CFI_GEN_SHIFT) - 1) | 3)
 extern mp_cfi_ent_t *mp_cfi_table __attribute__((visibility("hidden")));
 extern uint32_t mp_cfi_gen __attribute__((visibility("hidden")));
 
 /* The rule for the frame whose code returns to (or was at, for the innermost) ra: the row of
  * its FDE at ra - 1, the call instruction. MP_CFI_STEP, MP_CFI_END (the outermost frame: its
- * return address is undefined) or MP_CFI_OTHER. Parsed, and kept, when t (mp_cfi_table, loaded
- * by the caller) does not hold it for generation gen (mp_cfi_gen). */
+ * return address is undefined) or MP_CFI_OTHER. mp_cfi_miss parses it, keeps it in the table
+ * (made on the first miss) for the current generation, and returns it; mp_cfi_rule returns
+ * what t (mp_cfi_table, not NULL) holds for ra, of whatever generation, or calls mp_cfi_miss. */
 mp_cfi_rule_t mp_cfi_miss(uintptr_t ra);
 static inline __attribute__((always_inline)) mp_cfi_rule_t
-mp_cfi_rule(const mp_cfi_ent_t *t, uint32_t gen, uintptr_t ra)
+mp_cfi_rule(const mp_cfi_ent_t *t, uintptr_t ra)
 {
-    if (__builtin_expect(t != NULL, 1)) {
-        size_t i = (size_t)(((uint64_t)ra * 0x9e3779b97f4a7c15ULL) >> (64 - MP_CFI_TABLE_BITS));
-        for (int k = 0; k < MP_CFI_PROBES; k++) {
-            uintptr_t at = __atomic_load_n(&t[i].ra, __ATOMIC_ACQUIRE);
-            if (__builtin_expect(at == ra, 1)) {
-                mp_cfi_rule_t r = __atomic_load_n(&t[i].rule, __ATOMIC_RELAXED);
-                if (__builtin_expect((uint32_t)(r >> MP_CFI_GEN_SHIFT) == gen, 1)) return r;
-                break;
-            }
-            if (!at) break;
-            i = (i + 1) & (((size_t)1 << MP_CFI_TABLE_BITS) - 1);
-        }
+    size_t i = (size_t)(((uint64_t)ra * 0x9e3779b97f4a7c15ULL) >> (64 - MP_CFI_TABLE_BITS));
+    for (int k = 0; k < MP_CFI_PROBES; k++) {
+        uintptr_t at = __atomic_load_n(&t[i].ra, __ATOMIC_ACQUIRE);
+        if (__builtin_expect(at == ra, 1)) return __atomic_load_n(&t[i].rule, __ATOMIC_RELAXED);
+        if (!at) break;
+        i = (i + 1) & (((size_t)1 << MP_CFI_TABLE_BITS) - 1);
     }
     return mp_cfi_miss(ra);
 }

@@ -146,18 +146,24 @@ __attribute__((noinline)) static int cfi_walk(uintptr_t *pcs, int max, uintptr_t
     uintptr_t sp = f + 2 * sizeof(uintptr_t), bp = ((const uintptr_t *)f)[0];
     uintptr_t pc = ((const uintptr_t *)f)[1];
     int out = 0, left = max + WALK_EXTRA;
+    const uintptr_t olo = own_lo, olen = own_len;   /* locals: the stores to pcs may alias */
     const mp_cfi_ent_t *t = __atomic_load_n(&mp_cfi_table, __ATOMIC_ACQUIRE);
-    uint32_t gen = __atomic_load_n(&mp_cfi_gen, __ATOMIC_RELAXED);
+    if (MP_UNLIKELY(!t)) {      /* the process's first walk: its first miss makes the table */
+        mp_cfi_miss(pc);
+        if (!(t = __atomic_load_n(&mp_cfi_table, __ATOMIC_ACQUIRE))) return -1;
+    }
+    const uint64_t gen = (uint64_t)__atomic_load_n(&mp_cfi_gen, __ATOMIC_RELAXED) << MP_CFI_GEN_SHIFT;
     while (pc) {
-        if (!is_own(pc)) {
+        if (pc - olo >= olen) {
             pcs[out++] = pc;
             if (out == max) break;
         }
         if (--left == 0) break;
-        mp_cfi_rule_t r = mp_cfi_rule(t, gen, pc);
-        if (MP_UNLIKELY(mp_cfi_kind(r) != MP_CFI_STEP)) {
+        mp_cfi_rule_t r = mp_cfi_rule(t, pc);
+        if (MP_UNLIKELY(((r ^ gen) & MP_CFI_CHECK) != MP_CFI_STEP)) {
+            if ((r ^ gen) >> MP_CFI_GEN_SHIFT) r = mp_cfi_miss(pc);  /* from before an unload */
             if (mp_cfi_kind(r) == MP_CFI_END) break;
-            return -1;
+            if (mp_cfi_kind(r) != MP_CFI_STEP) return -1;
         }
         uintptr_t cfa = (mp_cfi_on_rbp(r) ? bp : sp) + (uintptr_t)mp_cfi_cfa_off(r);
         /* above this frame, at most the stack's top, aligned (one compare for the first two:
@@ -170,8 +176,6 @@ __attribute__((noinline)) static int cfi_walk(uintptr_t *pcs, int max, uintptr_t
         }
         pc = ((const uintptr_t *)cfa)[-1];
         sp = cfa;
-        /* the table may have been made on this walk's first miss */
-        if (MP_UNLIKELY(!t)) t = __atomic_load_n(&mp_cfi_table, __ATOMIC_ACQUIRE);
     }
     return out;
 }
