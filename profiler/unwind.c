@@ -227,6 +227,12 @@ __attribute__((noinline, cold)) static int verify_walk(uintptr_t *pcs, int max, 
     return m;
 }
 
+void mp_unwind_forget(void)
+{
+    mp_cfi_flush();
+    unw_flush_cache(unw_local_addr_space, 0, 0);
+}
+
 void mp_unwind_report(void)
 {
     if (mp_opts()->unwind != MP_UNWIND_VERIFY) return;

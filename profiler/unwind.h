@@ -12,6 +12,9 @@ void mp_unwind_init(void);
  * a frame of the caller's own chain (the hook's slow path), where the frame-pointer walk
  * starts, skipping the profiler's frames below it unread; 0 to start here. */
 int mp_unwind_capture(uintptr_t *pcs, int max, int method, uintptr_t from);
+/* Forget every rule learned for a code address (an object was unloaded: its addresses may
+ * come to hold other code): cfi.c's table and libunwind's caches. */
+void mp_unwind_forget(void);
 /* unwind=verify: one line on stderr with how many walks there were, how many the CFI rules
  * could not do, and how many came out unlike libunwind's. Nothing for other methods. */
 void mp_unwind_report(void);

@@ -22,8 +22,12 @@ $(TP)/plugin.so: tests/preload/plugin.c
 $(TP)/%: tests/preload/%.cpp
 	@mkdir -p $(dir $@)
 	$(CXX) $(CXXFLAGS) -I. -fsized-deallocation $< -o $@
-TEST_PROGS += $(patsubst tests/preload/%.c,$(TP)/%,$(filter-out tests/preload/plugin.c,$(wildcard tests/preload/*.c))) \
-              $(patsubst tests/preload/%.cpp,$(TP)/%,$(wildcard tests/preload/*.cpp)) $(TP)/plugin.so
+$(TP)/frameplugin_small.so $(TP)/frameplugin_large.so: $(TP)/frameplugin_%.so: tests/preload/frameplugin.c
+	@mkdir -p $(dir $@)
+	$(CC) $(TP_CFLAGS) -shared -fPIC -DFRAME=$(if $(filter small,$*),2048,60000) $< -o $@
+TEST_PROGS += $(patsubst tests/preload/%.c,$(TP)/%,$(filter-out tests/preload/plugin.c tests/preload/frameplugin.c,$(wildcard tests/preload/*.c))) \
+              $(patsubst tests/preload/%.cpp,$(TP)/%,$(wildcard tests/preload/*.cpp)) $(TP)/plugin.so \
+              $(TP)/frameplugin_small.so $(TP)/frameplugin_large.so
 
 # Benchmark and demo workloads.
 $(BUILD)/tests/bench/%: tests/bench/%.c
