@@ -145,7 +145,8 @@ __attribute__((noinline)) static int cfi_walk(uintptr_t *pcs, int max, uintptr_t
     if (from > f && from <= hi - 2 * sizeof(uintptr_t) && !(from & 7)) f = from;
     uintptr_t sp = f + 2 * sizeof(uintptr_t), bp = ((const uintptr_t *)f)[0];
     uintptr_t pc = ((const uintptr_t *)f)[1];
-    int out = 0, left = max + WALK_EXTRA;
+    uintptr_t *out = pcs, *const end = pcs + max;
+    int own_left = WALK_EXTRA;      /* our frames read (the rest are bounded by max) */
     const uintptr_t olo = own_lo, olen = own_len;   /* locals: the stores to pcs may alias */
     const mp_cfi_ent_t *t = __atomic_load_n(&mp_cfi_table, __ATOMIC_ACQUIRE);
     if (MP_UNLIKELY(!t)) {      /* the process's first walk: its first miss makes the table */
@@ -154,11 +155,12 @@ __attribute__((noinline)) static int cfi_walk(uintptr_t *pcs, int max, uintptr_t
     }
     const uint64_t gen = (uint64_t)__atomic_load_n(&mp_cfi_gen, __ATOMIC_RELAXED) << MP_CFI_GEN_SHIFT;
     while (pc) {
-        if (pc - olo >= olen) {
-            pcs[out++] = pc;
-            if (out == max) break;
+        if (MP_LIKELY(pc - olo >= olen)) {
+            *out++ = pc;
+            if (out == end) break;
+        } else if (--own_left < 0) {
+            break;
         }
-        if (--left == 0) break;
         mp_cfi_rule_t r = mp_cfi_rule(t, pc);
         if (MP_UNLIKELY(((r ^ gen) & MP_CFI_CHECK) != MP_CFI_STEP)) {
             if ((r ^ gen) >> MP_CFI_GEN_SHIFT) r = mp_cfi_miss(pc);  /* from before an unload */
@@ -177,7 +179,7 @@ __attribute__((noinline)) static int cfi_walk(uintptr_t *pcs, int max, uintptr_t
         pc = ((const uintptr_t *)cfa)[-1];
         sp = cfa;
     }
-    return out;
+    return (int)(out - pcs);
 }
 
 /* libunwind's walk, our frames dropped. */
@@ -244,6 +246,7 @@ void mp_unwind_report(void)
 int mp_unwind_capture(uintptr_t *pcs, int max, int method, uintptr_t from)
 {
     if (max > 256) max = 256;
+    if (max <= 0) return 0;
     if (method == MP_UNWIND_FP) return fp_walk(pcs, max, from);
     int n = cfi_walk(pcs, max, from);
     if (MP_UNLIKELY(method == MP_UNWIND_VERIFY)) return verify_walk(pcs, max, n);
