@@ -398,17 +398,16 @@ mp_cfi_rule_t mp_cfi_parse(uintptr_t ra)
 /* ---- the table: return address -> rule, read without a lock (cfi.h) ----
  * 64K entries of 16 bytes (1 MiB of address space, touched as it fills). A writer stores the
  * rule, then the address (release); a reader loads the address (acquire), then the rule, so an
- * address it matches always has its rule. A flush makes every rule stale by its generation;
- * a stale entry's rule is rewritten in place, as one 64-bit store. The table stops taking
- * addresses at three quarters full: those met later are parsed each time. */
+ * address it matches always has its rule. A flush sets every rule to MP_CFI_NONE, which the
+ * walk takes for a miss: the rule is parsed again and rewritten in place, as one 64-bit store.
+ * The table stops taking addresses at three quarters full: those met later are parsed each
+ * time. */
 #define TABLE_SIZE ((size_t)1 << MP_CFI_TABLE_BITS)
-#define GEN_MASK ((1u << (64 - MP_CFI_GEN_SHIFT)) - 1)
-_Static_assert(MP_CFI_GEN_SHIFT == 16 + CFA_OFF_BITS, "the generation sits above the offsets");
 
 mp_cfi_ent_t *mp_cfi_table;
-uint32_t mp_cfi_gen;
 static mp_spin_t table_lock;        /* writers only; taken by trylock (never waits) */
 static uint32_t table_used;
+static uint32_t flushes;            /* a rule parsed before a flush is not kept after it */
 static unsigned long long seen_subs;   /* dlpi_subs when last looked at */
 
 static int count_subs(struct dl_phdr_info *info, size_t size, void *data)
@@ -418,7 +417,7 @@ static int count_subs(struct dl_phdr_info *info, size_t size, void *data)
     return 1;
 }
 
-static void insert(uintptr_t ra, mp_cfi_rule_t rule)
+static void insert(uintptr_t ra, mp_cfi_rule_t rule, uint32_t parsed_after)
 {
     /* trylock: a fork child may inherit this lock held, and a rule is only a cache entry */
     if (__atomic_exchange_n(&table_lock.v, 1, __ATOMIC_ACQUIRE)) return;
@@ -427,6 +426,7 @@ static void insert(uintptr_t ra, mp_cfi_rule_t rule)
         t = mp_pages_reserve(TABLE_SIZE * sizeof *t);
         if (t) __atomic_store_n(&mp_cfi_table, t, __ATOMIC_RELEASE);
     }
+    if (__atomic_load_n(&flushes, __ATOMIC_ACQUIRE) != parsed_after) t = NULL;
     size_t i = (size_t)(((uint64_t)ra * 0x9e3779b97f4a7c15ULL) >> (64 - MP_CFI_TABLE_BITS));
     for (int k = 0; t && k < MP_CFI_PROBES; k++, i = (i + 1) & (TABLE_SIZE - 1)) {
         uintptr_t at = __atomic_load_n(&t[i].ra, __ATOMIC_RELAXED);
@@ -447,24 +447,28 @@ static void insert(uintptr_t ra, mp_cfi_rule_t rule)
 mp_cfi_rule_t mp_cfi_miss(uintptr_t ra)
 {
     mp_tls.scrub = MP_CFI_SCRUB;    /* dl_iterate_phdr and the parse go deeper than a walk */
-    /* An object unloaded since the last miss may have left rules for addresses that now hold
-     * other code: dl_iterate_phdr's count of unloads tells, and every rule goes. */
+    /* An object unloaded without our dlclose (inside the C library) since the last miss may
+     * have left rules for addresses that now hold other code: dl_iterate_phdr's count of
+     * unloads tells, and every rule goes. */
     unsigned long long subs = 0;
     dl_iterate_phdr(count_subs, &subs);
     if (subs != __atomic_load_n(&seen_subs, __ATOMIC_RELAXED)) {
         __atomic_store_n(&seen_subs, subs, __ATOMIC_RELAXED);
         mp_cfi_flush();
     }
-    uint64_t g = (uint64_t)__atomic_load_n(&mp_cfi_gen, __ATOMIC_RELAXED) << MP_CFI_GEN_SHIFT;
-    mp_cfi_rule_t r = mp_cfi_parse(ra) | g;
-    insert(ra, r);
+    uint32_t f = __atomic_load_n(&flushes, __ATOMIC_ACQUIRE);
+    mp_cfi_rule_t r = mp_cfi_parse(ra);
+    insert(ra, r, f);
     return r;
 }
 
 void mp_cfi_flush(void)
 {
-    uint32_t g = __atomic_load_n(&mp_cfi_gen, __ATOMIC_RELAXED);
-    __atomic_store_n(&mp_cfi_gen, (g + 1) & GEN_MASK, __ATOMIC_RELAXED);
+    __atomic_fetch_add(&flushes, 1, __ATOMIC_ACQ_REL);
+    mp_cfi_ent_t *t = __atomic_load_n(&mp_cfi_table, __ATOMIC_ACQUIRE);
+    for (size_t i = 0; t && i < TABLE_SIZE; i++)
+        if (__atomic_load_n(&t[i].ra, __ATOMIC_RELAXED))
+            __atomic_store_n(&t[i].rule, (mp_cfi_rule_t)MP_CFI_NONE, __ATOMIC_RELAXED);
 }
 
 void mp_cfi_reset_lock(void) { mp_spin_init(&table_lock); }

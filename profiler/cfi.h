@@ -16,7 +16,7 @@
 
 /* A rule, packed in 64 bits: bits 0-1 its kind, bit 2 the CFA's base (rbp, else rsp), bit 3
  * whether rbp was saved, bits 4-15 rbp's slot from the CFA, bits 16-39 the CFA's offset from
- * its base, and above them a generation (internal to cfi.c). */
+ * its base. MP_CFI_NONE (0): not known (a flushed entry). */
 typedef uint64_t mp_cfi_rule_t;
 
 enum { MP_CFI_NONE = 0, MP_CFI_STEP = 1, MP_CFI_END = 2, MP_CFI_OTHER = 3 };
@@ -30,25 +30,21 @@ static inline int mp_cfi_rbp_saved(mp_cfi_rule_t r) { return (int)((r >> 3) & 1)
 static inline int64_t mp_cfi_rbp_off(mp_cfi_rule_t r) { return (int64_t)(r << 48) >> 52; }
 
 /* The table of rules by return address (cfi.c): read without a lock. A reader loads the
- * table and the generation once per walk, then asks mp_cfi_rule for each frame. */
+ * table once per walk, then asks mp_cfi_rule for each frame. */
 typedef struct mp_cfi_ent {
     uintptr_t ra;           /* 0 = empty; an entry keeps its address for good */
     mp_cfi_rule_t rule;     /* stored before the address, rewritten only as a whole */
 } mp_cfi_ent_t;
 #define MP_CFI_TABLE_BITS 16
 #define MP_CFI_PROBES 32
-#define MP_CFI_GEN_SHIFT 40
-/* A rule r is current and steps a frame when ((r ^ gen << MP_CFI_GEN_SHIFT) & MP_CFI_CHECK)
- * is MP_CFI_STEP: one test for the generation and the kind. */
-#define MP_CFI_CHECK (~(((uint64_t)1 << MP_CFI_GEN_SHIFT) - 1) | 3)
 extern mp_cfi_ent_t *mp_cfi_table __attribute__((visibility("hidden")));
-extern uint32_t mp_cfi_gen __attribute__((visibility("hidden")));
 
 /* The rule for the frame whose code returns to (or was at, for the innermost) ra: the row of
  * its FDE at ra - 1, the call instruction. MP_CFI_STEP, MP_CFI_END (the outermost frame: its
  * return address is undefined) or MP_CFI_OTHER. mp_cfi_miss parses it, keeps it in the table
- * (made on the first miss) for the current generation, and returns it; mp_cfi_rule returns
- * what t (mp_cfi_table, not NULL) holds for ra, of whatever generation, or calls mp_cfi_miss. */
+ * (made on the first miss), and returns it; mp_cfi_rule returns what t (mp_cfi_table, not
+ * NULL) holds for ra, which may be MP_CFI_NONE (flushed: the caller then calls mp_cfi_miss),
+ * or calls mp_cfi_miss. */
 mp_cfi_rule_t mp_cfi_miss(uintptr_t ra);
 static inline __attribute__((always_inline)) mp_cfi_rule_t
 mp_cfi_rule(const mp_cfi_ent_t *t, uintptr_t ra)
@@ -67,7 +63,8 @@ mp_cfi_rule(const mp_cfi_ent_t *t, uintptr_t ra)
 #define MP_CFI_SCRUB 4096
 /* Parse without the table (tests; the miss path). */
 mp_cfi_rule_t mp_cfi_parse(uintptr_t ra);
-/* Forget every rule (an object was unloaded: its addresses may hold other code). */
+/* Forget every rule (an object was unloaded: its addresses may hold other code): each entry's
+ * rule becomes MP_CFI_NONE, and a parse begun before this is not kept. */
 void mp_cfi_flush(void);
 /* In a fork child: the table's writer lock, which a thread that is gone may have held (writers
  * only try it, so fork does not wait for it). */

@@ -153,7 +153,6 @@ __attribute__((noinline)) static int cfi_walk(uintptr_t *pcs, int max, uintptr_t
         mp_cfi_miss(pc);
         if (!(t = __atomic_load_n(&mp_cfi_table, __ATOMIC_ACQUIRE))) return -1;
     }
-    const uint64_t gen = (uint64_t)__atomic_load_n(&mp_cfi_gen, __ATOMIC_RELAXED) << MP_CFI_GEN_SHIFT;
     while (pc) {
         if (MP_LIKELY(pc - olo >= olen)) {
             *out++ = pc;
@@ -162,8 +161,8 @@ __attribute__((noinline)) static int cfi_walk(uintptr_t *pcs, int max, uintptr_t
             break;
         }
         mp_cfi_rule_t r = mp_cfi_rule(t, pc);
-        if (MP_UNLIKELY(((r ^ gen) & MP_CFI_CHECK) != MP_CFI_STEP)) {
-            if ((r ^ gen) >> MP_CFI_GEN_SHIFT) r = mp_cfi_miss(pc);  /* from before an unload */
+        if (MP_UNLIKELY(mp_cfi_kind(r) != MP_CFI_STEP)) {
+            if (mp_cfi_kind(r) == MP_CFI_NONE) r = mp_cfi_miss(pc);  /* flushed by an unload */
             if (mp_cfi_kind(r) == MP_CFI_END) break;
             if (mp_cfi_kind(r) != MP_CFI_STEP) return -1;
         }
