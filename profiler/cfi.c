@@ -320,7 +320,10 @@ static mp_cfi_rule_t rule_pack(unsigned kind, bool on_rbp, bool saved, int64_t r
            ((uint64_t)cfa_off & ((1u << CFA_OFF_BITS) - 1)) << 16;
 }
 
-static bool fits(int64_t v, int bits) { return v >= -((int64_t)1 << (bits - 1)) && v < ((int64_t)1 << (bits - 1)); }
+static bool fits(int64_t v, int bits)
+{
+    return v >= -((int64_t)1 << (bits - 1)) && v < ((int64_t)1 << (bits - 1));
+}
 
 static mp_cfi_rule_t rule_of(const row_t *row)
 {

@@ -97,13 +97,15 @@ __attribute__((noinline, cold)) static uintptr_t stack_learn(uintptr_t sp)
 
 static inline uintptr_t stack_top(uintptr_t sp)
 {
-    if (MP_LIKELY(sp - mp_tls.stack_lo < mp_tls.stack_hi - mp_tls.stack_lo)) return mp_tls.stack_hi;
+    uintptr_t lo = mp_tls.stack_lo;
+    if (MP_LIKELY(sp - lo < mp_tls.stack_hi - lo)) return mp_tls.stack_hi;
     return stack_learn(sp);
 }
 
 /* Our frames go wherever they are: the hook at the leaf, and the map wrappers (GHashTable) in
- * the middle of stacks that allocate inside a hooked call. A walk reads at most max + 16
- * frames (ours among them) and keeps at most max of the program's. */
+ * the middle of stacks that allocate inside a hooked call. A walk keeps at most max of the
+ * program's frames; the frame-pointer and libunwind walks read at most max + 16 frames (ours
+ * among them), the CFI walk at most 16 of ours. */
 #define WALK_EXTRA 16
 
 __attribute__((noinline)) static int fp_walk(uintptr_t *pcs, int max, uintptr_t from)

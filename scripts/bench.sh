@@ -249,7 +249,7 @@ done
 if [ "$VALGRIND" = 1 ] && command -v valgrind >/dev/null; then
   for w in "${workloads[@]}"; do
     workload_cmd "$w" "$SLOW_SCALE" || continue
-    for c in plain mapprof_default mapprof_rate1_fp; do
+    for c in plain mapprof_default mapprof_rate1_fp mapprof_rate1_libunwind; do
       rm -rf "$TMP/ir"; mkdir -p "$TMP/ir"
       config_cmd "$c" "$TMP/ir"
       ir=$(valgrind --tool=cachegrind --cache-sim=no --trace-children=yes --cachegrind-out-file=/dev/null \
@@ -387,12 +387,13 @@ print("dump of %d distinct stacks: median %s, profile %.1f MB  target < 1 s %s"
 if instructions:
     print("\ninstructions executed (cachegrind, at %g of the scale; a count the machine's drift does not move): ratio to the uninstrumented run"
           % (float(scale) * float(sys.argv[10])))
-    print("  %-12s %16s %10s %10s" % ("workload", "uninstrumented", "default", "rate=1 fp"))
+    print("  %-12s %16s %10s %10s %10s" % ("workload", "uninstrumented", "default", "rate=1 fp", "libunwind"))
     for w in order_w:
         v = instructions.get(w)
         if not v or not v.get("plain"): continue
         f = lambda k: "%9.3fx" % v[k] if k in v else "       n/a"
-        print("  %-12s %16s %s %s" % (w, "{:,}".format(v["plain"]), f("mapprof_default_ratio"), f("mapprof_rate1_fp_ratio")))
+        print("  %-12s %16s %s %s %s" % (w, "{:,}".format(v["plain"]), f("mapprof_default_ratio"),
+                                         f("mapprof_rate1_fp_ratio"), f("mapprof_rate1_libunwind_ratio")))
 print("JSON: " + out)
 EOF
 echo "bench: $((SECONDS - start)) s"
