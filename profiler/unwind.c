@@ -142,6 +142,7 @@ __attribute__((noinline)) static int fp_walk(uintptr_t *pcs, int max, uintptr_t 
 __attribute__((noinline)) static int cfi_walk(uintptr_t *pcs, int max, uintptr_t from)
 {
     uintptr_t f = (uintptr_t)__builtin_frame_address(0);
+    if (max <= 0) return 0;
     uintptr_t hi = stack_top(f);
     if (hi < f + 2 * sizeof(uintptr_t)) return -1;
     if (from > f && from <= hi - 2 * sizeof(uintptr_t) && !(from & 7)) f = from;
@@ -247,7 +248,6 @@ void mp_unwind_report(void)
 int mp_unwind_capture(uintptr_t *pcs, int max, int method, uintptr_t from)
 {
     if (max > 256) max = 256;
-    if (max <= 0) return 0;
     if (method == MP_UNWIND_FP) return fp_walk(pcs, max, from);
     int n = cfi_walk(pcs, max, from);
     if (MP_UNLIKELY(method == MP_UNWIND_VERIFY)) return verify_walk(pcs, max, n);
