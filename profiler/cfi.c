@@ -243,7 +243,7 @@ static bool run(rd_t *r, const cie_t *c, row_t *row, const row_t *init, uint64_t
         case 0x06: restore_rule(row, init, rd_uleb(r)); continue;
         case 0x07: set_rule(row, rd_uleb(r), HOW_UNDEF, 0); continue;
         case 0x08: set_rule(row, rd_uleb(r), HOW_SAME, 0); continue;
-        case 0x09:                                          /* register */
+        case 0x09: case 0x14:                               /* register, val_offset */
             reg = rd_uleb(r);
             rd_uleb(r);
             set_rule(row, reg, HOW_OTHER, 0);
@@ -282,11 +282,6 @@ static bool run(rd_t *r, const cie_t *c, row_t *row, const row_t *init, uint64_t
             row->cfa_expr = false;
             continue;
         case 0x13: row->cfa_off = rd_sleb(r) * c->daf; continue;
-        case 0x14:                                          /* val_offset */
-            reg = rd_uleb(r);
-            rd_uleb(r);
-            set_rule(row, reg, HOW_OTHER, 0);
-            continue;
         case 0x15:                                          /* val_offset_sf */
             reg = rd_uleb(r);
             rd_sleb(r);
