@@ -6,6 +6,7 @@ $(BUILD)/tests/unit/profiler_%: tests/unit/profiler_%.c $(PROF_UNIT_OBJS) tests/
 	$(CC) $(CFLAGS) $(SAN) $(filter %.c %.o,$^) -o $@ -lm -lpthread
 UNIT_TESTS += $(patsubst tests/unit/%.c,$(BUILD)/tests/unit/%,$(wildcard tests/unit/profiler_*.c))
 $(BUILD)/tests/unit/profiler_dangling: $(addprefix $(BUILD)/san/profiler/,dangling.o idtab.o)
+$(BUILD)/tests/unit/profiler_cfi: $(BUILD)/san/profiler/cfi.o
 
 # Target programs for integration tests: plain builds (-O2 -g, frame pointers), no sanitizers.
 TP := $(BUILD)/tests/preload
