@@ -15,8 +15,8 @@ t_eq "$?" 0 "exit status"
 read -r walks fallbacks differ <<<"$(verify_counts "$TMP/err")"
 t_eq "${differ:-none}" 0 "stacks unlike libunwind's ($(head -3 "$TMP/err"))"
 [ "${walks:-0}" -ge "${out:-99999999}" ] || t_fail "walks $walks for $out allocations"
-# the 40 allocations in signal handlers: a signal frame is libunwind's to step (and the 10 on
-# the alternate stack leave the bounds of the thread's own for the walks after them)
+# the 40 allocations in signal handlers (10 of them on an alternate stack): a signal frame is
+# libunwind's to step
 [ "${fallbacks:-0}" -ge 40 ] && [ "${fallbacks:-0}" -le 80 ] ||
   t_fail "fallbacks $fallbacks, want 40 (signal frames)"
 t_end

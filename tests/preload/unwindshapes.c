@@ -1,9 +1,8 @@
 /* Allocations under stacks of every shape the CFI walk meets: frames with and without frame
- * pointers, a large frame, alloca, a realigned stack, deep recursion,
- * glibc's qsort calling back, signal handlers (a signal frame) on the thread's stack and on an
- * alternate one, and a second thread. Run under
- * unwind=verify, every stack is walked by the CFI rules and by libunwind, which must agree.
- * Prints the number of allocations made. */
+ * pointers, a large frame, alloca, a realigned frame, deep recursion, glibc's qsort calling
+ * back, signal handlers (a signal frame) on the thread's stack and on an alternate one, and a
+ * second thread. Run under unwind=verify, every stack is walked by the CFI rules and by
+ * libunwind, which must agree. Prints the number of allocations made. */
 #define _GNU_SOURCE
 #include <pthread.h>
 #include <signal.h>
