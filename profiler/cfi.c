@@ -337,6 +337,14 @@ static mp_cfi_rule_t rule_of(const row_t *row)
                      row->cfa_off);
 }
 
+/* A signal frame's FDE ('S') is trusted as the kernel's only when the code the handler returns
+ * to is x86-64 Linux's sigreturn: mov $15, %rax; syscall (inside the FDE's range, so readable). */
+static bool is_sigreturn(uintptr_t ra, uintptr_t end)
+{
+    static const uint8_t code[] = { 0x48, 0xc7, 0xc0, 0x0f, 0x00, 0x00, 0x00, 0x0f, 0x05 };
+    return end >= ra && end - ra >= sizeof code && !memcmp((const void *)ra, code, sizeof code);
+}
+
 static int32_t at32(const uint8_t *p)
 {
     int32_t v;
@@ -379,9 +387,10 @@ mp_cfi_rule_t mp_cfi_parse(uintptr_t ra)
     uint64_t back = rd_u(&f, 4);
     if (f.bad || !back || back > (uint64_t)(id - o.lo)) return MP_CFI_OTHER;
     cie_t c;
-    if (!parse_cie(id - back, &o, &c) || c.signal) return MP_CFI_OTHER;
+    if (!parse_cie(id - back, &o, &c)) return MP_CFI_OTHER;
     uint64_t begin = rd_ptr(&f, c.fde_enc, 0), range = rd_ptr(&f, c.fde_enc & 0x0f, 0);
     if (f.bad || o.pc - begin >= range) return MP_CFI_OTHER;
+    if (c.signal) return is_sigreturn(ra, begin + range) ? MP_CFI_SIGNAL : MP_CFI_OTHER;
     if (c.z) rd_skip(&f, rd_uleb(&f));
     if (f.bad) return MP_CFI_OTHER;
 

@@ -20,6 +20,10 @@
 typedef uint64_t mp_cfi_rule_t;
 
 enum { MP_CFI_NONE = 0, MP_CFI_STEP = 1, MP_CFI_END = 2, MP_CFI_OTHER = 3 };
+/* The kernel's signal frame (the return lands in the C library's sigreturn trampoline): the
+ * interrupted registers are in the ucontext_t that the frame's stack pointer points to, and the
+ * interrupted pc is not a return address (its rule is the row at pc itself: key pc + 1). */
+#define MP_CFI_SIGNAL ((mp_cfi_rule_t)MP_CFI_OTHER | 8)
 
 static inline unsigned mp_cfi_kind(mp_cfi_rule_t r) { return (unsigned)(r & 3); }
 /* CFA = (mp_cfi_on_rbp(r) ? rbp : rsp) + mp_cfi_cfa_off(r) */
@@ -39,9 +43,9 @@ typedef struct mp_cfi_ent {
 #define MP_CFI_PROBES 32
 extern mp_cfi_ent_t *mp_cfi_table __attribute__((visibility("hidden")));
 
-/* The rule for the frame whose code returns to (or was at, for the innermost) ra: the row of
- * its FDE at ra - 1, the call instruction. MP_CFI_STEP, MP_CFI_END (the outermost frame: its
- * return address is undefined) or MP_CFI_OTHER. mp_cfi_miss parses it, keeps it in the table
+/* The rule for the frame whose code returns to ra: the row of its FDE at ra - 1, the call
+ * instruction. MP_CFI_STEP, MP_CFI_END (the outermost frame: its return address is undefined),
+ * MP_CFI_SIGNAL or MP_CFI_OTHER. mp_cfi_miss parses it, keeps it in the table
  * (made on the first miss), and returns it; mp_cfi_rule returns what t (mp_cfi_table, not
  * NULL) holds for ra, which may be MP_CFI_NONE (flushed: the caller then calls mp_cfi_miss),
  * or calls mp_cfi_miss. */

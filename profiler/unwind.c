@@ -18,6 +18,7 @@
 #include <link.h>
 #include <pthread.h>
 #include <string.h>
+#include <ucontext.h>
 
 #define UNW_LOCAL_ONLY
 #include <libunwind.h>
@@ -135,6 +136,21 @@ __attribute__((noinline)) static int fp_walk(uintptr_t *pcs, int max, uintptr_t 
     return out;
 }
 
+/* Out of a signal frame: sp is the ucontext the kernel saved, and the interrupted frame must lie
+ * above it on this stack (a handler on an alternate stack goes to libunwind). */
+static inline __attribute__((always_inline)) bool interrupted(uintptr_t *pc, uintptr_t *sp,
+                                                              uintptr_t *bp, uintptr_t hi)
+{
+    const ucontext_t *uc = (const ucontext_t *)*sp;
+    if (hi - *sp < sizeof *uc) return false;
+    uintptr_t nsp = (uintptr_t)uc->uc_mcontext.gregs[REG_RSP];
+    if (nsp - *sp - 1 >= hi - *sp || (nsp & 7)) return false;
+    *pc = (uintptr_t)uc->uc_mcontext.gregs[REG_RIP];
+    *bp = (uintptr_t)uc->uc_mcontext.gregs[REG_RBP];
+    *sp = nsp;
+    return true;
+}
+
 /* The walk by call frame information (cfi.c), from the hook's frame (or this one): each rule
  * gives the CFA from rsp or rbp, the return address below it and maybe rbp's slot; every
  * address read lies on this thread's stack, below its top and above the frame before. -1 when a
@@ -166,6 +182,15 @@ __attribute__((noinline)) static int cfi_walk(uintptr_t *pcs, int max, uintptr_t
         mp_cfi_rule_t r = mp_cfi_rule(t, pc);
         if (MP_UNLIKELY(mp_cfi_kind(r) != MP_CFI_STEP)) {
             if (mp_cfi_kind(r) == MP_CFI_NONE) r = mp_cfi_miss(pc);  /* flushed by an unload */
+            if (r == MP_CFI_SIGNAL) {
+                if (!interrupted(&pc, &sp, &bp, hi)) return -1;
+                if (pc - olo >= olen) {
+                    *out++ = pc;
+                    if (out == end) break;
+                }
+                r = mp_cfi_rule(t, pc + 1);     /* the row at pc: it is no return address */
+                if (mp_cfi_kind(r) == MP_CFI_NONE) r = mp_cfi_miss(pc + 1);
+            }
             if (mp_cfi_kind(r) == MP_CFI_END) break;
             if (mp_cfi_kind(r) != MP_CFI_STEP) return -1;
         }

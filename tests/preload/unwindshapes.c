@@ -1,10 +1,12 @@
 /* Allocations under stacks of every shape the CFI walk meets: frames with and without frame
  * pointers, a large frame, alloca, a realigned frame, deep recursion, glibc's qsort calling
- * back, signal handlers (a signal frame) on the thread's stack and on an alternate one, and a
+ * back, signal handlers (a signal frame) on the thread's stack and on an alternate one, a
+ * fault at a function's first instruction (the interrupted pc is not a return address), and a
  * second thread. Run under unwind=verify, every stack is walked by the CFI rules and by
  * libunwind, which must agree. Prints the number of allocations made. */
 #define _GNU_SOURCE
 #include <pthread.h>
+#include <setjmp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -66,6 +68,19 @@ static void on_signal(int sig)
     alloc(40);
 }
 
+/* ud2 as a function's first instruction, with its CFI: at that byte CFA = rsp + 8 */
+__asm__(".text\n.globl fault_first\n.type fault_first, @function\nfault_first:\n"
+        ".cfi_startproc\nud2\nret\n.cfi_endproc\n.size fault_first, .-fault_first\n");
+void fault_first(void);
+static sigjmp_buf out_of_fault;
+
+static void on_fault(int sig)
+{
+    (void)sig;
+    alloc(48);
+    siglongjmp(out_of_fault, 1);
+}
+
 static void *thread_main(void *arg)
 {
     for (int i = 0; i < 200; i++) recurse(i % 7, i);
@@ -80,6 +95,7 @@ int main(void)
     struct sigaction sa = { .sa_handler = on_signal, .sa_flags = SA_ONSTACK };
     sigaltstack(&ss, NULL);
     sigaction(SIGUSR2, &sa, NULL);
+    signal(SIGILL, on_fault);
     pthread_t t;
     pthread_create(&t, NULL, thread_main, NULL);
     for (int i = 0; i < 300; i++) {
@@ -88,6 +104,7 @@ int main(void)
         qsort(v, 8, sizeof v[0], cmp);
         if (i % 10 == 0) raise(SIGUSR1);
         if (i % 30 == 0) raise(SIGUSR2);
+        if (i % 15 == 0 && !sigsetjmp(out_of_fault, 1)) fault_first();
     }
     pthread_join(t, NULL);
     printf("%ld\n", made);

@@ -3,6 +3,7 @@
  * watch each read and each shift), and the table's miss, hit and flush. */
 #define _GNU_SOURCE
 #include <link.h>
+#include <signal.h>
 
 #include "profiler/cfi.h"
 #include "tests/check.h"
@@ -57,6 +58,13 @@ static void test_known_frames(void)
     CHECK_EQ_INT(mp_cfi_on_rbp(r), 0);
     CHECK_EQ_INT(mp_cfi_cfa_off(r), 8);
     CHECK_EQ_INT(mp_cfi_rbp_saved(r), 0);
+
+    /* the C library's sigreturn trampoline, where a signal handler returns: a signal frame */
+    struct sigaction sa = { .sa_handler = SIG_IGN }, old;
+    sigaction(SIGUSR2, &sa, NULL);
+    sigaction(SIGUSR2, NULL, &old);
+    CHECK(old.sa_restorer != NULL);     /* glibc installs its own on every sigaction */
+    if (old.sa_restorer) CHECK_EQ_INT(mp_cfi_parse((uintptr_t)old.sa_restorer), MP_CFI_SIGNAL);
 
     /* no code there: other (libunwind's to try) */
     CHECK_EQ_INT(mp_cfi_kind(mp_cfi_parse(16)), MP_CFI_OTHER);
