@@ -209,11 +209,35 @@ __attribute__((noinline)) static int cfi_walk(uintptr_t *pcs, int max, uintptr_t
     return (int)(out - pcs);
 }
 
+/* Set once an object was unloaded: libunwind's per-thread trace cache (unw_backtrace's) keeps
+ * a frame's rule by address, and no flush reaches it. After an object was unloaded and another
+ * loaded at its address, it stepped the new code by the old rules and cut its stacks there
+ * (tests/preload/reloader.c); with every walk of that program left to libunwind, it once read
+ * on from a wrong frame and crashed inside unw_backtrace. unw_step's caches are flushed by
+ * unw_flush_cache: after an unload, libunwind's walks go step by step. */
+static bool unloaded;
+
+/* unw_backtrace without its trace cache: step by step. */
+__attribute__((noinline)) static int libunwind_steps(uintptr_t *buf, int max)
+{
+    unw_context_t ctx;
+    unw_cursor_t c;
+    if (unw_getcontext(&ctx) || unw_init_local(&c, &ctx)) return 0;
+    int n = 0;
+    unw_word_t ip;
+    do {
+        if (unw_get_reg(&c, UNW_REG_IP, &ip) || !ip) break;
+        buf[n++] = ip;
+    } while (n < max && unw_step(&c) > 0);
+    return n;
+}
+
 /* libunwind's walk, our frames dropped. */
 __attribute__((noinline)) static int libunwind_walk(uintptr_t *pcs, int max)
 {
     uintptr_t *buf = mp_tls.raw;
-    int n = unw_backtrace((void **)buf, max + WALK_EXTRA);
+    int n = MP_LIKELY(!__atomic_load_n(&unloaded, __ATOMIC_RELAXED))
+          ? unw_backtrace((void **)buf, max + WALK_EXTRA) : libunwind_steps(buf, max + WALK_EXTRA);
     mp_tls.scrub = MP_UNWIND_SCRUB_DEEP;
     /* Our frames leave by compaction in place, with no branch a frame: each pc is written
      * where the next kept one goes and counted when it is not ours (out <= i, so in bounds),
@@ -260,6 +284,7 @@ void mp_unwind_forget(void)
 {
     mp_cfi_flush();
     unw_flush_cache(unw_local_addr_space, 0, 0);
+    __atomic_store_n(&unloaded, true, __ATOMIC_RELAXED);
 }
 
 void mp_unwind_report(void)

@@ -57,8 +57,7 @@ t_end
 
 t_begin unloaded_code_is_not_stepped_by_old_rules
 # two plugins of the same code but one frame's size, loaded in turn at one address: after each
-# dlclose the rules learned for the first must not step the second (libunwind's own trace cache
-# does: its stacks through the large frame stop there, so verify is no judge here)
+# dlclose the rules learned for the first must not step the second
 MAPPROF_OPTIONS="rate=1:output=$TMP/rl" LD_PRELOAD="$LIB" "$TP/reloader" \
   "$TP/frameplugin_small.so" "$TP/frameplugin_large.so" >"$TMP/rl.out" 2>"$TMP/err"
 t_eq "$?" 0 "exit status"
@@ -75,6 +74,13 @@ read -r deep shallow <<<"$("${GO_PPROF[@]}" -raw "$f" 2>/dev/null | awk '
   END { print d + 0, sh + 0 }')"
 t_eq "$deep" 200 "plugin allocations with their whole stack"
 t_eq "$shallow" 0 "plugin allocations cut short"
+# libunwind's walks after an unload go step by step, past its trace cache: they agree
+MAPPROF_OPTIONS="rate=1:unwind=verify:output=$TMP/rv" LD_PRELOAD="$LIB" "$TP/reloader" \
+  "$TP/frameplugin_small.so" "$TP/frameplugin_large.so" >/dev/null 2>"$TMP/err"
+t_eq "$?" 0 "verify: exit status"
+read -r walks fallbacks differ <<<"$(verify_counts "$TMP/err")"
+t_eq "${differ:-none}" 0 "verify: stacks unlike libunwind's ($(head -3 "$TMP/err"))"
+[ "${walks:-0}" -ge 200 ] || t_fail "verify: $walks walks"
 t_end
 
 t_done
