@@ -41,6 +41,8 @@ static int helper_running;              /* helper thread exists in this process 
 static int helper_wanted;               /* the helper should run (mp_trigger_poll starts it) */
 static int signal_pending;              /* the dump signal came: the helper dumps */
 static int exited;                      /* the exit dump was written: write no more */
+static int exit_begun;                  /* the exit path ran, or runs: it runs once */
+static pid_t owner;                     /* the process this state is of (not a vfork child) */
 static unsigned seq;                    /* next file sequence number, per process */
 static int64_t next_inuse;              /* in-use bytes that trigger the next step dump */
 static int warned_write;
@@ -242,6 +244,7 @@ void mp_trigger_init(void)
 {
     const mp_options_t *o = mp_opts();
     next_inuse = (int64_t)o->inuse_step;
+    owner = getpid();
     helper_wanted = helper_from_start(o);
     if (o->signal) {
         struct sigaction cur;
@@ -296,6 +299,8 @@ void mp_trigger_after_fork_child(void)
 {
     pthread_mutex_init(&dump_lock, NULL);
     seq = 0;
+    owner = getpid();
+    exit_begun = 0;
     /* The helper thread did not survive fork, and the pipe is shared with the parent: the
      * child gets its own helper, and with it its own pipe, as a new process would (the child
      * has one thread). */
@@ -307,9 +312,11 @@ void mp_trigger_after_fork_child(void)
     __atomic_store_n(&helper_wanted, helper_from_start(mp_opts()), __ATOMIC_RELEASE);
 }
 
-__attribute__((destructor)) static void at_exit_dump(void)
+/* The exit path, once per process: the unwinders' report, the leak check, the last profile.
+ * A second caller (another thread's _exit meanwhile) goes on to end the process. */
+static void exit_dump(void)
 {
-    if (!mp_enabled()) return;
+    if (!mp_enabled() || __atomic_exchange_n(&exit_begun, 1, __ATOMIC_ACQ_REL)) return;
     mp_unwind_report();
     if (mp_opts()->leak_check) {
         mp_internal_enter();
@@ -321,4 +328,20 @@ __attribute__((destructor)) static void at_exit_dump(void)
     pthread_mutex_lock(&dump_lock);
     exited = 1;
     pthread_mutex_unlock(&dump_lock);
+}
+
+__attribute__((destructor)) static void at_exit_dump(void) { exit_dump(); }
+
+void mp_trigger_exit_now(void)
+{
+    /* Not in a vfork child (the parent's memory, and no fork handler ran: the pid tells), and
+     * not when a signal handler calling _exit interrupted our own work (whose locks and tables
+     * are then half way); the dump's own allocations come from the private heap. */
+    if (!mp_enabled() || getpid() != __atomic_load_n(&owner, __ATOMIC_RELAXED)) return;
+    if (mp_tls.busy) {
+        mp_warn("_exit called inside mapprof's own work (from a signal handler): "
+                "no exit profile or leak check for pid %d", (int)owner);
+        return;
+    }
+    exit_dump();
 }

@@ -95,4 +95,70 @@ print(len(d))' >"$TMP/py.out" 2>"$TMP/py.err"
   t_end
 done
 
+# _exit and _Exit run no destructor: the exit path runs in the hook first (interpose/exit.c)
+t_begin exit_by__exit_writes_the_profile
+for call in _exit _Exit; do
+  out="$TMP/ex$call"
+  timeout 60 env MAPPROF_OPTIONS="rate=1:output=$out" LD_PRELOAD="$LIB" "$TP/exiter" fork "$call" >"$TMP/ex.out"
+  t_eq "$?" 0 "$call: exit status"
+  pid=$(awk '$2 == "child" { print $3 }' "$TMP/ex.out")
+  f=$(ls "$out.$pid".*.pb.gz 2>/dev/null | head -1)
+  if [ -z "$pid" ] || [ ! -s "$f" ]; then t_fail "$call: no profile of the child"; continue; fi
+  t_eq "$(pprof_flat "$f" inuse_space | flat_of child_alloc)" 100000 "$call: child_alloc inuse"
+  t_eq "$(ls "$out".*.pb.gz | wc -l)" 2 "$call: profiles (parent, child)"
+done
+# the motivating case: every multiprocessing worker ends by os._exit
+out="$TMP/expy"
+PYTHONMALLOC=malloc timeout 60 env MAPPROF_OPTIONS="rate=1:output=$out" LD_PRELOAD="$LIB" /usr/bin/python3 -c '
+import os
+pid = os.fork()
+if pid == 0:
+    d = [bytearray(1000 + i) for i in range(300)]
+    os._exit(0)
+os.waitpid(pid, 0)'
+t_eq "$?" 0 "python: exit status"
+t_eq "$(ls "$out".*.pb.gz 2>/dev/null | wc -l)" 2 "python: profiles (parent, os._exit child)"
+t_end
+
+t_begin exit_by__exit_elsewhere
+# a vfork child's _exit (the parent's memory, no fork handler ran) writes nothing and leaves
+# the parent's state whole
+out="$TMP/exv"
+timeout 60 env MAPPROF_OPTIONS="rate=1:output=$out" LD_PRELOAD="$LIB" "$TP/exiter" vfork
+t_eq "$?" 0 "vfork: exit status"
+t_eq "$(ls "$out".*.pb.gz 2>/dev/null | wc -l)" 1 "vfork: profiles"
+f=$(ls "$out".*.pb.gz 2>/dev/null | head -1)
+t_eq "$(pprof_flat "$f" inuse_space | flat_of parent_alloc)" 150000 "vfork: parent_alloc inuse"
+# an atexit handler's _exit: the exit path runs once
+out="$TMP/exa"
+timeout 60 env MAPPROF_OPTIONS="rate=1:leak_check=1:output=$out" LD_PRELOAD="$LIB" "$TP/exiter" atexit 2>"$TMP/exa.err"
+t_eq "$?" 4 "atexit: exit status"
+t_eq "$(ls "$out".*.pb.gz 2>/dev/null | wc -l)" 1 "atexit: profiles"
+t_eq "$(grep -c 'leak check of pid' "$TMP/exa.err")" 1 "atexit: leak checks"
+# another thread's _exit while main allocates
+out="$TMP/ext"
+timeout 60 env MAPPROF_OPTIONS="rate=1:output=$out" LD_PRELOAD="$LIB" "$TP/exiter" thread
+t_eq "$?" 6 "thread: exit status"
+f=$(ls "$out".*.pb.gz 2>/dev/null | head -1)
+valid "$f" || t_fail "thread: no valid profile"
+# a signal handler's _exit, wherever the signal lands: inside glibc's malloc (its lock held)
+# or inside our own work (then a warning and no profile); never a hang
+for opts in rate=1 rate=524288; do
+  out="$TMP/exh$opts" written=0
+  for i in 1 2 3 4 5 6; do
+    timeout 60 env MAPPROF_OPTIONS="$opts:output=$out" LD_PRELOAD="$LIB" "$TP/exiter" handler 2>"$TMP/exh.err"
+    t_eq "$?" 3 "handler $opts: exit status"
+    if f=$(ls "$out".*.pb.gz 2>/dev/null | head -1) && [ -n "$f" ]; then
+      valid "$f" || t_fail "handler $opts: invalid profile"
+      written=$((written + 1))
+    else
+      grep -q "no exit profile" "$TMP/exh.err" || t_fail "handler $opts: no profile, no warning"
+    fi
+    rm -f "$out".*
+  done
+  # at the default rate the hooks' own work is a sliver of the run
+  [ "$opts" = rate=1 ] || [ "$written" -ge 5 ] || t_fail "handler $opts: $written profiles of 6"
+done
+t_end
+
 t_done

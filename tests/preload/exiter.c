@@ -1,0 +1,117 @@
+/* Target program: processes that end by _exit or _Exit, which run no destructor.
+ *   exiter fork _exit|_Exit   a fork child allocates 100 x 1000 B in child_alloc, ends by the
+ *                             call named with status 7; prints "pid child PID"
+ *   exiter vfork              a vfork child ends by _exit(5) at once; the parent allocates
+ *                             100 x 1000 B in parent_alloc before and 50 x 1000 B after
+ *   exiter handler            a SIGALRM handler calls _exit(3) while the program allocates
+ *   exiter thread             a second thread calls _exit(6) while main allocates
+ *   exiter atexit             an atexit handler calls _exit(4) after main returns
+ * Exits 0 (fork, vfork) when the child ended as it should, else 1. */
+#include <pthread.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+void *keep[200];    /* external: the compiler may not drop the allocations stored here */
+
+/* Not tail calls (the barrier keeps the frame): the profile must name these functions. */
+__attribute__((noinline)) void *child_alloc(size_t n)
+{
+    void *p = malloc(n);
+    __asm__ volatile("" : : "r"(p) : "memory");
+    return p;
+}
+
+__attribute__((noinline)) void *parent_alloc(size_t n)
+{
+    void *p = malloc(n);
+    __asm__ volatile("" : : "r"(p) : "memory");
+    return p;
+}
+
+/* Allocates and frees until the process ends. */
+__attribute__((noinline)) static void spin(void)
+{
+    for (unsigned i = 0;; i++) {
+        void *p = malloc(16 + i % 4000);
+        __asm__ volatile("" : : "r"(p) : "memory");
+        free(keep[i % 200]);
+        keep[i % 200] = p;
+    }
+}
+
+static void on_alarm(int sig)
+{
+    (void)sig;
+    _exit(3);
+}
+
+static void *ender(void *arg)
+{
+    (void)arg;
+    usleep(20000);
+    _exit(6);
+}
+
+static void at_end(void)
+{
+    _exit(4);
+}
+
+static int waited(pid_t pid, int want)
+{
+    int st;
+    if (waitpid(pid, &st, 0) != pid || !WIFEXITED(st) || WEXITSTATUS(st) != want) {
+        fprintf(stderr, "child %d ended with status %#x, not exit %d\n", (int)pid, st, want);
+        return 1;
+    }
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    const char *mode = argc > 1 ? argv[1] : "";
+    if (!strcmp(mode, "fork")) {
+        bool upper = argc > 2 && !strcmp(argv[2], "_Exit");
+        fflush(stdout);
+        pid_t pid = fork();
+        if (pid == 0) {
+            for (int i = 0; i < 100; i++) keep[i] = child_alloc(1000);
+            printf("pid child %d\n", (int)getpid());
+            fflush(stdout);
+            if (upper) _Exit(7);
+            _exit(7);
+        }
+        return waited(pid, 7);
+    }
+    if (!strcmp(mode, "vfork")) {
+        for (int i = 0; i < 100; i++) keep[i] = parent_alloc(1000);
+        pid_t pid = vfork();
+        if (pid == 0) _exit(5);
+        for (int i = 100; i < 150; i++) keep[i] = parent_alloc(1000);
+        return waited(pid, 5);
+    }
+    if (!strcmp(mode, "handler")) {
+        signal(SIGALRM, on_alarm);
+        struct itimerval t = { .it_value = { 0, 30000 } };
+        setitimer(ITIMER_REAL, &t, NULL);
+        spin();
+    }
+    if (!strcmp(mode, "thread")) {
+        pthread_t t;
+        pthread_create(&t, NULL, ender, NULL);
+        spin();
+    }
+    if (!strcmp(mode, "atexit")) {
+        atexit(at_end);
+        for (int i = 0; i < 100; i++) keep[i] = parent_alloc(1000);
+        return 0;
+    }
+    fprintf(stderr, "usage: exiter fork _exit|_Exit | vfork | handler | thread | atexit\n");
+    return 2;
+}
