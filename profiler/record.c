@@ -14,7 +14,6 @@
 #include <unistd.h>
 
 #include "profiler/arena.h"
-#include "profiler/cfi.h"
 #include "profiler/dangling.h"
 #include "profiler/iheap.h"
 #include "profiler/livetab.h"
@@ -289,7 +288,7 @@ static void fork_child(void)
     mp_dangling_reset_lock();
     mp_map_reset_lock();
     mp_stack_reset_lock();
-    mp_cfi_reset_lock();
+    mp_unwind_fork_child();
     mp_trigger_after_fork_child();
     mp_tls.busy--;
 }

@@ -19,6 +19,7 @@
 #include <pthread.h>
 #include <string.h>
 #include <ucontext.h>
+#include <unistd.h>
 
 #define UNW_LOCAL_ONLY
 #include <libunwind.h>
@@ -287,12 +288,18 @@ void mp_unwind_forget(void)
     __atomic_store_n(&unloaded, true, __ATOMIC_RELAXED);
 }
 
+void mp_unwind_fork_child(void)
+{
+    mp_cfi_reset_lock();
+    memset(&verify, 0, sizeof verify);     /* the child's report counts the child's walks */
+}
+
 void mp_unwind_report(void)
 {
     if (mp_opts()->unwind != MP_UNWIND_VERIFY) return;
-    mp_warn("unwind verify: %llu walks, %llu by libunwind alone, %llu differ",
+    mp_warn("unwind verify: %llu walks, %llu by libunwind alone, %llu differ (pid %d)",
             (unsigned long long)verify.walks, (unsigned long long)verify.fallbacks,
-            (unsigned long long)verify.differ);
+            (unsigned long long)verify.differ, (int)getpid());
 }
 
 int mp_unwind_capture(uintptr_t *pcs, int max, int method, uintptr_t from)

@@ -18,6 +18,8 @@ void mp_unwind_forget(void);
 /* unwind=verify: one line on stderr with how many walks there were, how many the CFI rules
  * could not do, and how many came out unlike libunwind's. Nothing for other methods. */
 void mp_unwind_report(void);
+/* In a fork child: the rule table's lock reset, the verify counts zeroed. */
+void mp_unwind_fork_child(void);
 /* Stack bytes a libunwind walk, or a thread's first frame-pointer walk, may dirty below the
  * caller (measured 3.5 KiB at most): captures set mp_tls.scrub to it for the leak check. */
 #define MP_UNWIND_SCRUB_DEEP 4096

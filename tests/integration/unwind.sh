@@ -40,6 +40,21 @@ t_eq "${differ:-none}" 0 "cxx_new: stacks unlike libunwind's ($(head -3 "$TMP/er
 [ "${walks:-0}" -ge 100 ] || t_fail "cxx_new: $walks walks"
 t_end
 
+t_begin each_process_reports_its_own_walks
+# forker's three processes each walk about 100 stacks; a fork child counts from the fork, not
+# from the parent's start
+MAPPROF_OPTIONS="rate=1:unwind=verify:output=$TMP/fk" LD_PRELOAD="$LIB" "$TP/forker" \
+  >"$TMP/pids" 2>"$TMP/err"
+t_eq "$?" 0 "exit status"
+for role in parent fork-child exec-child; do
+  pid=$(awk -v r="$role" '$2 == r { print $3 }' "$TMP/pids")
+  line=$(grep "unwind verify: .*(pid $pid)\$" "$TMP/err")
+  read -r walks _ differ <<<"$(verify_counts <(echo "$line"))"
+  t_eq "${differ:-none}" 0 "$role: stacks unlike libunwind's"
+  { [ "${walks:-0}" -ge 100 ] && [ "$walks" -lt 150 ]; } || t_fail "$role: ${walks:-no} walks"
+done
+t_end
+
 t_begin cfi_profile_names_the_frames
 # the default walk's profile: the allocations under the frameless and the large frames are
 # attributed through them to main
