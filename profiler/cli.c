@@ -165,8 +165,7 @@ int cli_abs_prefix(const char *prefix, char *out, size_t len)
 {
     char cwd[PATH_MAX] = "";
     if (prefix[0] != '/' && !getcwd(cwd, sizeof cwd)) return cli_die("getcwd: %s", strerror(errno));
-    int w = snprintf(out, len, "%s%s%s", cwd, cwd[0] ? "/" : "", prefix);
-    if (w < 0 || (size_t)w >= len) return cli_die("output prefix too long");
+    if (!mp_path_anchor(cwd, prefix, out, len)) return cli_die("output prefix too long");
     return 0;
 }
 

@@ -206,3 +206,24 @@ int mp_options_parse(mp_options_t *o, const char *str)
     if (o->leak_check) o->rate = 1;     /* the check needs every block */
     return problems;
 }
+
+bool mp_path_anchor(const char *cwd, const char *path, char *out, size_t len)
+{
+    bool rel = path[0] != '/';
+    size_t c = rel ? strlen(cwd) : 0;
+    bool slash = rel && c && cwd[c - 1] != '/';
+    size_t n = strlen(path);
+    if (c + slash + n >= len) return false;
+    memmove(out + c + slash, path, n + 1);   /* out may be path itself */
+    if (rel) memcpy(out, cwd, c);
+    if (slash) out[c] = '/';
+    return true;
+}
+
+bool mp_options_anchor(mp_options_t *o, const char *cwd)
+{
+    bool ok = mp_path_anchor(cwd, o->output, o->output, sizeof o->output);
+    if (o->leak_report[0])
+        ok &= mp_path_anchor(cwd, o->leak_report, o->leak_report, sizeof o->leak_report);
+    return ok;
+}

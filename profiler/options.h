@@ -8,6 +8,7 @@
 #define MAPPROF_PROFILER_OPTIONS_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 /* libunwind: the DWARF call frame information, read through cfi.c's cache, with libunwind for
@@ -43,5 +44,12 @@ typedef struct mp_options {
 int mp_options_parse(mp_options_t *o, const char *str);
 /* Fill *o with the defaults. */
 void mp_options_default(mp_options_t *o);
+/* path as seen from directory cwd, into out (len bytes): path itself when absolute, else
+ * cwd/path. False (out untouched) when it does not fit. */
+bool mp_path_anchor(const char *cwd, const char *path, char *out, size_t len);
+/* The file prefixes (output, leak_report) anchored at cwd, where they were given: a program
+ * that changes directory (a daemon's chdir to /) still writes where it was told. False when
+ * one would not fit (it stays as it was). */
+bool mp_options_anchor(mp_options_t *o, const char *cwd);
 
 #endif

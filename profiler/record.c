@@ -7,6 +7,7 @@
 #define _GNU_SOURCE
 #include "profiler/profiler.h"
 
+#include <limits.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -309,6 +310,9 @@ static void init_early(void)
     mp_options_default(&opts);
     mp_options_parse(&opts, secure_getenv("MAPPROF_OPTIONS"));
     mp_log_set_quiet(opts.quiet);
+    char cwd[PATH_MAX];
+    if (getcwd(cwd, sizeof cwd) && !mp_options_anchor(&opts, cwd))
+        mp_warn("output paths too long once anchored at %s: they stay relative", cwd);
     seed = opts.seed;
     if (!seed) {
         struct timespec t;

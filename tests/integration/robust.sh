@@ -35,6 +35,21 @@ t_eq "$(grep -c 'mapprof: cannot write' "$TMP/err")" 1 "one warning"
 t_eq "$(ls -A "$TMP/ro" | wc -l)" 0 "files left in the unwritable directory"
 t_end
 
+t_begin relative_output_stays_where_it_was_given
+# a daemon changes directory to / after its start: relative prefixes (given, and the default)
+# name files in the directory the program started in
+mkdir -p "$TMP/cd/rel"
+(cd "$TMP/cd" && MAPPROF_OPTIONS="rate=1:output=rel/p" LD_PRELOAD="$LIB" "$TP/chdirer") 2>"$TMP/err"
+t_eq "$?" 0 "exit status"
+t_eq "$(cat "$TMP/err")" "" "warnings"
+f=$(ls "$TMP"/cd/rel/p.*.pb.gz 2>/dev/null | head -1)
+t_eq "$(pprof_flat "$f" inuse_space | flat_of after_chdir)" 5000 "after_chdir inuse in rel/"
+(cd "$TMP/cd" && MAPPROF_OPTIONS="rate=1" LD_PRELOAD="$LIB" "$TP/chdirer") 2>"$TMP/err"
+t_eq "$?" 0 "default prefix: exit status"
+f=$(ls "$TMP"/cd/mapprof.*.pb.gz 2>/dev/null | head -1)
+t_eq "$(pprof_flat "$f" inuse_space | flat_of before_chdir)" 10000 "default prefix: before_chdir inuse"
+t_end
+
 t_begin sigusr2_during_allocation
 out="$TMP/sig/p"
 mkdir -p "$TMP/sig"

@@ -82,8 +82,48 @@ static void test_empty_and_edge(void)
     CHECK_EQ_INT(o.rate, 1);
 }
 
+/* Relative file prefixes are anchored at the directory they were given in. */
+static void test_anchor(void)
+{
+    char out[16];
+    CHECK(mp_path_anchor("/a/b", "p", out, sizeof out));
+    CHECK(strcmp(out, "/a/b/p") == 0);
+    CHECK(mp_path_anchor("/", "d/p", out, sizeof out));
+    CHECK(strcmp(out, "/d/p") == 0);
+    CHECK(mp_path_anchor("/a/b", "/abs", out, sizeof out));
+    CHECK(strcmp(out, "/abs") == 0);
+    /* 15 characters fit 16 bytes, 16 do not; out is left as it was */
+    CHECK(mp_path_anchor("/abcdefghij", "klm", out, sizeof out));
+    CHECK(strcmp(out, "/abcdefghij/klm") == 0);
+    CHECK(!mp_path_anchor("/abcdefghij", "klmn", out, sizeof out));
+    CHECK(strcmp(out, "/abcdefghij/klm") == 0);
+    /* in place, as mp_options_anchor does it */
+    strcpy(out, "x/y");
+    CHECK(mp_path_anchor("/cwd", out, out, sizeof out));
+    CHECK(strcmp(out, "/cwd/x/y") == 0);
+
+    mp_options_t o;
+    mp_options_default(&o);
+    CHECK(mp_options_anchor(&o, "/srv/app"));
+    CHECK(strcmp(o.output, "/srv/app/mapprof") == 0);
+    CHECK(o.leak_report[0] == 0);           /* none stays none */
+    CHECK_EQ_INT(mp_options_parse(&o, "output=/tmp/p:leak_report=lr"), 0);
+    CHECK(mp_options_anchor(&o, "/srv"));
+    CHECK(strcmp(o.output, "/tmp/p") == 0);
+    CHECK(strcmp(o.leak_report, "/srv/lr") == 0);
+    char cwd[600];
+    memset(cwd, 'd', sizeof cwd - 1);
+    cwd[0] = '/';
+    cwd[sizeof cwd - 1] = 0;
+    CHECK_EQ_INT(mp_options_parse(&o, "output=rel"), 0);
+    CHECK(!mp_options_anchor(&o, cwd));     /* would not fit: unchanged */
+    CHECK(strcmp(o.output, "rel") == 0);
+    CHECK(strcmp(o.leak_report, "/srv/lr") == 0);
+}
+
 int main(void)
 {
+    RUN(test_anchor);
     RUN(test_defaults);
     RUN(test_values);
     RUN(test_bad_values_keep_defaults);
