@@ -11,6 +11,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -245,6 +246,9 @@ void mp_trigger_init(void)
     const mp_options_t *o = mp_opts();
     next_inuse = (int64_t)o->inuse_step;
     owner = getpid();
+    /* quick_exit ends in glibc's own _exit, which no hook sees: the exit path runs as the
+     * last of its handlers (the first registered). */
+    at_quick_exit(mp_trigger_exit_now);
     helper_wanted = helper_from_start(o);
     if (o->signal) {
         struct sigaction cur;

@@ -18,8 +18,9 @@ void mp_trigger_poll(void);
 void mp_trigger_threads(void);
 /* Estimated in-use bytes after a sampled allocation (only when inuse_step is set). */
 void mp_trigger_inuse(int64_t inuse_bytes);
-/* The program calls _exit or _Exit, which run no destructor: the exit path (leak check, last
- * profile) runs here first, once, in the process the state is of and outside our own work. */
+/* The program calls _exit or _Exit, or quick_exit, which run no destructor: the exit path
+ * (leak check, last profile) runs here first, once, in the process the state is of and
+ * outside our own work. */
 void mp_trigger_exit_now(void);
 /* Fork support: hold/release the dump lock; reset state in the child. */
 void mp_trigger_lock(void);

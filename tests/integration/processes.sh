@@ -135,6 +135,12 @@ timeout 60 env MAPPROF_OPTIONS="rate=1:leak_check=1:output=$out" LD_PRELOAD="$LI
 t_eq "$?" 4 "atexit: exit status"
 t_eq "$(ls "$out".*.pb.gz 2>/dev/null | wc -l)" 1 "atexit: profiles"
 t_eq "$(grep -c 'leak check of pid' "$TMP/exa.err")" 1 "atexit: leak checks"
+# quick_exit ends in glibc's internal _exit: the exit path is its last handler
+out="$TMP/exq"
+timeout 60 env MAPPROF_OPTIONS="rate=1:output=$out" LD_PRELOAD="$LIB" "$TP/exiter" quick
+t_eq "$?" 9 "quick_exit: exit status"
+f=$(ls "$out".*.pb.gz 2>/dev/null | head -1)
+t_eq "$(pprof_flat "$f" inuse_space | flat_of parent_alloc)" 100000 "quick_exit: parent_alloc inuse"
 # another thread's _exit while main allocates
 out="$TMP/ext"
 timeout 60 env MAPPROF_OPTIONS="rate=1:output=$out" LD_PRELOAD="$LIB" "$TP/exiter" thread

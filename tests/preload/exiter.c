@@ -6,6 +6,7 @@
  *   exiter handler            a SIGALRM handler calls _exit(3) while the program allocates
  *   exiter thread             a second thread calls _exit(6) while main allocates
  *   exiter atexit             an atexit handler calls _exit(4) after main returns
+ *   exiter quick              allocates 100 x 1000 B in parent_alloc, then quick_exit(9)
  * Exits 0 (fork, vfork) when the child ended as it should, else 1. */
 #include <pthread.h>
 #include <signal.h>
@@ -112,6 +113,10 @@ int main(int argc, char **argv)
         for (int i = 0; i < 100; i++) keep[i] = parent_alloc(1000);
         return 0;
     }
-    fprintf(stderr, "usage: exiter fork _exit|_Exit | vfork | handler | thread | atexit\n");
+    if (!strcmp(mode, "quick")) {
+        for (int i = 0; i < 100; i++) keep[i] = parent_alloc(1000);
+        quick_exit(9);
+    }
+    fprintf(stderr, "usage: exiter fork _exit|_Exit | vfork | handler | thread | atexit | quick\n");
     return 2;
 }
