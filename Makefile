@@ -4,7 +4,7 @@
 #   make test       install what is missing, build, run every test (ends "N passed, N failed")
 #   make demo       install, build, profile the bundled map-heavy example, print the report
 #   make bench      side-by-side benchmarks (never part of make test)
-#   make fuzz       the file readers under libFuzzer, FUZZ_SECONDS each (never part of make test)
+#   make fuzz       the readers (files, unwind rules) under libFuzzer, FUZZ_SECONDS each (never in make test)
 
 CC      ?= cc
 CXX     ?= c++

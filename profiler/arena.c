@@ -14,7 +14,9 @@ typedef struct chunk_state {
     size_t used;    /* bytes handed out from it */
 } chunk_state_t;
 
-static chunk_state_t *_Atomic cur;     /* published (base, used) pairs live in the chunk head */
+/* The chunk being carved; published (base, used) pairs live in its head. Plain, not _Atomic:
+ * only the __atomic builtins touch it (clang refuses them on an _Atomic object). */
+static chunk_state_t *cur;
 static size_t mapped;
 
 /* Every mapping the profiler holds, so the leak check can leave its own tables (which hold

@@ -96,8 +96,7 @@ static uint64_t rd_ptr(rd_t *r, uint8_t enc, uintptr_t datarel)
 
 typedef struct obj {
     uintptr_t pc;           /* in: the address looked up */
-    const uint8_t *hdr;     /* out: its object's .eh_frame_hdr, or NULL */
-    const uint8_t *lo, *hi; /* out: the loaded segment that holds it */
+    mp_cfi_image_t im;      /* out: where it lies (im.hdr NULL: no .eh_frame_hdr) */
 } obj_t;
 
 static int find_obj(struct dl_phdr_info *info, size_t size, void *data)
@@ -109,8 +108,13 @@ static int find_obj(struct dl_phdr_info *info, size_t size, void *data)
     for (int i = 0; i < info->dlpi_phnum; i++) {
         const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
         uintptr_t lo = info->dlpi_addr + ph->p_vaddr;
-        if (ph->p_type == PT_LOAD && o->pc - lo < ph->p_memsz) holds = true;
-        else if (ph->p_type == PT_GNU_EH_FRAME) eh = ph;
+        if (ph->p_type == PT_LOAD && o->pc - lo < ph->p_memsz) {
+            holds = true;
+            o->im.code_lo = (const uint8_t *)lo;
+            o->im.code_hi = (const uint8_t *)(lo + ph->p_memsz);
+        } else if (ph->p_type == PT_GNU_EH_FRAME) {
+            eh = ph;
+        }
     }
     if (!holds) return 0;
     if (!eh) return 1;
@@ -119,9 +123,9 @@ static int find_obj(struct dl_phdr_info *info, size_t size, void *data)
         const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
         uintptr_t lo = info->dlpi_addr + ph->p_vaddr;
         if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_R) || hdr - lo >= ph->p_memsz) continue;
-        o->hdr = (const uint8_t *)hdr;
-        o->lo = (const uint8_t *)lo;
-        o->hi = (const uint8_t *)(lo + ph->p_memsz);
+        o->im.hdr = (const uint8_t *)hdr;
+        o->im.lo = (const uint8_t *)lo;
+        o->im.hi = (const uint8_t *)(lo + ph->p_memsz);
     }
     return 1;
 }
@@ -134,7 +138,7 @@ typedef struct cie {
     const uint8_t *ins, *end;   /* its initial instructions */
 } cie_t;
 
-static bool parse_cie(const uint8_t *p, const obj_t *o, cie_t *c)
+static bool parse_cie(const uint8_t *p, const mp_cfi_image_t *o, cie_t *c)
 {
     rd_t r = { p, o->hi, false };
     uint64_t len = rd_u(&r, 4);
@@ -338,11 +342,14 @@ static mp_cfi_rule_t rule_of(const row_t *row)
 }
 
 /* A signal frame's FDE ('S') is trusted as the kernel's only when the code the handler returns
- * to is x86-64 Linux's sigreturn: mov $15, %rax; syscall (inside the FDE's range, so readable). */
-static bool is_sigreturn(uintptr_t ra, uintptr_t end)
+ * to is x86-64 Linux's sigreturn: mov $15, %rax; syscall (inside the FDE's range and the
+ * loaded segment, so readable). */
+static bool is_sigreturn(uintptr_t ra, uintptr_t end, const mp_cfi_image_t *o)
 {
     static const uint8_t code[] = { 0x48, 0xc7, 0xc0, 0x0f, 0x00, 0x00, 0x00, 0x0f, 0x05 };
-    return end >= ra && end - ra >= sizeof code && !memcmp((const void *)ra, code, sizeof code);
+    if (end > (uintptr_t)o->code_hi) end = (uintptr_t)o->code_hi;
+    return ra >= (uintptr_t)o->code_lo && end >= ra && end - ra >= sizeof code &&
+           !memcmp((const void *)ra, code, sizeof code);
 }
 
 static int32_t at32(const uint8_t *p)
@@ -355,20 +362,27 @@ static int32_t at32(const uint8_t *p)
 mp_cfi_rule_t mp_cfi_parse(uintptr_t ra)
 {
     obj_t o = { .pc = ra - 1 };
-    if (ra < 4096 || !dl_iterate_phdr(find_obj, &o) || !o.hdr) return MP_CFI_OTHER;
+    if (ra < 4096 || !dl_iterate_phdr(find_obj, &o) || !o.im.hdr) return MP_CFI_OTHER;
+    return mp_cfi_parse_image(&o.im, ra);
+}
+
+mp_cfi_rule_t mp_cfi_parse_image(const mp_cfi_image_t *o, uintptr_t ra)
+{
+    uintptr_t pc = ra - 1;
+    if (!o->hdr || o->hdr < o->lo || o->hdr >= o->hi) return MP_CFI_OTHER;
     /* .eh_frame_hdr: version 1, three encodings, the .eh_frame pointer, the count, then the
      * sorted table of (initial location, FDE) pairs, 4-byte offsets from the header. */
-    rd_t r = { o.hdr, o.hi, false };
+    rd_t r = { o->hdr, o->hi, false };
     uint8_t version = (uint8_t)rd_u(&r, 1), ptr_enc = (uint8_t)rd_u(&r, 1);
     uint8_t count_enc = (uint8_t)rd_u(&r, 1), table_enc = (uint8_t)rd_u(&r, 1);
     if (r.bad || version != 1 || table_enc != 0x3b || ptr_enc == 0xff || count_enc == 0xff ||
         ((ptr_enc | count_enc) & 0x80))
         return MP_CFI_OTHER;
-    rd_ptr(&r, ptr_enc, (uintptr_t)o.hdr);
-    uint64_t n = rd_ptr(&r, count_enc, (uintptr_t)o.hdr);
+    rd_ptr(&r, ptr_enc, (uintptr_t)o->hdr);
+    uint64_t n = rd_ptr(&r, count_enc, (uintptr_t)o->hdr);
     if (r.bad || !n || n > (uint64_t)(r.end - r.p) / 8) return MP_CFI_OTHER;
     const uint8_t *table = r.p;
-    int64_t target = (int64_t)(o.pc - (uintptr_t)o.hdr);
+    int64_t target = (int64_t)(pc - (uintptr_t)o->hdr);
     if (at32(table) > target) return MP_CFI_OTHER;
     size_t lo = 0, hi = (size_t)n;     /* the last entry at or below target is in [lo, hi) */
     while (hi - lo > 1) {
@@ -376,21 +390,21 @@ mp_cfi_rule_t mp_cfi_parse(uintptr_t ra)
         if (at32(table + mid * 8) <= target) lo = mid;
         else hi = mid;
     }
-    const uint8_t *fde = o.hdr + at32(table + lo * 8 + 4);
-    if (fde < o.lo || fde >= o.hi) return MP_CFI_OTHER;
+    const uint8_t *fde = o->hdr + at32(table + lo * 8 + 4);
+    if (fde < o->lo || fde >= o->hi) return MP_CFI_OTHER;
 
-    rd_t f = { fde, o.hi, false };
+    rd_t f = { fde, o->hi, false };
     uint64_t len = rd_u(&f, 4);
     if (f.bad || !len || len >= 0xfffffff0u || len > (uint64_t)(f.end - f.p)) return MP_CFI_OTHER;
     f.end = f.p + len;
     const uint8_t *id = f.p;
     uint64_t back = rd_u(&f, 4);
-    if (f.bad || !back || back > (uint64_t)(id - o.lo)) return MP_CFI_OTHER;
+    if (f.bad || !back || back > (uint64_t)(id - o->lo)) return MP_CFI_OTHER;
     cie_t c;
-    if (!parse_cie(id - back, &o, &c)) return MP_CFI_OTHER;
+    if (!parse_cie(id - back, o, &c)) return MP_CFI_OTHER;
     uint64_t begin = rd_ptr(&f, c.fde_enc, 0), range = rd_ptr(&f, c.fde_enc & 0x0f, 0);
-    if (f.bad || o.pc - begin >= range) return MP_CFI_OTHER;
-    if (c.signal) return is_sigreturn(ra, begin + range) ? MP_CFI_SIGNAL : MP_CFI_OTHER;
+    if (f.bad || pc - begin >= range) return MP_CFI_OTHER;
+    if (c.signal) return is_sigreturn(ra, begin + range, o) ? MP_CFI_SIGNAL : MP_CFI_OTHER;
     if (c.z) rd_skip(&f, rd_uleb(&f));
     if (f.bad) return MP_CFI_OTHER;
 
@@ -398,7 +412,7 @@ mp_cfi_rule_t mp_cfi_parse(uintptr_t ra)
     rd_t ci = { c.ins, c.end, false };
     if (!run(&ci, &c, &init, &init, 0, UINT64_MAX)) return MP_CFI_OTHER;
     row_t row = init;
-    if (!run(&f, &c, &row, &init, begin, o.pc)) return MP_CFI_OTHER;
+    if (!run(&f, &c, &row, &init, begin, pc)) return MP_CFI_OTHER;
     return rule_of(&row);
 }
 

@@ -4,9 +4,9 @@
  *
  * Only the rules nearly all compiled code has are represented: the frame's CFA (the caller's
  * stack pointer) is rsp or rbp plus an offset, the return address sits just below it, and rbp
- * is either kept or saved at an offset from the CFA. Anything else (an expression, a signal
- * frame, a register other than these, code without CFI) is MP_CFI_OTHER, and the caller then
- * unwinds with libunwind. Nothing here allocates, and a miss reads only the loaded objects'
+ * is either kept or saved at an offset from the CFA; and the kernel's signal frame
+ * (MP_CFI_SIGNAL). Anything else (an expression, a register other than these, code without
+ * CFI) is MP_CFI_OTHER, and the caller then unwinds with libunwind. Nothing here allocates, and a miss reads only the loaded objects'
  * own memory (dl_iterate_phdr finds them). */
 #ifndef MAPPROF_PROFILER_CFI_H
 #define MAPPROF_PROFILER_CFI_H
@@ -67,6 +67,15 @@ mp_cfi_rule(const mp_cfi_ent_t *t, uintptr_t ra)
 #define MP_CFI_SCRUB 4096
 /* Parse without the table (tests; the miss path). */
 mp_cfi_rule_t mp_cfi_parse(uintptr_t ra);
+/* Where a parse reads: an object's .eh_frame_hdr at hdr, inside the readable loaded segment
+ * [lo, hi) that holds it (and the .eh_frame), and the segment [code_lo, code_hi) holding the
+ * code. mp_cfi_parse finds them with dl_iterate_phdr; the parse reads nothing outside them. */
+typedef struct mp_cfi_image {
+    const uint8_t *hdr, *lo, *hi;
+    const uint8_t *code_lo, *code_hi;
+} mp_cfi_image_t;
+/* The parse over an image already found (the miss path; the fuzz target gives its own). */
+mp_cfi_rule_t mp_cfi_parse_image(const mp_cfi_image_t *im, uintptr_t ra);
 /* Forget every rule (an object was unloaded: its addresses may hold other code): each entry's
  * rule becomes MP_CFI_NONE, and a parse begun before this is not kept. */
 void mp_cfi_flush(void);

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # make fuzz: run each fuzz target given for FUZZ_SECONDS (default 60), from seeds made here
-# by profiling test programs: a leak report and profiles with map inventories. A target that
+# by profiling test programs (a leak report and profiles with map inventories) and, for the
+# unwind-rule parser, from a test plugin's loaded image. A target that
 # finds a crash, leak or sanitizer report fails, and its input is kept under build/fuzz/.
 # Ends with "N passed, N failed".
 set -u
@@ -20,6 +21,12 @@ for f in "$SEEDS"/raw/*.pb.gz; do
 done
 for f in "$SEEDS"/raw/*.leaks; do { printf '\001'; cat "$f"; } > "$SEEDS/report_files/$(basename "$f")"; done
 for f in "$SEEDS"/raw/*.maps; do { printf '\000'; cat "$f"; } > "$SEEDS/report_files/$(basename "$f")"; done
+# the unwind-rule parser's: a small shared object's real image, at return addresses in its code
+if [ -x "$B/fuzz/cfi_rules" ]; then
+  mkdir -p "$SEEDS/cfi_rules"
+  MAPPROF_FUZZ_SEEDS="$SEEDS/cfi_rules" MAPPROF_FUZZ_OBJECT="$PWD/$B/tests/preload/plugin.so" \
+    "$B/fuzz/cfi_rules" >/dev/null 2>&1
+fi
 
 pass=0 fail=0
 for prog in "$@"; do

@@ -6,7 +6,7 @@ $(BUILD)/tests/unit/profiler_%: tests/unit/profiler_%.c $(PROF_UNIT_OBJS) tests/
 	$(CC) $(CFLAGS) $(SAN) $(filter %.c %.o,$^) -o $@ -lm -lpthread
 UNIT_TESTS += $(patsubst tests/unit/%.c,$(BUILD)/tests/unit/%,$(wildcard tests/unit/profiler_*.c))
 $(BUILD)/tests/unit/profiler_dangling: $(addprefix $(BUILD)/san/profiler/,dangling.o idtab.o)
-$(BUILD)/tests/unit/profiler_cfi: $(BUILD)/san/profiler/cfi.o
+$(BUILD)/tests/unit/profiler_cfi: $(BUILD)/san/profiler/cfi.o tests/cfi_image.h
 
 # Target programs for integration tests: plain builds (-O2 -g, frame pointers), no sanitizers.
 TP := $(BUILD)/tests/preload
@@ -75,6 +75,11 @@ UNIT_TESTS += $(BUILD)/tests/unit/interpose_boot
 FUZZ_CC    ?= clang
 FUZZ_FLAGS := -std=gnu11 -g -O1 $(WARN) -fsanitize=fuzzer,address,undefined -I. -I$(BUILD)/gen
 FUZZ_PROGS := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(wildcard tests/fuzz/*.c))
-$(FUZZ_PROGS): $(BUILD)/fuzz/%: tests/fuzz/%.c $(EXPORT_SRCS) $(EXPORT_GEN_C) $(EXPORT_GEN_H) profiler/log.c
+FUZZ_CFI   := $(BUILD)/fuzz/cfi_rules
+$(filter-out $(FUZZ_CFI),$(FUZZ_PROGS)): $(BUILD)/fuzz/%: tests/fuzz/%.c $(EXPORT_SRCS) $(EXPORT_GEN_C) $(EXPORT_GEN_H) profiler/log.c
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_FLAGS) $(filter %.c,$^) -o $@ $(EXPORT_LIBS) -lm
+# the unwind-rule parser, with what it links against (its table's pages, the per-thread state)
+$(FUZZ_CFI): tests/fuzz/cfi_rules.c tests/cfi_image.h profiler/cfi.c profiler/arena.c profiler/tls.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_FLAGS) $(filter %.c,$^) -o $@ -ldl

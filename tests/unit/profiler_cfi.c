@@ -1,11 +1,13 @@
 /* Unit tests of profiler/cfi.c (sanitized): rules of frames whose shape is known, the parser
  * run over every return-address position of the C library and of this program (ASan and UBSan
- * watch each read and each shift), and the table's miss, hit and flush. */
+ * watch each read and each shift), in place and over copies, and the table's miss, hit and
+ * flush. */
 #define _GNU_SOURCE
 #include <link.h>
 #include <signal.h>
 
 #include "profiler/cfi.h"
+#include "tests/cfi_image.h"
 #include "tests/check.h"
 
 /* ---- frames of known shape ---- */
@@ -119,6 +121,31 @@ static void test_parser_over_libc_and_this_program(void)
     CHECKF(mine[MP_CFI_STEP] > m / 10 * 8, "program: %u of %u stepped", mine[MP_CFI_STEP], m);
 }
 
+/* The same parse over a copy of the object (what the fuzz target feeds): every rule equal to
+ * the one in place, and nothing read outside the two segments it was given (the copy's other
+ * bytes are poisoned for ASan). */
+static void compare_copy(const char *want)
+{
+    cfi_copy_t c;
+    CHECKF(cfi_copy_object(want, &c), "cannot copy '%s'", want);
+    if (!c.buf) return;
+    unsigned n = 0, differ = 0, stepped = 0;
+    for (uintptr_t a = c.code_lo + 1; a < c.code_hi; a += 3, n++) {
+        mp_cfi_rule_t r = mp_cfi_parse(a);
+        differ += mp_cfi_parse_image(&c.im, cfi_copy_at(&c, a)) != r;
+        stepped += mp_cfi_kind(r) == MP_CFI_STEP;
+    }
+    CHECKF(differ == 0, "%s: %u of %u rules differ in the copy", want, differ, n);
+    CHECKF(stepped > n / 2, "%s: %u of %u stepped", want, stepped, n);
+    cfi_copy_free(&c);
+}
+
+static void test_parser_over_copies(void)
+{
+    compare_copy("libc.so");
+    compare_copy("");
+}
+
 /* ---- the table ---- */
 
 static void test_table_miss_hit_flush(void)
@@ -146,6 +173,7 @@ int main(void)
 {
     RUN(test_known_frames);
     RUN(test_parser_over_libc_and_this_program);
+    RUN(test_parser_over_copies);
     RUN(test_table_miss_hit_flush);
     return check_done();
 }
