@@ -317,10 +317,20 @@ void mp_trigger_after_fork_child(void)
 }
 
 /* The exit path, once per process: the unwinders' report, the leak check, the last profile.
- * A second caller (another thread's _exit meanwhile) goes on to end the process. */
+ * A second caller (another thread's _exit meanwhile) goes on to end the process. Not in a
+ * vfork child (the parent's memory, and no fork handler ran: the pid tells), and not when a
+ * signal handler calling exit or _exit interrupted our own work on this thread: its locks are
+ * held and its tables half way (a dump there waited on them for good). The dump's own
+ * allocations come from the private heap. */
 static void exit_dump(void)
 {
-    if (!mp_enabled() || __atomic_exchange_n(&exit_begun, 1, __ATOMIC_ACQ_REL)) return;
+    if (!mp_enabled() || getpid() != __atomic_load_n(&owner, __ATOMIC_RELAXED)) return;
+    if (mp_tls.busy) {
+        mp_warn("exit inside mapprof's own work (from a signal handler): no exit profile or "
+                "leak check for pid %d", (int)owner);
+        return;
+    }
+    if (__atomic_exchange_n(&exit_begun, 1, __ATOMIC_ACQ_REL)) return;
     mp_unwind_report();
     if (mp_opts()->leak_check) {
         mp_internal_enter();
@@ -336,16 +346,4 @@ static void exit_dump(void)
 
 __attribute__((destructor)) static void at_exit_dump(void) { exit_dump(); }
 
-void mp_trigger_exit_now(void)
-{
-    /* Not in a vfork child (the parent's memory, and no fork handler ran: the pid tells), and
-     * not when a signal handler calling _exit interrupted our own work (whose locks and tables
-     * are then half way); the dump's own allocations come from the private heap. */
-    if (!mp_enabled() || getpid() != __atomic_load_n(&owner, __ATOMIC_RELAXED)) return;
-    if (mp_tls.busy) {
-        mp_warn("_exit called inside mapprof's own work (from a signal handler): "
-                "no exit profile or leak check for pid %d", (int)owner);
-        return;
-    }
-    exit_dump();
-}
+void mp_trigger_exit_now(void) { exit_dump(); }

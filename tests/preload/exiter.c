@@ -3,7 +3,8 @@
  *                             call named with status 7; prints "pid child PID"
  *   exiter vfork              a vfork child ends by _exit(5) at once; the parent allocates
  *                             100 x 1000 B in parent_alloc before and 50 x 1000 B after
- *   exiter handler            a SIGALRM handler calls _exit(3) while the program allocates
+ *   exiter handler [exit]     a SIGALRM handler calls _exit(3), or exit(3), while the program
+ *                             allocates
  *   exiter thread             a second thread calls _exit(6) while main allocates
  *   exiter atexit             an atexit handler calls _exit(4) after main returns
  *   exiter quick              allocates 100 x 1000 B in parent_alloc, then quick_exit(9)
@@ -46,9 +47,12 @@ __attribute__((noinline)) static void spin(void)
     }
 }
 
+static bool by_exit;
+
 static void on_alarm(int sig)
 {
     (void)sig;
+    if (by_exit) exit(3);   /* not async-signal-safe, yet common */
     _exit(3);
 }
 
@@ -98,6 +102,7 @@ int main(int argc, char **argv)
         return waited(pid, 5);
     }
     if (!strcmp(mode, "handler")) {
+        by_exit = argc > 2 && !strcmp(argv[2], "exit");
         signal(SIGALRM, on_alarm);
         struct itimerval t = { .it_value = { 0, 30000 } };
         setitimer(ITIMER_REAL, &t, NULL);
@@ -117,6 +122,6 @@ int main(int argc, char **argv)
         for (int i = 0; i < 100; i++) keep[i] = parent_alloc(1000);
         quick_exit(9);
     }
-    fprintf(stderr, "usage: exiter fork _exit|_Exit | vfork | handler | thread | atexit | quick\n");
+    fprintf(stderr, "usage: exiter fork _exit|_Exit | vfork | handler [exit] | thread | atexit | quick\n");
     return 2;
 }
