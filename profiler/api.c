@@ -22,7 +22,9 @@
 
 API int mapprof_dump(const char *tag)
 {
-    int e = mp_dump(tag ? tag : "api");
+    /* From a signal handler that interrupted our own work: its locks are held (a dump would
+     * wait on them for good) and its tables half way. */
+    int e = mp_tls.busy ? EBUSY : mp_dump(tag ? tag : "api");
     if (e) { errno = e; return -1; }
     return 0;
 }

@@ -15,7 +15,8 @@ extern "C" {
 #endif
 
 /* Write a profile now, tagged (shown in the profile's comments). 0 on success, -1 when
- * mapprof is not loaded or the profile could not be written. */
+ * mapprof is not loaded or the profile could not be written (errno says why: EBUSY when
+ * called from a signal handler that interrupted mapprof's own work on this thread). */
 int mapprof_dump(const char *tag) __attribute__((weak));
 #define mapprof_dump(tag) (mapprof_dump ? (mapprof_dump)(tag) : -1)
 

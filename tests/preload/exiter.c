@@ -3,12 +3,14 @@
  *                             call named with status 7; prints "pid child PID"
  *   exiter vfork              a vfork child ends by _exit(5) at once; the parent allocates
  *                             100 x 1000 B in parent_alloc before and 50 x 1000 B after
- *   exiter handler [exit]     a SIGALRM handler calls _exit(3), or exit(3), while the program
- *                             allocates
+ *   exiter handler [exit|dump] a SIGALRM handler calls _exit(3), or exit(3), while the
+ *                             program allocates; or mapprof_dump, then _exit: 3 when it wrote
+ *                             a profile, 4 when it said EBUSY, 5 on another error
  *   exiter thread             a second thread calls _exit(6) while main allocates
  *   exiter atexit             an atexit handler calls _exit(4) after main returns
  *   exiter quick              allocates 100 x 1000 B in parent_alloc, then quick_exit(9)
  * Exits 0 (fork, vfork) when the child ended as it should, else 1. */
+#include <errno.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -18,6 +20,8 @@
 #include <sys/time.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include "profiler/mapprof.h"
 
 void *keep[200];    /* external: the compiler may not drop the allocations stored here */
 
@@ -47,12 +51,16 @@ __attribute__((noinline)) static void spin(void)
     }
 }
 
-static bool by_exit;
+static const char *how = "";
 
 static void on_alarm(int sig)
 {
     (void)sig;
-    if (by_exit) exit(3);   /* not async-signal-safe, yet common */
+    if (!strcmp(how, "exit")) exit(3);     /* not async-signal-safe, yet common */
+    if (!strcmp(how, "dump")) {
+        int r = mapprof_dump("signal");
+        _exit(r == 0 ? 3 : errno == EBUSY ? 4 : 5);
+    }
     _exit(3);
 }
 
@@ -102,7 +110,7 @@ int main(int argc, char **argv)
         return waited(pid, 5);
     }
     if (!strcmp(mode, "handler")) {
-        by_exit = argc > 2 && !strcmp(argv[2], "exit");
+        how = argc > 2 ? argv[2] : "";
         signal(SIGALRM, on_alarm);
         struct itimerval t = { .it_value = { 0, 30000 } };
         setitimer(ITIMER_REAL, &t, NULL);
@@ -122,6 +130,6 @@ int main(int argc, char **argv)
         for (int i = 0; i < 100; i++) keep[i] = parent_alloc(1000);
         quick_exit(9);
     }
-    fprintf(stderr, "usage: exiter fork _exit|_Exit | vfork | handler [exit] | thread | atexit | quick\n");
+    fprintf(stderr, "usage: exiter fork _exit|_Exit | vfork | handler [exit|dump] | thread | atexit | quick\n");
     return 2;
 }
