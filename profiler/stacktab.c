@@ -22,7 +22,7 @@ typedef struct slots {
     uint32_t id[];          /* 0 = empty */
 } slots_t;
 
-static slots_t *_Atomic table;
+static slots_t *table;           /* read and replaced by the __atomic builtins */
 static mp_stack_t **dir[DIR_SIZE];  /* dir[id >> DIR_BITS][id & (DIR_SIZE-1)] */
 static uint32_t next_id = 1;        /* guarded by lock; published count is count_pub */
 static uint32_t count_pub;
