@@ -213,7 +213,7 @@ static __attribute__((noinline)) void insert_locked(uint32_t map, uintptr_t key,
                                                     uintptr_t v, bool vcand, int mode)
 {
     mp_tls.busy++;
-    mp_spin_lock(&lock);
+    mp_held_lock(&lock, MP_HELD_DANGLING);
     entry_t *e = find(map, key);
     if (e) {
         /* the same key again: the value may change */
@@ -250,7 +250,7 @@ static __attribute__((noinline)) void insert_locked(uint32_t map, uintptr_t key,
         e->inserted_ms = mp_now_ms();
         e->seq = ++seq;
     }
-    mp_spin_unlock(&lock);
+    mp_held_unlock(&lock, MP_HELD_DANGLING);
     mp_tls.busy--;
 }
 
@@ -272,10 +272,10 @@ void mp_dangling_insert_ex(uint32_t map, uintptr_t key, bool key_is_ptr, const v
 static __attribute__((noinline)) void remove_locked(uint32_t map, const void *key)
 {
     mp_tls.busy++;
-    mp_spin_lock(&lock);
+    mp_held_lock(&lock, MP_HELD_DANGLING);
     entry_t *e = find(map, (uintptr_t)key);
     if (e) drop(e);
-    mp_spin_unlock(&lock);
+    mp_held_unlock(&lock, MP_HELD_DANGLING);
     mp_tls.busy--;
 }
 
@@ -303,14 +303,14 @@ static bool of_dead_map(const entry_t *e, uint32_t map) { (void)map; return mp_i
 
 void mp_dangling_clear(uint32_t map)
 {
-    mp_spin_lock(&lock);
+    mp_held_lock(&lock, MP_HELD_DANGLING);
     if (mp_idtab_del(&per_map, map)) sweep(of_map, map);
-    mp_spin_unlock(&lock);
+    mp_held_unlock(&lock, MP_HELD_DANGLING);
 }
 
 void mp_dangling_forget_map(uint32_t map)
 {
-    mp_spin_lock(&lock);
+    mp_held_lock(&lock, MP_HELD_DANGLING);
     uint32_t n = mp_idtab_del(&per_map, map);
     if (n && mp_idtab_put(&dead, map, 1)) {
         dead_entries += n;
@@ -322,7 +322,7 @@ void mp_dangling_forget_map(uint32_t map)
     } else if (n) {
         sweep(of_map, map);     /* out of memory for the lazy way */
     }
-    mp_spin_unlock(&lock);
+    mp_held_unlock(&lock, MP_HELD_DANGLING);
 }
 
 void mp_dangling_freed(const mp_block_t *b)
@@ -330,7 +330,7 @@ void mp_dangling_freed(const mp_block_t *b)
     uintptr_t pcs[64];
     int depth = mp_unwind_capture(pcs, 64, mp_opts()->unwind, 0);
     uint32_t free_stack = mp_stack_intern(pcs, depth, 0);
-    mp_spin_lock(&lock);
+    mp_held_lock(&lock, MP_HELD_DANGLING);
     if (!ring) ring = mp_pages_alloc(ring_cap * sizeof *ring);
     if (ring) {
         size_t slot = ring_next % ring_cap;
@@ -345,14 +345,14 @@ void mp_dangling_freed(const mp_block_t *b)
         mp_idtab_put(&latest, b->addr, (uint32_t)slot + 1);
         ring_next++;
     }
-    mp_spin_unlock(&lock);
+    mp_held_unlock(&lock, MP_HELD_DANGLING);
 }
 
 size_t mp_dangling_find(mp_dangling_finding_t **out, uint64_t *kept, uint64_t *dropped)
 {
     size_t n = 0, cap = 0;
     mp_dangling_finding_t *v = NULL;
-    mp_spin_lock(&lock);
+    mp_held_lock(&lock, MP_HELD_DANGLING);
     *kept = ring_next < ring_cap ? ring_next : ring_cap;
     *dropped = ring_dropped;
     for (uint32_t i = 0; ent && ring && i <= ent_mask; i++) {
@@ -380,11 +380,11 @@ size_t mp_dangling_find(mp_dangling_finding_t **out, uint64_t *kept, uint64_t *d
         }
     }
 out:
-    mp_spin_unlock(&lock);
+    mp_held_unlock(&lock, MP_HELD_DANGLING);
     *out = v;
     return n;
 }
 
-void mp_dangling_lock(void) { mp_spin_lock(&lock); }
-void mp_dangling_unlock(void) { mp_spin_unlock(&lock); }
+void mp_dangling_lock(void) { mp_held_lock(&lock, MP_HELD_DANGLING); }
+void mp_dangling_unlock(void) { mp_held_unlock(&lock, MP_HELD_DANGLING); }
 void mp_dangling_reset_lock(void) { mp_spin_init(&lock); }

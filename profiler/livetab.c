@@ -333,16 +333,20 @@ HOT void erase(shard_t *s, slot_t *e)
     erase_slot(s, e);
 }
 
+/* The mark is set before the lock is taken and cleared after it is released (as
+ * mp_held_lock's, and ordered the same way): a signal handler that comes while this thread
+ * takes or holds it must see the mark, or its free would wait on this thread's own lock for
+ * good (seen: a handler's free landed between the exchange and the mark). */
 static void lock_shard(shard_t *s, int idx)
 {
-    mp_spin_lock(&s->lock);
     mp_tls.held_shard = idx + 1;
+    mp_spin_lock(&s->lock);
 }
 
 static void unlock_shard(shard_t *s)
 {
-    mp_tls.held_shard = 0;
     mp_spin_unlock(&s->lock);
+    __atomic_store_n(&mp_tls.held_shard, 0, __ATOMIC_RELEASE);
 }
 
 /* A new record in s (locked), counted in the filter; false when out of memory or when the

@@ -12,6 +12,7 @@
 
 #include "profiler/arena.h"
 #include "profiler/idtab.h"
+#include "profiler/profiler.h"
 #include "profiler/spin.h"
 
 #define DIR_BITS 12
@@ -82,7 +83,7 @@ uint32_t mp_maps_created(void)
 uint32_t mp_map_create(const void *obj, const mp_map_desc_t *d, uint32_t created_stack)
 {
     uint32_t id = 0;
-    mp_spin_lock(&lock);
+    mp_held_lock(&lock, MP_HELD_MAPS);
     uint32_t old = mp_idtab_get(&by_obj, (uintptr_t)obj);
     if (old) destroy_locked(old);
     uint32_t slot = slot_new();
@@ -112,36 +113,36 @@ uint32_t mp_map_create(const void *obj, const mp_map_desc_t *d, uint32_t created
     __atomic_store_n(&next_id, id + 1, __ATOMIC_RELAXED);   /* read unlocked by mp_maps_created */
     live_maps++;
 out:
-    mp_spin_unlock(&lock);
+    mp_held_unlock(&lock, MP_HELD_MAPS);
     return id;
 }
 
 uint32_t mp_map_find(const void *obj)
 {
-    mp_spin_lock(&lock);
+    mp_held_lock(&lock, MP_HELD_MAPS);
     uint32_t slot = mp_idtab_get(&by_obj, (uintptr_t)obj);
     uint32_t id = slot ? slot_at(slot)->s.id : 0;
-    mp_spin_unlock(&lock);
+    mp_held_unlock(&lock, MP_HELD_MAPS);
     return id;
 }
 
 void mp_map_set_pull(uint32_t id, mp_map_pull_fn pull, void *arg)
 {
-    mp_spin_lock(&lock);
+    mp_held_lock(&lock, MP_HELD_MAPS);
     uint32_t slot = id ? mp_idtab_get(&by_id, id) : 0;
     if (slot) {
         slot_at(slot)->pull = pull;
         slot_at(slot)->pull_arg = arg;
     }
-    mp_spin_unlock(&lock);
+    mp_held_unlock(&lock, MP_HELD_MAPS);
 }
 
 void mp_map_destroy(const void *obj)
 {
-    mp_spin_lock(&lock);
+    mp_held_lock(&lock, MP_HELD_MAPS);
     uint32_t slot = mp_idtab_get(&by_obj, (uintptr_t)obj);
     if (slot) destroy_locked(slot);
-    mp_spin_unlock(&lock);
+    mp_held_unlock(&lock, MP_HELD_MAPS);
 }
 
 /* The live map with this id, under the lock; NULL once destroyed. */
@@ -154,7 +155,7 @@ static mp_map_stats_t *by_id_locked(uint32_t id)
 int64_t mp_map_mem(uint32_t id, mp_map_role_t role, int64_t bytes, int64_t blocks)
 {
     int64_t left = -1;
-    mp_spin_lock(&lock);
+    mp_held_lock(&lock, MP_HELD_MAPS);
     mp_map_stats_t *m = by_id_locked(id);
     if (m) {
         switch (role) {
@@ -164,13 +165,13 @@ int64_t mp_map_mem(uint32_t id, mp_map_role_t role, int64_t bytes, int64_t block
         }
         left = m->bucket_bytes;
     }
-    mp_spin_unlock(&lock);
+    mp_held_unlock(&lock, MP_HELD_MAPS);
     return left;
 }
 
 void mp_map_rekey(const void *obj, const void *new_obj)
 {
-    mp_spin_lock(&lock);
+    mp_held_lock(&lock, MP_HELD_MAPS);
     uint32_t slot = mp_idtab_del(&by_obj, (uintptr_t)obj);
     if (slot) {
         uint32_t old = mp_idtab_get(&by_obj, (uintptr_t)new_obj);
@@ -182,29 +183,29 @@ void mp_map_rekey(const void *obj, const void *new_obj)
             destroy_locked(slot);
         }
     }
-    mp_spin_unlock(&lock);
+    mp_held_unlock(&lock, MP_HELD_MAPS);
 }
 
 void mp_map_destroy_id(uint32_t id)
 {
-    mp_spin_lock(&lock);
+    mp_held_lock(&lock, MP_HELD_MAPS);
     uint32_t slot = id ? mp_idtab_get(&by_id, id) : 0;
     if (slot) destroy_locked(slot);
-    mp_spin_unlock(&lock);
+    mp_held_unlock(&lock, MP_HELD_MAPS);
 }
 
 mp_map_kind_t mp_map_kind(uint32_t id)
 {
-    mp_spin_lock(&lock);
+    mp_held_lock(&lock, MP_HELD_MAPS);
     mp_map_stats_t *m = by_id_locked(id);
     mp_map_kind_t k = m ? m->kind : MP_KIND_NONE;
-    mp_spin_unlock(&lock);
+    mp_held_unlock(&lock, MP_HELD_MAPS);
     return k;
 }
 
 void mp_map_set(uint32_t id, int64_t entries, int64_t buckets, int64_t overflow, int64_t padding)
 {
-    mp_spin_lock(&lock);
+    mp_held_lock(&lock, MP_HELD_MAPS);
     mp_map_stats_t *m = by_id_locked(id);
     if (m) {
         if (entries >= 0) {
@@ -215,44 +216,44 @@ void mp_map_set(uint32_t id, int64_t entries, int64_t buckets, int64_t overflow,
         if (overflow >= 0) m->overflow_buckets = overflow;
         if (padding >= 0) m->padding_bytes = padding;
     }
-    mp_spin_unlock(&lock);
+    mp_held_unlock(&lock, MP_HELD_MAPS);
 }
 
 void mp_map_set_bytes(uint32_t id, int64_t bucket_bytes)
 {
-    mp_spin_lock(&lock);
+    mp_held_lock(&lock, MP_HELD_MAPS);
     mp_map_stats_t *m = by_id_locked(id);
     if (m) m->bucket_bytes = bucket_bytes;
-    mp_spin_unlock(&lock);
+    mp_held_unlock(&lock, MP_HELD_MAPS);
 }
 
 void mp_map_set_retained(uint32_t id, int64_t retained)
 {
-    mp_spin_lock(&lock);
+    mp_held_lock(&lock, MP_HELD_MAPS);
     mp_map_stats_t *m = by_id_locked(id);
     if (m) {
         m->retained_bytes = retained;
         m->retained_exact = true;
     }
-    mp_spin_unlock(&lock);
+    mp_held_unlock(&lock, MP_HELD_MAPS);
 }
 
 void mp_map_count_ops(uint32_t id, int64_t inserts, int64_t removes)
 {
-    mp_spin_lock(&lock);
+    mp_held_lock(&lock, MP_HELD_MAPS);
     mp_map_stats_t *m = by_id_locked(id);
     if (m) {
         m->inserts += inserts;
         m->removes += removes;
     }
-    mp_spin_unlock(&lock);
+    mp_held_unlock(&lock, MP_HELD_MAPS);
 }
 
 uint32_t mp_map_label(uint32_t id, mp_map_role_t role)
 {
     if (!id) return 0;
     uint64_t key = ((uint64_t)id << 8) | (uint64_t)role;
-    mp_spin_lock(&lock);
+    mp_held_lock(&lock, MP_HELD_MAPS);
     uint32_t l = mp_idtab_get(&by_label, key);
     if (!l) {
         mp_map_stats_t *m = by_id_locked(id);
@@ -270,7 +271,7 @@ uint32_t mp_map_label(uint32_t id, mp_map_role_t role)
             }
         }
     }
-    mp_spin_unlock(&lock);
+    mp_held_unlock(&lock, MP_HELD_MAPS);
     return l;
 }
 
@@ -307,7 +308,7 @@ static int64_t needed_bucket_bytes(const mp_map_stats_t *m)
 
 size_t mp_map_snapshot(mp_map_stats_t **out)
 {
-    mp_spin_lock(&lock);
+    mp_held_lock(&lock, MP_HELD_MAPS);
     size_t n = 0, cap = live_maps;
     /* malloc under our spinlock is safe: the caller holds the reentrancy guard, so this
      * allocation goes straight to the real allocator and never back into this module. */
@@ -325,11 +326,11 @@ size_t mp_map_snapshot(mp_map_stats_t **out)
             n++;
         }
     }
-    mp_spin_unlock(&lock);
+    mp_held_unlock(&lock, MP_HELD_MAPS);
     *out = a;
     return a ? n : 0;
 }
 
-void mp_map_lock(void) { mp_spin_lock(&lock); }
-void mp_map_unlock(void) { mp_spin_unlock(&lock); }
+void mp_map_lock(void) { mp_held_lock(&lock, MP_HELD_MAPS); }
+void mp_map_unlock(void) { mp_held_unlock(&lock, MP_HELD_MAPS); }
 void mp_map_reset_lock(void) { mp_spin_init(&lock); }

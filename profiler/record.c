@@ -96,12 +96,16 @@ static inline void account(const mp_block_t *b, int sign, bool alloc)
         account_est(b, sign, alloc);
 }
 
-/* A block left the heap (freed, or found stale): take it out of its stack and its map. */
+/* A block left the heap (freed, or found stale): take it out of its stack and its map. A free
+ * from a signal handler that interrupted the dangling or map bookkeeping on this thread (their
+ * lock held: mp_held_lock) leaves that part out: the freed-block history misses the block, or
+ * its map's byte count stays high by it. */
 static void forget(const mp_block_t *b)
 {
     if (b->stack) account(b, -1, false);
-    if (MP_UNLIKELY(b->role & MP_BLOCK_WATCHED)) mp_dangling_freed(b);
-    if (b->map) {
+    if (MP_UNLIKELY(b->role & MP_BLOCK_WATCHED) && !(mp_tls.held & MP_HELD_DANGLING))
+        mp_dangling_freed(b);
+    if (b->map && !(mp_tls.held & MP_HELD_MAPS)) {
         int64_t left = mp_map_mem(b->map, (mp_map_role_t)MP_BLOCK_ROLE(b), -(int64_t)b->size, -1);
         /* A GHashTable's arrays freed outside any operation we saw (an unref inside GLib
          * itself): the table is gone. */
@@ -198,6 +202,7 @@ __attribute__((noinline)) static void alloc_slow(void *p, size_t n, uintptr_t fr
         }
     }
     if (MP_UNLIKELY(!mp_enabled())) init_early();
+    if (MP_UNLIKELY(mp_tls.held)) goto out;    /* a signal handler inside our locks: see forget */
     if (MP_UNLIKELY(!mp_enabled())) {
         /* Being initialized on another thread: come back after a while. */
         mp_tls.countdown = mp_sample_next(&mp_tls.rng, opts.rate ? opts.rate : 524288);
@@ -291,6 +296,7 @@ static void fork_child(void)
     mp_stack_reset_lock();
     mp_unwind_fork_child();
     mp_trigger_after_fork_child();
+    mp_tls.held = 0;            /* fork_prepare's holds: the locks are reset above */
     mp_tls.busy--;
 }
 

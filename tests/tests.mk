@@ -55,7 +55,7 @@ BENCH_PROGS += $(addprefix $(BUILD)/tests/bench/,cxxchurn threadchurn liveblocks
 -include tests/bench/hashmap.mk
 
 # Target programs on hashmap/ (the library linked statically, as a user's program would).
-$(TP)/hmmaps $(TP)/hmdiff $(TP)/hmleak $(TP)/hmthreads $(TP)/hmwatch $(TP)/hmgrow: $(TP)/%: tests/preload/%.c $(BUILD)/libhashmap.a
+$(TP)/hmmaps $(TP)/hmdiff $(TP)/hmleak $(TP)/hmthreads $(TP)/hmwatch $(TP)/hmgrow $(TP)/sigfree: $(TP)/%: tests/preload/%.c $(BUILD)/libhashmap.a
 	@mkdir -p $(dir $@)
 	$(CC) $(TP_CFLAGS) $< -o $@ $(BUILD)/libhashmap.a -lm -lpthread -ldl
 # Bound at load time: lazy binding would leave the program's own register copies (the PLT

@@ -50,6 +50,21 @@ f=$(ls "$TMP"/cd/mapprof.*.pb.gz 2>/dev/null | head -1)
 t_eq "$(pprof_flat "$f" inuse_space | flat_of before_chdir)" 10000 "default prefix: before_chdir inuse"
 t_end
 
+t_begin signal_handler_frees_inside_our_locks
+# a SIGALRM handler frees blocks that map entries point to, every 100 us, while main works on
+# the map: its frees land inside the live table's and the dangling table's critical sections
+# (each once waited there for good on its own thread's lock, every run)
+for opts in rate=1:dangling=all rate=4096; do
+  timeout 60 env MAPPROF_OPTIONS="$opts:output=$TMP/sf" LD_PRELOAD="$LIB" "$TP/sigfree" 1.5 >"$TMP/sf.out" 2>"$TMP/err"
+  t_eq "$?" 0 "$opts: exit status"
+  read -r _ frees <"$TMP/sf.out"
+  [ "${frees:-0}" -ge 1000 ] || t_fail "$opts: ${frees:-no} frees in the handler"
+  f=$(ls "$TMP"/sf.*.pb.gz 2>/dev/null | head -1)
+  "${GO_PPROF[@]}" -raw "$f" >/dev/null 2>&1 || t_fail "$opts: no valid profile"
+  rm -f "$TMP"/sf.*
+done
+t_end
+
 t_begin sigusr2_during_allocation
 out="$TMP/sig/p"
 mkdir -p "$TMP/sig"
