@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <sys/mman.h>
 
+#include "profiler/profiler.h"
 #include "profiler/spin.h"
 
 #define CHUNK ((size_t)1 << 20)
@@ -28,34 +29,37 @@ static mp_spin_t own_lock;
 
 void mp_own_add(void *p, size_t size)
 {
-    mp_spin_lock(&own_lock);
+    mp_held_lock(&own_lock, MP_HELD_OWN);
     if (nown < OWN_MAX) own[nown++] = (mp_range_own_t){ (uintptr_t)p, (uintptr_t)p + size };
-    mp_spin_unlock(&own_lock);
+    mp_held_unlock(&own_lock, MP_HELD_OWN);
 }
 
 static void own_del(void *p)
 {
-    mp_spin_lock(&own_lock);
+    mp_held_lock(&own_lock, MP_HELD_OWN);
     for (size_t i = 0; i < nown; i++)
         if (own[i].lo == (uintptr_t)p) { own[i] = own[--nown]; break; }
-    mp_spin_unlock(&own_lock);
+    mp_held_unlock(&own_lock, MP_HELD_OWN);
 }
 
-void mp_own_lock(void) { mp_spin_lock(&own_lock); }
-void mp_own_unlock(void) { mp_spin_unlock(&own_lock); }
+void mp_own_lock(void) { mp_held_lock(&own_lock, MP_HELD_OWN); }
+void mp_own_unlock(void) { mp_held_unlock(&own_lock, MP_HELD_OWN); }
 void mp_own_reset_lock(void) { mp_spin_init(&own_lock); }
 
 size_t mp_own_ranges(mp_range_own_t *out, size_t max)
 {
-    mp_spin_lock(&own_lock);
+    mp_held_lock(&own_lock, MP_HELD_OWN);
     size_t n = nown < max ? nown : max;
     for (size_t i = 0; i < n; i++) out[i] = own[i];
-    mp_spin_unlock(&own_lock);
+    mp_held_unlock(&own_lock, MP_HELD_OWN);
     return n;
 }
 
 static void *map_pages(size_t size, int extra)
 {
+    /* A signal handler's free inside own_lock on this thread (profiler.h): no pages, as when
+     * the system has none; every caller copes. */
+    if (mp_tls.held & MP_HELD_OWN) return NULL;
     void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | extra, -1, 0);
     if (p == MAP_FAILED) return NULL;
     __atomic_fetch_add(&mapped, size, __ATOMIC_RELAXED);
@@ -68,7 +72,7 @@ void *mp_pages_reserve(size_t size) { return map_pages(size, MAP_NORESERVE); }
 
 void mp_pages_free(void *p, size_t size)
 {
-    if (!p) return;
+    if (!p || (mp_tls.held & MP_HELD_OWN)) return;     /* as above: kept, not waited for */
     own_del(p);
     munmap(p, size);
     __atomic_fetch_sub(&mapped, size, __ATOMIC_RELAXED);

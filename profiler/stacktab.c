@@ -115,8 +115,10 @@ static uint32_t intern(const uintptr_t *pcs, int depth, uint32_t label)
     uint64_t h = hash_stack(pcs, depth, label);
     uint32_t id = probe(__atomic_load_n(&table, __ATOMIC_ACQUIRE), h, pcs, depth, label);
     if (id) return id;
+    /* a signal handler's free (its free stack) inside this lock on this thread: no new stack */
+    if (mp_tls.held & MP_HELD_STACKS) return 0;
 
-    mp_spin_lock(&lock);
+    mp_held_lock(&lock, MP_HELD_STACKS);
     slots_t *t = __atomic_load_n(&table, __ATOMIC_RELAXED);
     id = probe(t, h, pcs, depth, label);
     if (id) goto out;
@@ -147,7 +149,7 @@ static uint32_t intern(const uintptr_t *pcs, int depth, uint32_t label)
     put(t, h, nid);
     id = nid;
 out:
-    mp_spin_unlock(&lock);
+    mp_held_unlock(&lock, MP_HELD_STACKS);
     return id;
 }
 
@@ -160,6 +162,6 @@ uint32_t mp_stack_intern(const uintptr_t *pcs, int depth, uint32_t label)
     return id;
 }
 
-void mp_stack_lock(void) { mp_spin_lock(&lock); }
-void mp_stack_unlock(void) { mp_spin_unlock(&lock); }
+void mp_stack_lock(void) { mp_held_lock(&lock, MP_HELD_STACKS); }
+void mp_stack_unlock(void) { mp_held_unlock(&lock, MP_HELD_STACKS); }
 void mp_stack_reset_lock(void) { mp_spin_init(&lock); }

@@ -53,15 +53,15 @@ static void thread_exit(void *p)
     for (int i = 0; i < TC_SLOTS; i++)
         if (c->slot[i].stack) flush_slot(&c->slot[i]);
     mp_tls.tcache = NULL;
-    mp_spin_lock(&free_lock);
+    mp_held_lock(&free_lock, MP_HELD_TCOUNT);
     c->next_free = free_list;
     free_list = c;
-    mp_spin_unlock(&free_lock);
+    mp_held_unlock(&free_lock, MP_HELD_TCOUNT);
     mp_tls.busy--;
 }
 
-void mp_tcount_lock(void) { mp_spin_lock(&free_lock); }
-void mp_tcount_unlock(void) { mp_spin_unlock(&free_lock); }
+void mp_tcount_lock(void) { mp_held_lock(&free_lock, MP_HELD_TCOUNT); }
+void mp_tcount_unlock(void) { mp_held_unlock(&free_lock, MP_HELD_TCOUNT); }
 void mp_tcount_reset_lock(void) { mp_spin_init(&free_lock); }
 
 void mp_tcount_init(void)
@@ -71,10 +71,10 @@ void mp_tcount_init(void)
 
 static mp_tcache_t *acquire(void)
 {
-    mp_spin_lock(&free_lock);
+    mp_held_lock(&free_lock, MP_HELD_TCOUNT);
     mp_tcache_t *c = free_list;
     if (c) free_list = c->next_free;
-    mp_spin_unlock(&free_lock);
+    mp_held_unlock(&free_lock, MP_HELD_TCOUNT);
     if (!c) {
         c = mp_arena_alloc(sizeof *c);
         if (!c) return NULL;
@@ -131,7 +131,9 @@ static inline tc_slot_t *lookup(mp_tcache_t *c, uint32_t stack)
  * stack), or the stack not in it: it replaces the one of its set that came in first. */
 __attribute__((noinline)) static void add_slow(uint32_t stack, const mp_tc_event_t *ev)
 {
-    mp_tcache_t *c = mp_tls.tcache ? mp_tls.tcache : acquire();
+    /* no cache taken inside free_lock's hold (a signal handler's free at that moment) */
+    mp_tcache_t *c = mp_tls.tcache ? mp_tls.tcache
+                   : (mp_tls.held & MP_HELD_TCOUNT) ? NULL : acquire();
     if (!c) {
         int64_t d[MP_C_COUNT] = { 0 };
         apply_ev(d, ev);

@@ -20,14 +20,18 @@ $(TP)/known: tests/preload/known.c
 $(TP)/plugin.so: tests/preload/plugin.c
 	@mkdir -p $(dir $@)
 	$(CC) $(TP_CFLAGS) -shared -fPIC $< -o $@
+# an allocator safe in signal handlers, preloaded after libmapprof.so (sigfree's runs)
+$(TP)/bumpalloc.so: tests/preload/bumpalloc.c
+	@mkdir -p $(dir $@)
+	$(CC) $(TP_CFLAGS) -fno-builtin -shared -fPIC $< -o $@
 $(TP)/%: tests/preload/%.cpp
 	@mkdir -p $(dir $@)
 	$(CXX) $(CXXFLAGS) -I. -fsized-deallocation $< -o $@
 $(TP)/frameplugin_small.so $(TP)/frameplugin_large.so: $(TP)/frameplugin_%.so: tests/preload/frameplugin.c
 	@mkdir -p $(dir $@)
 	$(CC) $(TP_CFLAGS) -shared -fPIC -DFRAME=$(if $(filter small,$*),2048,60000) $< -o $@
-TEST_PROGS += $(patsubst tests/preload/%.c,$(TP)/%,$(filter-out tests/preload/plugin.c tests/preload/frameplugin.c,$(wildcard tests/preload/*.c))) \
-              $(patsubst tests/preload/%.cpp,$(TP)/%,$(wildcard tests/preload/*.cpp)) $(TP)/plugin.so \
+TEST_PROGS += $(patsubst tests/preload/%.c,$(TP)/%,$(filter-out tests/preload/plugin.c tests/preload/frameplugin.c tests/preload/bumpalloc.c,$(wildcard tests/preload/*.c))) \
+              $(patsubst tests/preload/%.cpp,$(TP)/%,$(wildcard tests/preload/*.cpp)) $(TP)/plugin.so $(TP)/bumpalloc.so \
               $(TP)/frameplugin_small.so $(TP)/frameplugin_large.so
 
 # Benchmark and demo workloads.
