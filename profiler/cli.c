@@ -5,7 +5,9 @@
  *
  * Bad usage: a one-line error and exit status 2. */
 #define _GNU_SOURCE
+#include <elf.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <glob.h>
@@ -169,8 +171,59 @@ int cli_abs_prefix(const char *prefix, char *out, size_t len)
     return 0;
 }
 
+/* The file execvp would run for cmd (PATH searched when cmd has no slash), into out. */
+static bool resolve_command(const char *cmd, char *out, size_t len)
+{
+    if (strchr(cmd, '/')) return snprintf(out, len, "%s", cmd) < (int)len;
+    const char *path = getenv("PATH");
+    for (const char *p = path ? path : "/usr/local/bin:/usr/bin:/bin"; *p;) {
+        size_t n = strcspn(p, ":");
+        if (snprintf(out, len, "%.*s%s%s", (int)n, p, n ? "/" : "", cmd) < (int)len &&
+            access(out, X_OK) == 0)
+            return true;
+        p += n + (p[n] == ':');
+    }
+    return false;
+}
+
+/* Can LD_PRELOAD reach the program at path? An ELF program without an interpreter (statically
+ * linked) runs no dynamic loader, and a 32-bit one cannot take a 64-bit library: the run goes
+ * on unprofiled (only the dynamically linked programs it starts are). NULL when it can, or the
+ * file is no ELF program (a script: its interpreter decides). */
+static const char *unreachable(const char *path)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return NULL;
+    Elf64_Ehdr eh;
+    const char *why = NULL;
+    if (pread(fd, &eh, sizeof eh, 0) == (ssize_t)sizeof eh && !memcmp(eh.e_ident, ELFMAG, SELFMAG)) {
+        if (eh.e_ident[EI_CLASS] != ELFCLASS64) {
+            why = "is a 32-bit program, which the 64-bit libmapprof.so cannot be preloaded into";
+        } else if ((eh.e_type == ET_EXEC || eh.e_type == ET_DYN) &&
+                   eh.e_phentsize == sizeof(Elf64_Phdr) && eh.e_phnum < 4096) {
+            bool interp = false, exec = eh.e_type == ET_EXEC;
+            for (int i = 0; i < eh.e_phnum && !interp; i++) {
+                Elf64_Phdr ph;
+                if (pread(fd, &ph, sizeof ph, (off_t)(eh.e_phoff + (uint64_t)i * sizeof ph)) !=
+                    (ssize_t)sizeof ph)
+                    break;
+                interp = ph.p_type == PT_INTERP;
+                exec |= ph.p_type == PT_DYNAMIC;    /* a static-pie runs too: ET_DYN, no interp */
+            }
+            if (!interp && exec) why = "is statically linked: LD_PRELOAD cannot reach it";
+        }
+    }
+    close(fd);
+    return why;
+}
+
 int cli_run_preloaded(char **argv, const char *opts, const char *prefix, int *status)
 {
+    char path[PATH_MAX];
+    const char *why = resolve_command(argv[0], path, sizeof path) ? unreachable(path) : NULL;
+    if (why)
+        fprintf(stderr, "%s: warning: %s %s (only the dynamically linked programs it starts are "
+                "profiled)\n", prog, argv[0], why);
     char lib[PATH_MAX];
     if (find_library(lib, sizeof lib)) return cli_die("cannot find libmapprof.so next to mapprof");
     char abs_prefix[PATH_MAX] = "";

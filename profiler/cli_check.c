@@ -296,7 +296,8 @@ int cli_check(int argc, char **argv)
     }
     cleanup_dir(dir);
     if (!lf.processes) {
-        fprintf(stderr, "mapprof: no process wrote a leak report (exited through _exit or exec?)\n");
+        fprintf(stderr, "mapprof: no process wrote a leak report (statically linked, or it ended "
+                "by a raw exit system call?)\n");
         mp_leakfile_free(&lf);
         return WIFEXITED(st) && WEXITSTATUS(st) ? WEXITSTATUS(st) : 2;
     }

@@ -20,6 +20,11 @@ $(TP)/known: tests/preload/known.c
 $(TP)/plugin.so: tests/preload/plugin.c
 	@mkdir -p $(dir $@)
 	$(CC) $(TP_CFLAGS) -shared -fPIC $< -o $@
+# a statically linked program, which LD_PRELOAD cannot reach (the CLI warns)
+$(TP)/chdirer_static: tests/preload/chdirer.c
+	@mkdir -p $(dir $@)
+	$(CC) $(TP_CFLAGS) -static $< -o $@
+TEST_PROGS += $(TP)/chdirer_static
 # an allocator safe in signal handlers, preloaded after libmapprof.so (sigfree's runs)
 $(TP)/bumpalloc.so: tests/preload/bumpalloc.c
 	@mkdir -p $(dir $@)

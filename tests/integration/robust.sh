@@ -25,6 +25,21 @@ t_eq "$?" 0 "mapprof run --rate 1"
 [ -e "$TMP/ran" ] || t_fail "the program did not run with good flags"
 t_end
 
+t_begin cli_warns_of_programs_preload_cannot_reach
+# a statically linked program runs, unprofiled, after one warning line naming it
+(cd "$TMP" && "$MAPPROF" run -o "$TMP/st" -- "$TP/chdirer_static") >/dev/null 2>"$TMP/err"
+t_eq "$?" 0 "exit status (the program's)"
+t_eq "$(grep -c "warning: $TP/chdirer_static is statically linked" "$TMP/err")" 1 "warning"
+"$MAPPROF" check -- "$TP/chdirer_static" >/dev/null 2>"$TMP/err"
+t_eq "$?" 2 "check: exit status"
+grep -q "statically linked" "$TMP/err" || t_fail "check: no warning: $(cat "$TMP/err")"
+# a dynamically linked one, found on PATH or by its path: no warning
+"$MAPPROF" run -o "$TMP/dy" -- "$TP/chdirer" >/dev/null 2>"$TMP/err"
+grep -q warning "$TMP/err" && t_fail "a warning for a dynamic program: $(cat "$TMP/err")"
+PATH="$TP:$PATH" "$MAPPROF" run -o "$TMP/dy" -- chdirer >/dev/null 2>"$TMP/err"
+grep -q warning "$TMP/err" && t_fail "a warning for a dynamic program on PATH: $(cat "$TMP/err")"
+t_end
+
 t_begin unwritable_output
 mkdir -p "$TMP/ro" && chmod 555 "$TMP/ro"
 # root writes anywhere: there, aim below a regular file instead (ENOTDIR)
