@@ -31,6 +31,7 @@ typedef struct mp_options {
     bool quiet;             /* no warnings */
     uint64_t seed;          /* sampler seed; 0 = random */
     bool at_exit;           /* dump at exit */
+    bool term;              /* dump when SIGTERM, SIGINT or SIGHUP would end the program */
     bool leak_check;        /* full tracking and a reachability check at exit */
     uint64_t freed_history; /* freed blocks kept for the dangling-reference check */
     bool findings;          /* write PREFIX.PID.SEQ.findings.json at each dump */

@@ -241,6 +241,8 @@ static void start_helper(void)
 /* Dumps that need the helper from the process's start (the signal's can wait for it). */
 static bool helper_from_start(const mp_options_t *o) { return o->interval || o->inuse_step; }
 
+static void install_term(void);
+
 void mp_trigger_init(void)
 {
     const mp_options_t *o = mp_opts();
@@ -265,6 +267,7 @@ void mp_trigger_init(void)
                     "install its own (use signal= to pick another)", o->signal);
         }
     }
+    if (o->term) install_term();
     if (helper_wanted) start_helper();
 }
 
@@ -316,13 +319,14 @@ void mp_trigger_after_fork_child(void)
     __atomic_store_n(&helper_wanted, helper_from_start(mp_opts()), __ATOMIC_RELEASE);
 }
 
-/* The exit path, once per process: the unwinders' report, the leak check, the last profile.
- * A second caller (another thread's _exit meanwhile) goes on to end the process. Not in a
- * vfork child (the parent's memory, and no fork handler ran: the pid tells), and not when a
- * signal handler calling exit or _exit interrupted our own work on this thread: its locks are
- * held and its tables half way (a dump there waited on them for good). The dump's own
- * allocations come from the private heap. */
-static void exit_dump(void)
+/* The exit path, once per process: the unwinders' report, the leak check (unless the process
+ * is being killed: check reports no leaks of a killed program), the last profile. A second
+ * caller (another thread's _exit meanwhile) goes on to end the process. Not in a vfork child
+ * (the parent's memory, and no fork handler ran: the pid tells), and not when a signal handler
+ * calling exit or _exit interrupted our own work on this thread: its locks are held and its
+ * tables half way (a dump there waited on them for good). The dump's own allocations come
+ * from the private heap. */
+static void exit_dump_as(bool killed)
 {
     if (!mp_enabled() || getpid() != __atomic_load_n(&owner, __ATOMIC_RELAXED)) return;
     if (mp_tls.busy) {
@@ -332,7 +336,7 @@ static void exit_dump(void)
     }
     if (__atomic_exchange_n(&exit_begun, 1, __ATOMIC_ACQ_REL)) return;
     mp_unwind_report();
-    if (mp_opts()->leak_check) {
+    if (mp_opts()->leak_check && !killed) {
         mp_internal_enter();
         mp_leak_at_exit();
         mp_internal_leave();
@@ -344,6 +348,40 @@ static void exit_dump(void)
     pthread_mutex_unlock(&dump_lock);
 }
 
+static void exit_dump(void) { exit_dump_as(false); }
+
 __attribute__((destructor)) static void at_exit_dump(void) { exit_dump(); }
 
 void mp_trigger_exit_now(void) { exit_dump(); }
+
+/* term: a signal that would end the program by its default action (the program left it so)
+ * writes the exit profile first, then ends it as the default would (the same status). The
+ * dump runs in the handler, under the exit path's guards: from inside our own work it is left
+ * out (one warning). */
+static void on_term(int sig)
+{
+    int saved = errno;
+    exit_dump_as(true);
+    struct sigaction dfl;
+    memset(&dfl, 0, sizeof dfl);
+    dfl.sa_handler = SIG_DFL;
+    sigaction(sig, &dfl, NULL);
+    errno = saved;
+    raise(sig);     /* blocked while this handler runs: delivered, by default, on return */
+}
+
+static void install_term(void)
+{
+    static const int sigs[] = { SIGTERM, SIGINT, SIGHUP };
+    for (size_t i = 0; i < sizeof sigs / sizeof *sigs; i++) {
+        struct sigaction cur;
+        if (sigaction(sigs[i], NULL, &cur) != 0 || cur.sa_handler != SIG_DFL ||
+            (cur.sa_flags & SA_SIGINFO))
+            continue;   /* the program's own handler, or ignored (a background job's SIGINT) */
+        struct sigaction sa;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = on_term;
+        sigfillset(&sa.sa_mask);    /* no second termination signal inside the dump */
+        sigaction(sigs[i], &sa, NULL);
+    }
+}

@@ -173,4 +173,47 @@ for how in _exit exit dump; do
 done
 t_end
 
+# A signal that would end the program by default (SIGTERM, SIGINT, SIGHUP): the exit profile is
+# written first, then the program ends as the default would.
+# stop PREFIX OPTS SIGNAL MODE: start termwait, wait for "ready", send SIGNAL; prints its status
+stop() {
+  rm -f "$TMP/tw.out"
+  env MAPPROF_OPTIONS="$2:output=$1" LD_PRELOAD="$LIB" "$TP/termwait" "$4" >"$TMP/tw.out" 2>"$TMP/tw.err" &
+  local pid=$! i
+  for i in $(seq 100); do grep -q ready "$TMP/tw.out" 2>/dev/null && break; sleep 0.1; done
+  kill -s "$3" "$pid"
+  # never a hang: a dump that waited would show here
+  for i in $(seq 300); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  kill -9 "$pid" 2>/dev/null
+  wait "$pid"
+  echo "$?"
+}
+
+t_begin stopped_by_a_signal_writes_the_profile
+for sig in TERM HUP; do
+  out="$TMP/tw$sig"
+  want=$((128 + $(kill -l "$sig")))
+  t_eq "$(stop "$out" rate=1 "$sig" pause)" "$want" "SIG$sig: status (the default action's)"
+  f=$(ls "$out".*.pb.gz 2>/dev/null | head -1)
+  t_eq "$(pprof_flat "$f" inuse_space | flat_of term_alloc)" 100000 "SIG$sig: term_alloc inuse"
+done
+out="$TMP/twoff"
+t_eq "$(stop "$out" rate=1:term=0 TERM pause)" 143 "term=0: status"
+t_eq "$(ls "$out".*.pb.gz 2>/dev/null | wc -l)" 0 "term=0: profiles"
+# the program's own handler is left alone (it ends by _exit: the exit path runs there)
+out="$TMP/twown"
+t_eq "$(stop "$out" rate=1 TERM own)" 0 "own handler: status"
+grep -q "own handler" "$TMP/tw.out" || t_fail "own handler did not run"
+t_eq "$(ls "$out".*.pb.gz 2>/dev/null | wc -l)" 1 "own handler: profiles"
+# wherever the signal lands in a program allocating at full speed: the default's status, and
+# a profile or (inside our own work) a warning
+for i in 1 2 3 4 5 6; do
+  out="$TMP/twspin$i"
+  t_eq "$(stop "$out" rate=1 TERM spin)" 143 "spin $i: status"
+  f=$(ls "$out".*.pb.gz 2>/dev/null | head -1)
+  if [ -n "$f" ]; then valid "$f" || t_fail "spin $i: invalid profile"
+  else grep -q "no exit profile" "$TMP/tw.err" || t_fail "spin $i: no profile, no warning"; fi
+done
+t_end
+
 t_done

@@ -1,0 +1,48 @@
+/* Target program: a service that is stopped by a signal. It allocates 100 x 1000 B in
+ * term_alloc, prints "ready", then, by its argument:
+ *   pause   waits for a signal (SIGTERM, SIGINT and SIGHUP left at their default)
+ *   spin    allocates and frees without end, so the signal lands anywhere
+ *   own     installs its own SIGTERM handler, which prints "own handler" and ends by _exit(0)
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+void *keep[200];    /* external: the compiler may not drop the allocations stored here */
+
+/* Not a tail call (the barrier keeps the frame): the profile must name this function. */
+__attribute__((noinline)) void *term_alloc(size_t n)
+{
+    void *p = malloc(n);
+    __asm__ volatile("" : : "r"(p) : "memory");
+    return p;
+}
+
+static void own(int sig)
+{
+    (void)sig;
+    static const char msg[] = "own handler\n";
+    ssize_t w = write(1, msg, sizeof msg - 1);
+    (void)w;
+    _exit(0);
+}
+
+int main(int argc, char **argv)
+{
+    const char *mode = argc > 1 ? argv[1] : "pause";
+    if (!strcmp(mode, "own")) signal(SIGTERM, own);
+    for (int i = 0; i < 100; i++) keep[i] = term_alloc(1000);
+    printf("ready\n");
+    fflush(stdout);
+    if (!strcmp(mode, "spin")) {
+        for (unsigned i = 0;; i++) {
+            void *p = malloc(16 + i % 2000);
+            __asm__ volatile("" : : "r"(p) : "memory");
+            free(keep[100 + i % 100]);
+            keep[100 + i % 100] = p;
+        }
+    }
+    for (;;) pause();
+}
