@@ -1,4 +1,5 @@
-/* profiler/trigger.c - exit, signal, interval and growth-step dumps, and file naming.
+/* profiler/trigger.c - exit, termination, signal, interval and growth-step dumps, and file
+ * naming.
  *
  * Files are <output>.<pid>.<seq>.pb.gz (and .heap): the sequence skips names that exist, so a
  * program that execs (same pid, fresh image) never overwrites what the earlier image wrote. */

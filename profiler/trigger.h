@@ -1,9 +1,12 @@
-/* profiler/trigger.h - when profiles are written: at exit, on a signal, every `interval`
- * seconds, each time in-use bytes grow by `inuse_step`, and on mapprof_dump().
+/* profiler/trigger.h - when profiles are written: at exit (exit, _exit, quick_exit, and a
+ * termination signal left at its default), on a signal, every `interval` seconds, each time
+ * in-use bytes grow by `inuse_step`, and on mapprof_dump().
  *
- * A signal handler may not symbolize or allocate, so it only writes one byte to a pipe; a
- * helper thread (all signals blocked) reads it, and also wakes for the interval, and writes the
- * profile. Dumps are serialized by one mutex, which fork also takes. */
+ * The dump signal's handler may not symbolize or allocate, so it only writes one byte to a
+ * pipe; a helper thread (all signals blocked) reads it, and also wakes for the interval, and
+ * writes the profile. A termination signal's handler is the process's last act: it writes the
+ * exit profile itself, unless it interrupted our own work. Dumps are serialized by one mutex,
+ * which fork also takes. */
 #ifndef MAPPROF_PROFILER_TRIGGER_H
 #define MAPPROF_PROFILER_TRIGGER_H
 
