@@ -38,6 +38,8 @@ typedef struct mp_tls {
     int in_getattr;         /* inside the program's pthread_getattr_np (interpose/threads.c) */
     int held_shard;         /* live-table shard whose lock this thread holds, + 1 (0: none) */
     unsigned held;          /* MP_HELD_* locks this thread holds (mp_held_lock) */
+    int term_pending;       /* a termination signal that came inside an allocation's or a
+                             * free's slow path (busy >= MP_BUSY_SLOW), for its end */
     int scrub;              /* leak check: stack bytes the current slow path may have dirtied
                              * beyond the usual (libunwind, first-time calls); see record.c */
     uint32_t map_id;        /* map whose operation this thread is inside (0: none) */
@@ -124,6 +126,11 @@ void mp_free_slow(void *p);
 
 /* What an allocation of n bytes takes off the sampling countdown. */
 static inline int64_t mp_charge(size_t n) { return (int64_t)(n > INT64_MAX / 2 ? INT64_MAX / 2 : n); }
+
+/* What record.c's allocation and free slow paths add to mp_tls.busy: they end by themselves
+ * (no lock waited on for long, nothing that blocks), so a termination signal that lands inside
+ * them is left for their end (trigger.c). */
+#define MP_BUSY_SLOW (1 << 20)
 
 /* For hooks that tested mp_tls.busy before allocating. */
 static inline void mp_note_alloc_unbusy(void *p, size_t n, uintptr_t frame)

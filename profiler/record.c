@@ -191,9 +191,19 @@ void mp_free_slow(void *p)
     if (MP_UNLIKELY(opts.leak_check)) scrub_stack();
 }
 
+/* The slow paths' end: a termination signal that landed inside (MP_BUSY_SLOW) is acted on now,
+ * outside our own work. The fence keeps the load after the store: a signal between them finds
+ * busy below MP_BUSY_SLOW and acts at once. */
+static inline void slow_leave(void)
+{
+    mp_tls.busy -= MP_BUSY_SLOW;
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
+    if (MP_UNLIKELY(mp_tls.term_pending)) mp_trigger_term_pending();
+}
+
 __attribute__((noinline)) static void alloc_slow(void *p, size_t n, uintptr_t frame)
 {
-    mp_tls.busy++;
+    mp_tls.busy += MP_BUSY_SLOW;
     if (MP_UNLIKELY(!mp_tls.ordinal)) {
         thread_init();
         if (!mp_tls.map_exact) {
@@ -212,15 +222,15 @@ __attribute__((noinline)) static void alloc_slow(void *p, size_t n, uintptr_t fr
     else sample_plain(p, n, frame);
     mp_trigger_poll();
 out:
-    mp_tls.busy--;
+    slow_leave();
 }
 
 __attribute__((noinline)) static void free_slow(void *p)
 {
     mp_block_t b;
-    mp_tls.busy++;
+    mp_tls.busy += MP_BUSY_SLOW;
     if (mp_live_remove((uintptr_t)p, &b)) forget(&b);
-    mp_tls.busy--;
+    slow_leave();
 }
 
 void mp_attribute_block(const void *p, size_t n, uint32_t map, mp_map_role_t role)

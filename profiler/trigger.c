@@ -357,9 +357,10 @@ void mp_trigger_exit_now(void) { exit_dump(); }
 
 /* term: a signal that would end the program by its default action (the program left it so)
  * writes the exit profile first, then ends it as the default would (the same status). The
- * dump runs in the handler, under the exit path's guards: from inside our own work it is left
- * out (one warning). */
-static void on_term(int sig)
+ * dump runs in the handler, under the exit path's guards; one that lands inside an allocation
+ * or free's slow path waits for its end (record.c), where the dump runs outside our own work.
+ * Inside other work of ours it is left out (one warning). */
+static void term_now(int sig)
 {
     int saved = errno;
     exit_dump_as(true);
@@ -368,7 +369,23 @@ static void on_term(int sig)
     dfl.sa_handler = SIG_DFL;
     sigaction(sig, &dfl, NULL);
     errno = saved;
-    raise(sig);     /* blocked while this handler runs: delivered, by default, on return */
+    raise(sig);     /* in the handler it is blocked: delivered, by default, on return */
+}
+
+static void on_term(int sig)
+{
+    if (mp_tls.busy >= MP_BUSY_SLOW) {
+        mp_tls.term_pending = sig;
+        return;
+    }
+    term_now(sig);
+}
+
+void mp_trigger_term_pending(void)
+{
+    int sig = mp_tls.term_pending;
+    mp_tls.term_pending = 0;
+    term_now(sig);
 }
 
 static void install_term(void)

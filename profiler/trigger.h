@@ -25,6 +25,9 @@ void mp_trigger_inuse(int64_t inuse_bytes);
  * (leak check, last profile) runs here first, once, in the process the state is of and
  * outside our own work. */
 void mp_trigger_exit_now(void);
+/* A termination signal came inside mp_alloc_slow or mp_free_slow on this thread: at their end,
+ * the exit profile, then the signal's default action. */
+void mp_trigger_term_pending(void);
 /* Fork support: hold/release the dump lock; reset state in the child. */
 void mp_trigger_lock(void);
 void mp_trigger_unlock(void);

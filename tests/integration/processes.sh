@@ -205,14 +205,14 @@ out="$TMP/twown"
 t_eq "$(stop "$out" rate=1 TERM own)" 0 "own handler: status"
 grep -q "own handler" "$TMP/tw.out" || t_fail "own handler did not run"
 t_eq "$(ls "$out".*.pb.gz 2>/dev/null | wc -l)" 1 "own handler: profiles"
-# wherever the signal lands in a program allocating at full speed: the default's status, and
-# a profile or (inside our own work) a warning
+# wherever the signal lands in a program allocating at full speed: the default's status, and a
+# profile (one that lands inside an allocation's slow path waits for its end; before, about
+# half of these runs lost the profile)
 for i in 1 2 3 4 5 6; do
   out="$TMP/twspin$i"
   t_eq "$(stop "$out" rate=1 TERM spin)" 143 "spin $i: status"
   f=$(ls "$out".*.pb.gz 2>/dev/null | head -1)
-  if [ -n "$f" ]; then valid "$f" || t_fail "spin $i: invalid profile"
-  else grep -q "no exit profile" "$TMP/tw.err" || t_fail "spin $i: no profile, no warning"; fi
+  valid "$f" || t_fail "spin $i: no valid profile ($(head -c 300 "$TMP/tw.err"))"
 done
 t_end
 
