@@ -329,7 +329,7 @@ void mp_dangling_freed(const mp_block_t *b)
 {
     uintptr_t pcs[64];
     int depth = mp_unwind_capture(pcs, 64, mp_opts()->unwind, 0);
-    uint32_t free_stack = mp_stack_intern(pcs, depth, 0);
+    uint32_t free_stack = depth > 0 ? mp_stack_intern(pcs, depth, 0) : 0;   /* 0: unknown */
     mp_held_lock(&lock, MP_HELD_DANGLING);
     if (!ring) ring = mp_pages_alloc(ring_cap * sizeof *ring);
     if (ring) {

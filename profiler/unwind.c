@@ -302,8 +302,15 @@ void mp_unwind_report(void)
             (unsigned long long)verify.differ, (int)getpid());
 }
 
+/* No walk from a signal handler's free that came inside our own work (busy beyond a slow
+ * path's own MP_BUSY_SLOW): the walk would take the loader's lock in dl_iterate_phdr (not
+ * recursive), libunwind's, or a thread's own in pthread_getattr_np, which the interrupted code
+ * may hold on this thread (seen: inside a walk's rule miss, for good), or which another thread
+ * holds while it waits on a shard the interrupted code holds (seen: a dlclose freeing). Such a
+ * free gets no stack. */
 int mp_unwind_capture(uintptr_t *pcs, int max, int method, uintptr_t from)
 {
+    if (MP_UNLIKELY(mp_tls.busy > MP_BUSY_SLOW)) return 0;
     if (max > 256) max = 256;
     if (method == MP_UNWIND_FP) return fp_walk(pcs, max, from);
     int n = cfi_walk(pcs, max, from);

@@ -6,7 +6,11 @@
  * frees a few blocks), so signals also land in threads' first and last profiler work.
  * A handler's free is only safe with an allocator made for it: run it with bumpalloc.so
  * preloaded after libmapprof.so (glibc's malloc, interrupted, aborts on its own caches).
- * usage: sigfree [SECONDS [threads]] */
+ * With "reload PLUGIN", another thread (the timer's signal blocked there) loads and unloads
+ * PLUGIN without end: each unload makes every unwind rule be read again, so walks spend their
+ * time in dl_iterate_phdr and the signal often lands inside the loader's lock held by a walk.
+ * usage: sigfree [SECONDS [threads | reload PLUGIN]] */
+#include <dlfcn.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -52,6 +56,21 @@ static void *spawner(void *arg)
     return arg;
 }
 
+static const char *plugin;
+
+static void *reloader(void *arg)
+{
+    sigset_t alrm;
+    sigemptyset(&alrm);
+    sigaddset(&alrm, SIGALRM);
+    pthread_sigmask(SIG_BLOCK, &alrm, NULL);    /* dlopen's own lock is the program's affair */
+    while (!__atomic_load_n(&stop, __ATOMIC_ACQUIRE)) {
+        void *h = dlopen(plugin, RTLD_NOW);
+        if (h) dlclose(h);
+    }
+    return arg;
+}
+
 int main(int argc, char **argv)
 {
     double secs = argc > 1 ? atof(argv[1]) : 2;
@@ -61,7 +80,10 @@ int main(int argc, char **argv)
     if (!m) return 1;
     pthread_t sp;
     bool threads = argc > 2 && !strcmp(argv[2], "threads");
-    if (threads && pthread_create(&sp, NULL, spawner, NULL) != 0) return 1;
+    bool reload = argc > 3 && !strcmp(argv[2], "reload");
+    plugin = reload ? argv[3] : NULL;
+    if ((threads || reload) && pthread_create(&sp, NULL, reload ? reloader : spawner, NULL) != 0)
+        return 1;
     struct sigaction sa = { .sa_handler = on_alarm };
     sigaction(SIGALRM, &sa, NULL);
     struct itimerval it = { { 0, 100 }, { 0, 100 } };
@@ -82,7 +104,7 @@ int main(int argc, char **argv)
     struct itimerval off = { { 0, 0 }, { 0, 0 } };
     setitimer(ITIMER_REAL, &off, NULL);
     __atomic_store_n(&stop, 1, __ATOMIC_RELEASE);
-    if (threads) pthread_join(sp, NULL);
+    if (threads || reload) pthread_join(sp, NULL);
     printf("frees %lu\n", frees);
     return 0;
 }
