@@ -34,6 +34,7 @@ static const opt_desc_t opts[] = {
     { "seed",       K_U64,     F(seed),       0, UINT64_MAX },
     { "at_exit",    K_BOOL,    F(at_exit),    0, 0 },
     { "term",       K_BOOL,    F(term),       0, 0 },
+    { "term_timeout", K_U64,   F(term_timeout), 0, 3600 },
     { "leak_check", K_BOOL,    F(leak_check), 0, 0 },
     { "freed_history", K_U64,  F(freed_history), 16, (uint64_t)1 << 26 },
     { "findings",   K_BOOL,    F(findings),   0, 0 },
@@ -55,6 +56,7 @@ void mp_options_default(mp_options_t *o)
     o->formats = MP_FMT_PB;
     o->at_exit = true;
     o->term = true;
+    o->term_timeout = 10;
     o->freed_history = 65536;
     o->maps = true;
     o->dangling = MP_DANGLING_SAMPLED;

@@ -32,6 +32,7 @@ typedef struct mp_options {
     uint64_t seed;          /* sampler seed; 0 = random */
     bool at_exit;           /* dump at exit */
     bool term;              /* dump when SIGTERM, SIGINT or SIGHUP would end the program */
+    uint64_t term_timeout;  /* seconds that dump may take before the signal ends it (0: any) */
     bool leak_check;        /* full tracking and a reachability check at exit */
     uint64_t freed_history; /* freed blocks kept for the dangling-reference check */
     bool findings;          /* write PREFIX.PID.SEQ.findings.json at each dump */

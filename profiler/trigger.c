@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -359,21 +360,39 @@ void mp_trigger_exit_now(void) { exit_dump(); }
  * writes the exit profile first, then ends it as the default would (the same status). The
  * dump runs in the handler, under the exit path's guards; one that lands inside an allocation
  * or free's slow path waits for its end (record.c), where the dump runs outside our own work.
- * Inside other work of ours it is left out (one warning). */
+ * Inside other work of ours it is left out (one warning).
+ *
+ * The signal never stops less than it did: the handler is installed with SA_RESETHAND and
+ * SA_NODEFER and blocks no termination signal, so the same signal again ends the program at
+ * once; and a timer sends it again after term_timeout seconds, for a dump that cannot finish
+ * (a lock the program holds for good, a hung thread of its own). */
 static void term_now(int sig)
 {
-    int saved = errno;
     exit_dump_as(true);
-    struct sigaction dfl;
-    memset(&dfl, 0, sizeof dfl);
-    dfl.sa_handler = SIG_DFL;
-    sigaction(sig, &dfl, NULL);
-    errno = saved;
-    raise(sig);     /* in the handler it is blocked: delivered, by default, on return */
+    raise(sig);     /* the default again (SA_RESETHAND), and not blocked: it ends us here */
+}
+
+/* The signal again in term_timeout seconds, by a kernel timer (the raw system calls: glibc's
+ * timer_create is not on the async-signal-safe list). */
+static void term_watchdog(int sig)
+{
+    uint64_t secs = mp_opts()->term_timeout;
+    if (!secs) return;
+    struct sigevent ev;
+    memset(&ev, 0, sizeof ev);
+    ev.sigev_notify = SIGEV_SIGNAL;
+    ev.sigev_signo = sig;
+    int id;
+    if (syscall(SYS_timer_create, CLOCK_MONOTONIC, &ev, &id) != 0) return;
+    struct itimerspec when = { .it_value = { .tv_sec = (time_t)secs } };
+    syscall(SYS_timer_settime, id, 0, &when, NULL);
 }
 
 static void on_term(int sig)
 {
+    int saved = errno;
+    term_watchdog(sig);
+    errno = saved;
     if (mp_tls.busy >= MP_BUSY_SLOW) {
         mp_tls.term_pending = sig;
         return;
@@ -399,7 +418,10 @@ static void install_term(void)
         struct sigaction sa;
         memset(&sa, 0, sizeof sa);
         sa.sa_handler = on_term;
-        sigfillset(&sa.sa_mask);    /* no second termination signal inside the dump */
+        sa.sa_flags = SA_RESETHAND | SA_NODEFER;
+        sigfillset(&sa.sa_mask);    /* the program's other handlers wait for the dump ... */
+        for (size_t j = 0; j < sizeof sigs / sizeof *sigs; j++)
+            sigdelset(&sa.sa_mask, sigs[j]);    /* ... a second termination signal does not */
         sigaction(sigs[i], &sa, NULL);
     }
 }

@@ -205,6 +205,18 @@ out="$TMP/twown"
 t_eq "$(stop "$out" rate=1 TERM own)" 0 "own handler: status"
 grep -q "own handler" "$TMP/tw.out" || t_fail "own handler did not run"
 t_eq "$(ls "$out".*.pb.gz 2>/dev/null | wc -l)" 1 "own handler: profiles"
+# a dump that cannot finish (a thread of the program holds the loader's lock for good) never
+# keeps the program alive: term_timeout's timer sends the signal again, and so may anyone
+out="$TMP/twstuck"
+t_eq "$(stop "$out" rate=1:term_timeout=1 TERM stuck)" 143 "stuck dump: status after term_timeout"
+env MAPPROF_OPTIONS="rate=1:output=$out" LD_PRELOAD="$LIB" "$TP/termwait" stuck >"$TMP/tw.out" 2>&1 &
+pid=$!
+for i in $(seq 100); do grep -q ready "$TMP/tw.out" 2>/dev/null && break; sleep 0.1; done
+kill -TERM "$pid"; sleep 0.5; kill -TERM "$pid"
+for i in $(seq 30); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+kill -9 "$pid" 2>/dev/null
+wait "$pid"
+t_eq "$?" 143 "stuck dump: status after a second SIGTERM (within 3 s)"
 # wherever the signal lands in a program allocating at full speed: the default's status, and a
 # profile (one that lands inside an allocation's slow path waits for its end; before, about
 # half of these runs lost the profile)
