@@ -43,12 +43,7 @@ static inline void *first_try(size_t n, size_t align)
     {                                                                                          \
         void *p = first_try(size, align);                                                      \
         if (MP_LIKELY(p != NULL)) return p;                                                    \
-        static void *(*real) params;                                                           \
-        void *(*r) params = __atomic_load_n(&real, __ATOMIC_ACQUIRE);                          \
-        if (!r) {                                                                              \
-            r = (void *(*) params)mp_real_lookup(#sym);                                        \
-            __atomic_store_n(&real, r, __ATOMIC_RELEASE);                                      \
-        }                                                                                      \
+        void *(*r) params = MP_REAL(void *(*) params, sym);                                    \
         return r ? r call : no_runtime(nothrow);                                               \
     }
 

@@ -13,13 +13,8 @@
 
 __attribute__((visibility("default"))) int dlclose(void *handle)
 {
-    static int (*real)(void *);
-    int (*fn)(void *) = __atomic_load_n(&real, __ATOMIC_ACQUIRE);
-    if (!fn) {
-        fn = (int (*)(void *))mp_real_lookup("dlclose");
-        if (!fn) return -1;
-        __atomic_store_n(&real, fn, __ATOMIC_RELEASE);
-    }
+    int (*fn)(void *) = MP_REAL(int (*)(void *), dlclose);
+    if (!fn) return -1;
     int r = fn(handle);
     mp_unwind_forget();
     return r;

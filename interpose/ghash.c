@@ -22,23 +22,13 @@
 typedef void *ht_t;
 typedef void *fnp;
 
-static void *lookup(void **slot, const char *name)
-{
-    void *f = __atomic_load_n(slot, __ATOMIC_ACQUIRE);
-    if (!f) {
-        f = mp_real_lookup(name);
-        __atomic_store_n(slot, f, __ATOMIC_RELEASE);
-    }
-    return f;
-}
-#define REAL(type, name) ({ static void *slot_; (type)lookup(&slot_, #name); })
 
 /* GLib grows a table when its occupied slots pass 16/17 of its size (ghash.c). */
 static const mp_map_desc_t ghash_desc = { MP_KIND_GHASH, sizeof(void *), sizeof(void *), 1, 16.0 / 17.0, 0 };
 
 static unsigned table_size(ht_t ht)
 {
-    unsigned (*size)(ht_t) = REAL(unsigned (*)(ht_t), g_hash_table_size);
+    unsigned (*size)(ht_t) = MP_REAL(unsigned (*)(ht_t), g_hash_table_size);
     return size ? size(ht) : 0;
 }
 
@@ -48,7 +38,7 @@ static unsigned table_size(ht_t ht)
 static void *stored_key(ht_t ht, const void *lookup_key, bool *absent)
 {
     int (*f)(ht_t, const void *, void **, void **) =
-        REAL(int (*)(ht_t, const void *, void **, void **), g_hash_table_lookup_extended);
+        MP_REAL(int (*)(ht_t, const void *, void **, void **), g_hash_table_lookup_extended);
     void *k = NULL, *v = NULL;
     int found = -1;
     if (f) {
@@ -97,7 +87,7 @@ static ht_t end_create(uint32_t id, ht_t ht)
 
 HOOK ht_t g_hash_table_new_full(fnp hash, fnp eq, fnp kd, fnp vd)
 {
-    ht_t (*f)(fnp, fnp, fnp, fnp) = REAL(ht_t (*)(fnp, fnp, fnp, fnp), g_hash_table_new_full);
+    ht_t (*f)(fnp, fnp, fnp, fnp) = MP_REAL(ht_t (*)(fnp, fnp, fnp, fnp), g_hash_table_new_full);
     if (!f) return NULL;
     uint32_t id = begin_create();
     mp_map_ctx_t c = mp_map_ctx_enter(id, MP_ROLE_BUCKET_ARRAY);
@@ -115,7 +105,7 @@ HOOK ht_t g_hash_table_new(fnp hash, fnp eq)
 
 HOOK ht_t g_hash_table_new_similar(ht_t other)
 {
-    ht_t (*f)(ht_t) = REAL(ht_t (*)(ht_t), g_hash_table_new_similar);
+    ht_t (*f)(ht_t) = MP_REAL(ht_t (*)(ht_t), g_hash_table_new_similar);
     if (!f) return NULL;
     uint32_t id = begin_create();
     mp_map_ctx_t c = mp_map_ctx_enter(id, MP_ROLE_BUCKET_ARRAY);
@@ -156,19 +146,19 @@ static int put_op(ht_t ht, void *key, void *value, int (*f3)(ht_t, void *, void 
 
 HOOK int g_hash_table_insert(ht_t ht, void *key, void *value)
 {
-    int (*f)(ht_t, void *, void *) = REAL(int (*)(ht_t, void *, void *), g_hash_table_insert);
+    int (*f)(ht_t, void *, void *) = MP_REAL(int (*)(ht_t, void *, void *), g_hash_table_insert);
     return f ? put_op(ht, key, value, f, NULL, true) : 0;
 }
 
 HOOK int g_hash_table_replace(ht_t ht, void *key, void *value)
 {
-    int (*f)(ht_t, void *, void *) = REAL(int (*)(ht_t, void *, void *), g_hash_table_replace);
+    int (*f)(ht_t, void *, void *) = MP_REAL(int (*)(ht_t, void *, void *), g_hash_table_replace);
     return f ? put_op(ht, key, value, f, NULL, false) : 0;
 }
 
 HOOK int g_hash_table_add(ht_t ht, void *key)
 {
-    int (*f)(ht_t, void *) = REAL(int (*)(ht_t, void *), g_hash_table_add);
+    int (*f)(ht_t, void *) = MP_REAL(int (*)(ht_t, void *), g_hash_table_add);
     return f ? put_op(ht, key, NULL, NULL, f, false) : 0;
 }
 
@@ -186,26 +176,27 @@ static int del_op(ht_t ht, const void *key, int (*f1)(ht_t, const void *),
 
 HOOK int g_hash_table_remove(ht_t ht, const void *key)
 {
-    int (*f)(ht_t, const void *) = REAL(int (*)(ht_t, const void *), g_hash_table_remove);
+    int (*f)(ht_t, const void *) = MP_REAL(int (*)(ht_t, const void *), g_hash_table_remove);
     return f ? del_op(ht, key, f, NULL, NULL, NULL) : 0;
 }
 
 HOOK int g_hash_table_steal(ht_t ht, const void *key)
 {
-    int (*f)(ht_t, const void *) = REAL(int (*)(ht_t, const void *), g_hash_table_steal);
+    int (*f)(ht_t, const void *) = MP_REAL(int (*)(ht_t, const void *), g_hash_table_steal);
     return f ? del_op(ht, key, f, NULL, NULL, NULL) : 0;
 }
 
 HOOK int g_hash_table_steal_extended(ht_t ht, const void *key, void **sk, void **sv)
 {
     int (*f)(ht_t, const void *, void **, void **) =
-        REAL(int (*)(ht_t, const void *, void **, void **), g_hash_table_steal_extended);
+        MP_REAL(int (*)(ht_t, const void *, void **, void **), g_hash_table_steal_extended);
     return f ? del_op(ht, key, NULL, f, sk, sv) : 0;
 }
 
 HOOK unsigned g_hash_table_foreach_remove(ht_t ht, fnp fn, void *data)
 {
-    unsigned (*f)(ht_t, fnp, void *) = REAL(unsigned (*)(ht_t, fnp, void *), g_hash_table_foreach_remove);
+    unsigned (*f)(ht_t, fnp, void *) =
+        MP_REAL(unsigned (*)(ht_t, fnp, void *), g_hash_table_foreach_remove);
     unsigned r = 0;
     if (!f) return 0;
     OP_BODY(f(ht, fn, data), 0, (int64_t)r)
@@ -214,7 +205,8 @@ HOOK unsigned g_hash_table_foreach_remove(ht_t ht, fnp fn, void *data)
 
 HOOK unsigned g_hash_table_foreach_steal(ht_t ht, fnp fn, void *data)
 {
-    unsigned (*f)(ht_t, fnp, void *) = REAL(unsigned (*)(ht_t, fnp, void *), g_hash_table_foreach_steal);
+    unsigned (*f)(ht_t, fnp, void *) =
+        MP_REAL(unsigned (*)(ht_t, fnp, void *), g_hash_table_foreach_steal);
     unsigned r = 0;
     if (!f) return 0;
     OP_BODY(f(ht, fn, data), 0, (int64_t)r)
@@ -238,13 +230,13 @@ static void clear_op(ht_t ht, void (*f)(ht_t))
 
 HOOK void g_hash_table_remove_all(ht_t ht)
 {
-    void (*f)(ht_t) = REAL(void (*)(ht_t), g_hash_table_remove_all);
+    void (*f)(ht_t) = MP_REAL(void (*)(ht_t), g_hash_table_remove_all);
     if (f) clear_op(ht, f);
 }
 
 HOOK void g_hash_table_steal_all(ht_t ht)
 {
-    void (*f)(ht_t) = REAL(void (*)(ht_t), g_hash_table_steal_all);
+    void (*f)(ht_t) = MP_REAL(void (*)(ht_t), g_hash_table_steal_all);
     if (f) clear_op(ht, f);
 }
 
@@ -266,12 +258,12 @@ static void drop_op(ht_t ht, void (*f)(ht_t))
 
 HOOK void g_hash_table_unref(ht_t ht)
 {
-    void (*f)(ht_t) = REAL(void (*)(ht_t), g_hash_table_unref);
+    void (*f)(ht_t) = MP_REAL(void (*)(ht_t), g_hash_table_unref);
     if (f) drop_op(ht, f);
 }
 
 HOOK void g_hash_table_destroy(ht_t ht)
 {
-    void (*f)(ht_t) = REAL(void (*)(ht_t), g_hash_table_destroy);
+    void (*f)(ht_t) = MP_REAL(void (*)(ht_t), g_hash_table_destroy);
     if (f) drop_op(ht, f);
 }

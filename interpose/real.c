@@ -71,3 +71,13 @@ void *mp_real_lookup(const char *name)
     mp_busy_leave();
     return p;
 }
+
+void *mp_real_cached(void **slot, const char *name)
+{
+    void *f = __atomic_load_n(slot, __ATOMIC_ACQUIRE);
+    if (!f) {
+        f = mp_real_lookup(name);
+        __atomic_store_n(slot, f, __ATOMIC_RELEASE);
+    }
+    return f;
+}

@@ -28,6 +28,10 @@ bool mp_real_init(void);
 bool mp_real_resolving(void);
 /* dlsym(RTLD_NEXT, name) under the guard, for symbols looked up late (C++ operators). */
 void *mp_real_lookup(const char *name);
+/* The same, once: *slot (the caller's own static) keeps what was found. */
+void *mp_real_cached(void **slot, const char *name);
+/* The next definition of name, as type; NULL when there is none. */
+#define MP_REAL(type, name) ({ static void *slot_; (type)mp_real_cached(&slot_, #name); })
 
 /* The hooks' bodies (preload.c), for the C++ operators to call directly. */
 void *mp_hook_malloc(size_t n);

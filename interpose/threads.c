@@ -13,13 +13,9 @@
 
 __attribute__((visibility("default"))) int pthread_getattr_np(pthread_t th, pthread_attr_t *attr)
 {
-    static int (*real)(pthread_t, pthread_attr_t *);
-    int (*fn)(pthread_t, pthread_attr_t *) = __atomic_load_n(&real, __ATOMIC_ACQUIRE);
-    if (!fn) {
-        fn = (int (*)(pthread_t, pthread_attr_t *))mp_real_lookup("pthread_getattr_np");
-        if (!fn) return ENOSYS;
-        __atomic_store_n(&real, fn, __ATOMIC_RELEASE);
-    }
+    int (*fn)(pthread_t, pthread_attr_t *) = MP_REAL(int (*)(pthread_t, pthread_attr_t *),
+                                                     pthread_getattr_np);
+    if (!fn) return ENOSYS;
     mp_tls.in_getattr++;
     int r = fn(th, attr);
     mp_tls.in_getattr--;
