@@ -11,24 +11,22 @@ $(BUILD)/tests/unit/profiler_cfi: $(BUILD)/san/profiler/cfi.o tests/cfi_image.h
 # Target programs for integration tests: plain builds (-O2 -g, frame pointers), no sanitizers.
 TP := $(BUILD)/tests/preload
 TP_CFLAGS := -std=gnu11 -O2 -g -fno-omit-frame-pointer $(WARN) -I.
-$(TP)/%: tests/preload/%.c
+$(TP)/%: tests/preload/%.c tests/preload/alloc_site.h
 	@mkdir -p $(dir $@)
 	$(CC) $(TP_CFLAGS) $< -o $@ -lm -lpthread -ldl
 $(TP)/known: tests/preload/known.c
 	@mkdir -p $(dir $@)
 	$(CC) $(TP_CFLAGS) -no-pie $< -o $@
-$(TP)/plugin.so: tests/preload/plugin.c
+# shared objects: a plugin to load, and an allocator safe in signal handlers, preloaded after
+# libmapprof.so (sigfree's runs)
+$(TP)/%.so: tests/preload/%.c
 	@mkdir -p $(dir $@)
-	$(CC) $(TP_CFLAGS) -shared -fPIC $< -o $@
+	$(CC) $(TP_CFLAGS) -fno-builtin -shared -fPIC $< -o $@
 # a statically linked program, which LD_PRELOAD cannot reach (the CLI warns)
 $(TP)/chdirer_static: tests/preload/chdirer.c
 	@mkdir -p $(dir $@)
 	$(CC) $(TP_CFLAGS) -static $< -o $@
 TEST_PROGS += $(TP)/chdirer_static
-# an allocator safe in signal handlers, preloaded after libmapprof.so (sigfree's runs)
-$(TP)/bumpalloc.so: tests/preload/bumpalloc.c
-	@mkdir -p $(dir $@)
-	$(CC) $(TP_CFLAGS) -fno-builtin -shared -fPIC $< -o $@
 $(TP)/%: tests/preload/%.cpp
 	@mkdir -p $(dir $@)
 	$(CXX) $(CXXFLAGS) -I. -fsized-deallocation $< -o $@

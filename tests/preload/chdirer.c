@@ -3,22 +3,12 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "tests/preload/alloc_site.h"
+
 void *keep[15];     /* external: the compiler may not drop the allocations stored here */
 
-/* Not tail calls (the barrier keeps the frame): the profile must name these functions. */
-__attribute__((noinline)) void *before_chdir(size_t n)
-{
-    void *p = malloc(n);
-    __asm__ volatile("" : : "r"(p) : "memory");
-    return p;
-}
-
-__attribute__((noinline)) void *after_chdir(size_t n)
-{
-    void *p = malloc(n);
-    __asm__ volatile("" : : "r"(p) : "memory");
-    return p;
-}
+ALLOC_SITE(before_chdir)
+ALLOC_SITE(after_chdir)
 
 int main(void)
 {

@@ -22,23 +22,12 @@
 #include <unistd.h>
 
 #include "profiler/mapprof.h"
+#include "tests/preload/alloc_site.h"
 
 void *keep[200];    /* external: the compiler may not drop the allocations stored here */
 
-/* Not tail calls (the barrier keeps the frame): the profile must name these functions. */
-__attribute__((noinline)) void *child_alloc(size_t n)
-{
-    void *p = malloc(n);
-    __asm__ volatile("" : : "r"(p) : "memory");
-    return p;
-}
-
-__attribute__((noinline)) void *parent_alloc(size_t n)
-{
-    void *p = malloc(n);
-    __asm__ volatile("" : : "r"(p) : "memory");
-    return p;
-}
+ALLOC_SITE(child_alloc)
+ALLOC_SITE(parent_alloc)
 
 /* Allocates and frees until the process ends. */
 __attribute__((noinline)) static void spin(void)

@@ -6,13 +6,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-/* Not a tail call (the barrier keeps the frame): the profile must name this function. */
-__attribute__((noinline)) void *role_alloc(size_t n)
-{
-    void *p = malloc(n);
-    __asm__ volatile("" : : "r"(p) : "memory");
-    return p;
-}
+#include "tests/preload/alloc_site.h"
+
+ALLOC_SITE(role_alloc)
 
 void *keep[100];    /* external: the compiler may not drop the allocations stored here */
 

@@ -7,6 +7,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "tests/preload/alloc_site.h"
+
 static volatile int done;
 
 static void *signaller(void *arg)
@@ -20,13 +22,7 @@ static void *signaller(void *arg)
     return NULL;
 }
 
-/* Not a tail call (the barrier keeps the frame): the profile must name this function. */
-__attribute__((noinline)) void *churn_alloc(size_t n)
-{
-    void *p = malloc(n);
-    __asm__ volatile("" : : "r"(p) : "memory");
-    return p;
-}
+ALLOC_SITE(churn_alloc)
 
 int main(int argc, char **argv)
 {

@@ -9,16 +9,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "tests/preload/alloc_site.h"
+
 static uint64_t rng;
 static uint64_t next(void) { rng ^= rng << 13; rng ^= rng >> 7; rng ^= rng << 17; return rng; }
 
-/* Not a tail call (the barrier keeps the frame): the profile must name this function. */
-__attribute__((noinline)) void *work_alloc(size_t n)
-{
-    void *p = malloc(n);
-    __asm__ volatile("" : : "r"(p) : "memory");
-    return p;
-}
+ALLOC_SITE(work_alloc)
 
 int main(int argc, char **argv)
 {

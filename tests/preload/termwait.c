@@ -15,15 +15,11 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "tests/preload/alloc_site.h"
+
 void *keep[200];    /* external: the compiler may not drop the allocations stored here */
 
-/* Not a tail call (the barrier keeps the frame): the profile must name this function. */
-__attribute__((noinline)) void *term_alloc(size_t n)
-{
-    void *p = malloc(n);
-    __asm__ volatile("" : : "r"(p) : "memory");
-    return p;
-}
+ALLOC_SITE(term_alloc)
 
 static int in_callback;
 

@@ -5,17 +5,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "tests/preload/alloc_site.h"
+
 static long per_thread;
 static void *volatile sink;   /* keeps kept blocks reachable */
 static long long alloc_total, inuse_total;
 
-/* Not a tail call (the barrier keeps the frame): the profile must name this function. */
-__attribute__((noinline)) void *thread_alloc(size_t n)
-{
-    void *p = malloc(n);
-    __asm__ volatile("" : : "r"(p) : "memory");
-    return p;
-}
+ALLOC_SITE(thread_alloc)
 
 static void *thread_work(void *arg)
 {
