@@ -328,7 +328,7 @@ void mp_trigger_after_fork_child(void)
  * calling exit or _exit interrupted our own work on this thread: its locks are held and its
  * tables half way (a dump there waited on them for good). The dump's own allocations come
  * from the private heap. */
-static void exit_dump_as(bool killed)
+static void exit_path(bool killed)
 {
     if (!mp_enabled() || getpid() != __atomic_load_n(&owner, __ATOMIC_RELAXED)) return;
     if (mp_tls.busy) {
@@ -350,11 +350,9 @@ static void exit_dump_as(bool killed)
     pthread_mutex_unlock(&dump_lock);
 }
 
-static void exit_dump(void) { exit_dump_as(false); }
+void mp_trigger_exit_now(void) { exit_path(false); }
 
-__attribute__((destructor)) static void at_exit_dump(void) { exit_dump(); }
-
-void mp_trigger_exit_now(void) { exit_dump(); }
+__attribute__((destructor)) static void at_exit_dump(void) { exit_path(false); }
 
 /* term: a signal that would end the program by its default action (the program left it so)
  * writes the exit profile first, then ends it as the default would (the same status). The
@@ -368,7 +366,7 @@ void mp_trigger_exit_now(void) { exit_dump(); }
  * (a lock the program holds for good, a hung thread of its own). */
 static void term_now(int sig)
 {
-    exit_dump_as(true);
+    exit_path(true);
     raise(sig);     /* the default again (SA_RESETHAND), and not blocked: it ends us here */
 }
 
