@@ -6,8 +6,8 @@
  * stack pointer) is rsp or rbp plus an offset, the return address sits just below it, and rbp
  * is either kept or saved at an offset from the CFA; and the kernel's signal frame
  * (MP_CFI_SIGNAL). Anything else (an expression, a register other than these, code without
- * CFI) is MP_CFI_OTHER, and the caller then unwinds with libunwind. Nothing here allocates, and a miss reads only the loaded objects'
- * own memory (dl_iterate_phdr finds them). */
+ * CFI) is MP_CFI_OTHER, and the caller then unwinds with libunwind. Nothing here allocates,
+ * and a miss reads only the loaded objects' own memory (dl_iterate_phdr finds them). */
 #ifndef MAPPROF_PROFILER_CFI_H
 #define MAPPROF_PROFILER_CFI_H
 

@@ -63,7 +63,9 @@ extern MP_TLS mp_tls_t mp_tls __attribute__((visibility("hidden")));
  * after the lock's keeps its place): a handler in between only leaves out what it need not.
  * (Signal fences there cost 1.3% of the instructions at rate=1, measured: they made the
  * compiler reload what it held in registers.) */
-enum { MP_HELD_DANGLING = 1, MP_HELD_MAPS = 2, MP_HELD_TCOUNT = 4, MP_HELD_STACKS = 8, MP_HELD_OWN = 16 };
+enum {
+    MP_HELD_DANGLING = 1, MP_HELD_MAPS = 2, MP_HELD_TCOUNT = 4, MP_HELD_STACKS = 8, MP_HELD_OWN = 16
+};
 static inline void mp_held_lock(mp_spin_t *l, unsigned bit)
 {
     mp_tls.held |= bit;
