@@ -39,7 +39,8 @@ typedef struct mp_tls {
     int held_shard;         /* live-table shard whose lock this thread holds, + 1 (0: none) */
     unsigned held;          /* MP_HELD_* locks this thread holds (mp_held_lock) */
     int term_pending;       /* a termination signal that came inside an allocation's or a
-                             * free's slow path (busy >= MP_BUSY_SLOW), for its end */
+                             * free's slow path (busy >= MP_BUSY_SLOW) or the exit path, for
+                             * its end */
     int scrub;              /* leak check: stack bytes the current slow path may have dirtied
                              * beyond the usual (libunwind, first-time calls); see record.c */
     uint32_t map_id;        /* map whose operation this thread is inside (0: none) */

@@ -44,7 +44,8 @@ static int helper_running;              /* helper thread exists in this process 
 static int helper_wanted;               /* the helper should run (mp_trigger_poll starts it) */
 static int signal_pending;              /* the dump signal came: the helper dumps */
 static int exited;                      /* the exit dump was written: write no more */
-static int exit_begun;                  /* the exit path ran, or runs: it runs once */
+static pid_t exit_tid;                  /* the thread that runs (or ran) the exit path: once */
+static int exit_done;                   /* the exit path has ended */
 static pid_t owner;                     /* the process this state is of (not a vfork child) */
 static unsigned seq;                    /* next file sequence number, per process */
 static int64_t next_inuse;              /* in-use bytes that trigger the next step dump */
@@ -309,7 +310,8 @@ void mp_trigger_after_fork_child(void)
     pthread_mutex_init(&dump_lock, NULL);
     seq = 0;
     owner = getpid();
-    exit_begun = 0;
+    exit_tid = 0;
+    exit_done = 0;
     /* The helper thread did not survive fork, and the pipe is shared with the parent: the
      * child gets its own helper, and with it its own pipe, as a new process would (the child
      * has one thread). */
@@ -321,22 +323,33 @@ void mp_trigger_after_fork_child(void)
     __atomic_store_n(&helper_wanted, helper_from_start(mp_opts()), __ATOMIC_RELEASE);
 }
 
-/* The exit path, once per process: the unwinders' report, the leak check (unless the process
- * is being killed: check reports no leaks of a killed program), the last profile. A second
- * caller (another thread's _exit meanwhile) goes on to end the process. Not in a vfork child
- * (the parent's memory, and no fork handler ran: the pid tells), and not when a signal handler
- * calling exit or _exit interrupted our own work on this thread: its locks are held and its
- * tables half way (a dump there waited on them for good). The dump's own allocations come
- * from the private heap. */
-static void exit_path(bool killed)
+/* Is this thread inside the exit path? A termination signal there waits for its end. */
+static bool exit_runs_here(void)
 {
-    if (!mp_enabled() || getpid() != __atomic_load_n(&owner, __ATOMIC_RELAXED)) return;
-    if (mp_tls.busy) {
-        mp_warn("exit inside mapprof's own work (from a signal handler): no exit profile or "
-                "leak check for pid %d", (int)owner);
-        return;
+    pid_t t = __atomic_load_n(&exit_tid, __ATOMIC_ACQUIRE);
+    return t && !__atomic_load_n(&exit_done, __ATOMIC_ACQUIRE) && t == (pid_t)syscall(SYS_gettid);
+}
+
+/* Another thread runs the exit path: wait for its end, so that this one ends the process after
+ * the profile is written, not half way through it (a second thread's _exit, a termination
+ * signal). Up to term_timeout seconds (0: no limit): the dump may wait on a lock this thread
+ * holds, the loader's or the allocator's, when a signal handler waits here. Async-signal-safe. */
+static void exit_wait(void)
+{
+    uint64_t limit = mp_opts()->term_timeout * 100, ticks = 0;
+    while (!__atomic_load_n(&exit_done, __ATOMIC_ACQUIRE)) {
+        if (limit && ticks++ >= limit) {
+            mp_warn("the exit profile of pid %d is still being written after %llu s: not "
+                    "waiting for it", (int)owner, (unsigned long long)mp_opts()->term_timeout);
+            return;
+        }
+        struct timespec tick = { .tv_nsec = 10 * 1000 * 1000 };
+        nanosleep(&tick, NULL);
     }
-    if (__atomic_exchange_n(&exit_begun, 1, __ATOMIC_ACQ_REL)) return;
+}
+
+static void exit_work(bool killed)
+{
     mp_unwind_report();
     if (mp_opts()->leak_check && !killed) {
         mp_internal_enter();
@@ -350,6 +363,37 @@ static void exit_path(bool killed)
     pthread_mutex_unlock(&dump_lock);
 }
 
+/* The exit path, once per process: the unwinders' report, the leak check (unless the process
+ * is being killed: check reports no leaks of a killed program), the last profile. A second
+ * caller (another thread's _exit or termination signal meanwhile) waits for its end, then goes
+ * on to end the process. Not in a vfork child (the parent's memory, and no fork handler ran:
+ * the pid tells), and not when a signal handler calling exit or _exit interrupted our own work
+ * on this thread: its locks are held and its tables half way (a dump there waited on them for
+ * good). The dump's own allocations come from the private heap. A termination signal that
+ * came to this thread meanwhile (on_term) acts at the end. */
+static void exit_path(bool killed)
+{
+    if (!mp_enabled() || getpid() != __atomic_load_n(&owner, __ATOMIC_RELAXED)) return;
+    if (mp_tls.busy) {
+        mp_warn("exit inside mapprof's own work (from a signal handler): no exit profile or "
+                "leak check for pid %d", (int)owner);
+        return;
+    }
+    pid_t none = 0, self = (pid_t)syscall(SYS_gettid);
+    if (!__atomic_compare_exchange_n(&exit_tid, &none, self, false, __ATOMIC_ACQ_REL,
+                                     __ATOMIC_ACQUIRE)) {
+        if (none != self) exit_wait();
+        return;
+    }
+    exit_work(killed);
+    __atomic_store_n(&exit_done, 1, __ATOMIC_RELEASE);
+    int sig = mp_tls.term_pending;
+    if (sig) {
+        mp_tls.term_pending = 0;
+        raise(sig);     /* its default now (SA_RESETHAND): it ends the process here */
+    }
+}
+
 void mp_trigger_exit_now(void) { exit_path(false); }
 
 __attribute__((destructor)) static void at_exit_dump(void) { exit_path(false); }
@@ -358,7 +402,9 @@ __attribute__((destructor)) static void at_exit_dump(void) { exit_path(false); }
  * writes the exit profile first, then ends it as the default would (the same status). The
  * dump runs in the handler, under the exit path's guards; one that lands inside an allocation
  * or free's slow path waits for its end (record.c), where the dump runs outside our own work.
- * Inside other work of ours it is left out (one warning).
+ * So does one that lands while the exit path runs (exit, _exit): on its own thread, the exit
+ * path raises it at its end; on another, the handler waits for that end (exit_wait). Inside
+ * other work of ours it is left out (one warning).
  *
  * The signal never stops less than it did: the handler is installed with SA_RESETHAND and
  * SA_NODEFER and blocks no termination signal, so the same signal again ends the program at
@@ -391,8 +437,8 @@ static void on_term(int sig)
     int saved = errno;
     term_watchdog(sig);
     errno = saved;
-    if (mp_tls.busy >= MP_BUSY_SLOW) {
-        mp_tls.term_pending = sig;
+    if (mp_tls.busy >= MP_BUSY_SLOW || exit_runs_here()) {
+        if (!mp_tls.term_pending) mp_tls.term_pending = sig;
         return;
     }
     term_now(sig);
@@ -400,6 +446,7 @@ static void on_term(int sig)
 
 void mp_trigger_term_pending(void)
 {
+    if (exit_runs_here()) return;   /* a free inside the exit path: its end acts */
     int sig = mp_tls.term_pending;
     mp_tls.term_pending = 0;
     term_now(sig);

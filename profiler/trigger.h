@@ -23,10 +23,12 @@ void mp_trigger_threads(void);
 void mp_trigger_inuse(int64_t inuse_bytes);
 /* The program calls _exit or _Exit, or quick_exit, which run no destructor: the exit path
  * (leak check, last profile) runs here first, once, in the process the state is of and
- * outside our own work. */
+ * outside our own work. A thread that comes while another runs it waits for its end (up to
+ * term_timeout seconds), so the process does not end half way through the profile. */
 void mp_trigger_exit_now(void);
 /* A termination signal came inside mp_alloc_slow or mp_free_slow on this thread: at their end,
- * the exit profile, then the signal's default action. */
+ * the exit profile, then the signal's default action (or, inside the exit path, nothing yet:
+ * its own end acts). */
 void mp_trigger_term_pending(void);
 /* Fork support: hold/release the dump lock; reset state in the child. */
 void mp_trigger_lock(void);

@@ -175,12 +175,17 @@ t_end
 
 # A signal that would end the program by default (SIGTERM, SIGINT, SIGHUP): the exit profile is
 # written first, then the program ends as the default would.
-# stop PREFIX OPTS SIGNAL MODE: start termwait, wait for "ready", send SIGNAL; prints its status
+# stop PREFIX OPTS SIGNAL MODE [MARK]: start termwait, wait for MARK on its output ("ready"),
+# send SIGNAL; prints its status ("never MARK" when the program did not get that far in 10 s)
 stop() {
+  local mark=${5:-ready}
   rm -f "$TMP/tw.out"
   env MAPPROF_OPTIONS="$2:output=$1" LD_PRELOAD="$LIB" "$TP/termwait" "$4" >"$TMP/tw.out" 2>"$TMP/tw.err" &
   local pid=$! i
-  for i in $(seq 100); do grep -q ready "$TMP/tw.out" 2>/dev/null && break; sleep 0.1; done
+  for i in $(seq 100); do grep -q "$mark" "$TMP/tw.out" 2>/dev/null && break; sleep 0.1; done
+  if ! grep -q "$mark" "$TMP/tw.out"; then
+    kill -9 "$pid"; wait "$pid"; echo "never $mark"; return
+  fi
   kill -s "$3" "$pid"
   # never a hang: a dump that waited would show here
   for i in $(seq 300); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
@@ -205,18 +210,22 @@ out="$TMP/twown"
 t_eq "$(stop "$out" rate=1 TERM own)" 0 "own handler: status"
 grep -q "own handler" "$TMP/tw.out" || t_fail "own handler did not run"
 t_eq "$(ls "$out".*.pb.gz 2>/dev/null | wc -l)" 1 "own handler: profiles"
-# a dump that cannot finish (a thread of the program holds the loader's lock for good) never
-# keeps the program alive: term_timeout's timer sends the signal again, and so may anyone
+# work of ours that cannot finish never keeps the program alive: term_timeout's timer sends the
+# signal again, and so may anyone. In stuck mode a thread of the program holds the loader's
+# lock for good; the CFI walk's first look at code takes it too (dl_iterate_phdr), so the main
+# thread's next sampled allocation (printf's buffer, before "ready") waits inside our slow
+# path, where the signal is left for the slow path's end, which never comes
 out="$TMP/twstuck"
-t_eq "$(stop "$out" rate=1:term_timeout=1 TERM stuck)" 143 "stuck dump: status after term_timeout"
+t_eq "$(stop "$out" rate=1:term_timeout=1 TERM stuck holding)" 143 "stuck: status after term_timeout"
+grep -q ready "$TMP/tw.out" && t_fail "stuck: the allocation did not wait (the test tests nothing)"
 env MAPPROF_OPTIONS="rate=1:output=$out" LD_PRELOAD="$LIB" "$TP/termwait" stuck >"$TMP/tw.out" 2>&1 &
 pid=$!
-for i in $(seq 100); do grep -q ready "$TMP/tw.out" 2>/dev/null && break; sleep 0.1; done
+for i in $(seq 100); do grep -q holding "$TMP/tw.out" 2>/dev/null && break; sleep 0.1; done
 kill -TERM "$pid"; sleep 0.5; kill -TERM "$pid"
 for i in $(seq 30); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
 kill -9 "$pid" 2>/dev/null
 wait "$pid"
-t_eq "$?" 143 "stuck dump: status after a second SIGTERM (within 3 s)"
+t_eq "$?" 143 "stuck: status after a second SIGTERM (within 3 s)"
 # wherever the signal lands in a program allocating at full speed: the default's status, and a
 # profile (one that lands inside an allocation's slow path waits for its end; before, about
 # half of these runs lost the profile)
@@ -226,6 +235,37 @@ for i in 1 2 3 4 5 6; do
   f=$(ls "$out".*.pb.gz 2>/dev/null | head -1)
   valid "$f" || t_fail "spin $i: no valid profile ($(head -c 300 "$TMP/tw.err"))"
 done
+t_end
+
+# Another thread's _exit, or a termination signal, while exit() writes the exit profile: the
+# process ends after the write, not half way through it (before, it ended at once: no profile,
+# and the temporary file left behind). termwait's thread acts once the temporary file shows.
+# The status is the signal's when it came to the thread inside exit (that thread raises it at
+# the exit path's end); otherwise the waiting thread and exit's own end race (either status).
+t_begin ending_during_the_exit_dump_waits_for_it
+for how in _exit term_main term_self; do
+  rm -rf "$TMP/er"; mkdir "$TMP/er"
+  timeout 60 env MAPPROF_OPTIONS="rate=1:output=$TMP/er/p" LD_PRELOAD="$LIB" \
+    "$TP/termwait" exitrace "$how" "$TMP/er" >"$TMP/er.out" 2>"$TMP/er.err"
+  rc=$?
+  grep -q "racer acts" "$TMP/er.out" || t_fail "$how: the thread did not act during the dump"
+  case "$how:$rc" in
+    _exit:7 | _exit:0 | term_main:143 | term_self:143 | term_self:0) ;;
+    *) t_fail "$how: exit status $rc" ;;
+  esac
+  f=$(ls "$TMP/er"/p.*.pb.gz 2>/dev/null | head -1)
+  # 2^15 x 64 B from as many stacks: the whole profile
+  t_eq "$(pprof_flat "$f" inuse_space | flat_of term_alloc)" 2097152 "$how: term_alloc inuse"
+  t_eq "$(ls -A "$TMP/er" | grep -c '[.]tmp[.]')" 0 "$how: temporary files left"
+done
+# ... but not for ever: an exit dump that cannot finish (the program's own handler stops the
+# thread inside exit) keeps the other thread's _exit waiting term_timeout seconds, no more
+rm -rf "$TMP/er"; mkdir "$TMP/er"
+timeout 60 env MAPPROF_OPTIONS="rate=1:term_timeout=1:output=$TMP/er/p" LD_PRELOAD="$LIB" \
+  "$TP/termwait" exitrace stall "$TMP/er" >"$TMP/er.out" 2>"$TMP/er.err"
+t_eq "$?" 7 "stalled exit dump: _exit's status after term_timeout"
+grep -q "racer acts" "$TMP/er.out" || t_fail "stall: the thread did not act during the dump"
+grep -q "still being written after 1 s" "$TMP/er.err" || t_fail "stalled exit dump: no warning"
 t_end
 
 t_done
