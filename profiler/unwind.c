@@ -8,9 +8,10 @@
  * that fails, or that needs a rule it cannot hold, to libunwind whole.
  *
  * Measured (make bench's cachegrind probe, rate=1, instructions as a ratio to the plain run),
- * libunwind's unw_backtrace alone -> the CFI walk: churn 2.587 -> 1.883, cxxchurn 3.571 ->
- * 2.553, threadchurn 8.405 -> 5.240, perl 2.707 -> 2.040, python 4.920 -> 3.417, hashmap
- * 3.244 -> 2.702 (frame pointers: 1.665, 2.245, 4.646, 1.671, 2.111, 2.503). */
+ * libunwind's unw_backtrace alone (08be369) -> the CFI walk (ba9bb71): churn 2.587 -> 1.896,
+ * cxxchurn 3.571 -> 2.554, threadchurn 8.405 -> 5.271, perl 2.707 -> 2.047, python 4.920 ->
+ * 3.446, hashmap 3.244 -> 2.719 (frame pointers, ba9bb71: 1.672, 2.259, 4.648, 1.673, 2.122,
+ * 2.519). */
 #define _GNU_SOURCE
 #include "profiler/unwind.h"
 
