@@ -42,9 +42,9 @@ static void *stored_key(ht_t ht, const void *lookup_key, bool *absent)
     void *k = NULL, *v = NULL;
     int found = -1;
     if (f) {
-        mp_tls.busy++;
+        mp_busy_enter();
         found = f(ht, lookup_key, &k, &v);
-        mp_tls.busy--;
+        mp_busy_leave();
     }
     if (absent) *absent = found == 0;
     return found > 0 ? k : NULL;
@@ -54,12 +54,12 @@ static void *stored_key(ht_t ht, const void *lookup_key, bool *absent)
 static void refresh(uint32_t id, ht_t ht)
 {
     if (!id) return;
-    mp_tls.busy++;
+    mp_busy_enter();
     int64_t entries = table_size(ht);
     size_t slots = *(const size_t *)ht;     /* see the file comment */
     mp_map_set(id, entries, -1, -1, -1);
     if (slots >= 8 && (slots & (slots - 1)) == 0 && slots < ((size_t)1 << 40)) mp_map_set(id, -1, (int64_t)slots, -1, -1);
-    mp_tls.busy--;
+    mp_busy_leave();
 }
 
 /* Creation: the arrays are allocated inside GLib's constructor, before we know the table's

@@ -35,10 +35,10 @@ API void mapprof_map_create(const void *map, unsigned long key_size, unsigned lo
     if (!map || !mp_enabled() || !mp_maps_on()) return;
     mp_map_desc_t d = { MP_KIND_ANNOTATED, (uint32_t)key_size, (uint32_t)value_size, 1,
                         max_load > 0 ? max_load : 1.0, 0 };
-    mp_tls.busy++;
+    mp_busy_enter();
     uint32_t stack = mp_capture_stack_id(0);
     mp_map_create(map, &d, stack);
-    mp_tls.busy--;
+    mp_busy_leave();
 }
 
 API void mapprof_map_destroy(const void *map)

@@ -212,7 +212,7 @@ void mp_dangling_insert(uint32_t map, const void *key, const void *value, bool f
 static __attribute__((noinline)) void insert_locked(uint32_t map, uintptr_t key, bool key_is_ptr,
                                                     uintptr_t v, bool vcand, int mode)
 {
-    mp_tls.busy++;
+    mp_busy_enter();
     mp_held_lock(&lock, MP_HELD_DANGLING);
     entry_t *e = find(map, key);
     if (e) {
@@ -251,7 +251,7 @@ static __attribute__((noinline)) void insert_locked(uint32_t map, uintptr_t key,
         e->seq = ++seq;
     }
     mp_held_unlock(&lock, MP_HELD_DANGLING);
-    mp_tls.busy--;
+    mp_busy_leave();
 }
 
 void mp_dangling_insert_ex(uint32_t map, uintptr_t key, bool key_is_ptr, const void *value,
@@ -271,12 +271,12 @@ void mp_dangling_insert_ex(uint32_t map, uintptr_t key, bool key_is_ptr, const v
 
 static __attribute__((noinline)) void remove_locked(uint32_t map, const void *key)
 {
-    mp_tls.busy++;
+    mp_busy_enter();
     mp_held_lock(&lock, MP_HELD_DANGLING);
     entry_t *e = find(map, (uintptr_t)key);
     if (e) drop(e);
     mp_held_unlock(&lock, MP_HELD_DANGLING);
-    mp_tls.busy--;
+    mp_busy_leave();
 }
 
 void mp_dangling_remove(uint32_t map, const void *key)

@@ -38,9 +38,8 @@ typedef struct mp_tls {
     int in_getattr;         /* inside the program's pthread_getattr_np (interpose/threads.c) */
     int held_shard;         /* live-table shard whose lock this thread holds, + 1 (0: none) */
     unsigned held;          /* MP_HELD_* locks this thread holds (mp_held_lock) */
-    int term_pending;       /* a termination signal that came inside an allocation's or a
-                             * free's slow path (busy >= MP_BUSY_SLOW) or the exit path, for
-                             * its end */
+    int term_pending;       /* a termination signal that came inside our own work (busy) or
+                             * the exit path, for its end (mp_busy_sub, exit_path) */
     int scrub;              /* leak check: stack bytes the current slow path may have dirtied
                              * beyond the usual (libunwind, first-time calls); see record.c */
     uint32_t map_id;        /* map whose operation this thread is inside (0: none) */
@@ -130,9 +129,9 @@ void mp_free_slow(void *p);
 /* What an allocation of n bytes takes off the sampling countdown. */
 static inline int64_t mp_charge(size_t n) { return (int64_t)(n > INT64_MAX / 2 ? INT64_MAX / 2 : n); }
 
-/* What record.c's allocation and free slow paths add to mp_tls.busy: they end by themselves
- * (no lock waited on for long, nothing that blocks), so a termination signal that lands inside
- * them is left for their end (trigger.c). */
+/* What record.c's allocation and free slow paths add to mp_tls.busy, so that busy above it
+ * tells a slow path entered from inside other work of ours (a signal handler's free there:
+ * unwind.c does not walk then). */
 #define MP_BUSY_SLOW (1 << 20)
 
 /* For hooks that tested mp_tls.busy before allocating. */
@@ -155,12 +154,22 @@ static inline void mp_note_free(void *p)
 }
 
 /* realloc: the old block is gone (or kept, on failure) and a new one may be sampled. */
+/* Into and out of the profiler's own work. A termination signal that comes inside it is left
+ * for this thread's way out of all of it (trigger.c), which acts on it here. The fence keeps
+ * the load after the store: a signal between them finds busy lower, and acts at once if 0. */
+extern void (*mp_term_pending_act)(void) __attribute__((visibility("hidden")));  /* tls.c */
 static inline void mp_busy_enter(void) { mp_tls.busy++; }
-static inline void mp_busy_leave(void) { mp_tls.busy--; }
+static inline void mp_busy_sub(int n)
+{
+    mp_tls.busy -= n;
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
+    if (MP_UNLIKELY(mp_tls.term_pending) && mp_tls.busy == 0) mp_term_pending_act();
+}
+static inline void mp_busy_leave(void) { mp_busy_sub(1); }
 
 /* Around the profiler's own work: busy, and allocations served from the private heap. */
 static inline void mp_internal_enter(void) { mp_tls.busy++; mp_tls.internal++; }
-static inline void mp_internal_leave(void) { mp_tls.internal--; mp_tls.busy--; }
+static inline void mp_internal_leave(void) { mp_tls.internal--; mp_busy_sub(1); }
 
 /* ---- map operation context (record.c) ----
  * While a hooked map operation runs, its allocations belong to that map. An exact context

@@ -191,15 +191,9 @@ void mp_free_slow(void *p)
     if (MP_UNLIKELY(opts.leak_check)) scrub_stack();
 }
 
-/* The slow paths' end: a termination signal that landed inside (MP_BUSY_SLOW) is acted on now,
- * outside our own work. The fence keeps the load after the store: a signal between them finds
- * busy below MP_BUSY_SLOW and acts at once. */
-static inline void slow_leave(void)
-{
-    mp_tls.busy -= MP_BUSY_SLOW;
-    __atomic_signal_fence(__ATOMIC_SEQ_CST);
-    if (MP_UNLIKELY(mp_tls.term_pending)) mp_trigger_term_pending();
-}
+/* The slow paths' end: a termination signal that landed inside is acted on now, outside our
+ * own work (unless this is a free inside other work of ours: its end acts then). */
+static inline void slow_leave(void) { mp_busy_sub(MP_BUSY_SLOW); }
 
 __attribute__((noinline)) static void alloc_slow(void *p, size_t n, uintptr_t frame)
 {
@@ -236,7 +230,7 @@ __attribute__((noinline)) static void free_slow(void *p)
 void mp_attribute_block(const void *p, size_t n, uint32_t map, mp_map_role_t role)
 {
     if (!mp_enabled()) return;
-    mp_tls.busy++;
+    mp_busy_enter();
     mp_block_t b = { .addr = (uintptr_t)p, .size = mp_block_size(n), .role = role, .map = map }, old;
     /* A block already tracked (sampled) keeps its stack and counters; it gains the map. */
     if (mp_live_remove((uintptr_t)p, &old)) {
@@ -250,19 +244,19 @@ void mp_attribute_block(const void *p, size_t n, uint32_t map, mp_map_role_t rol
     if (ok) mp_map_mem(map, role, (int64_t)b.size, 1);
     else if (b.stack) account(&b, -1, false);
     if (MP_UNLIKELY(opts.leak_check)) scrub_stack();   /* a stale record's free may have walked */
-    mp_tls.busy--;
+    mp_busy_leave();
 }
 
 uint32_t mp_capture_stack_id(uint32_t label)
 {
     if (!mp_enabled()) return 0;
-    mp_tls.busy++;
+    mp_busy_enter();
     uintptr_t pcs[256];     /* not the TLS buffer: callers may be inside the sampled path */
     int depth = mp_unwind_capture(pcs, opts.max_depth, opts.unwind, 0);
     uint32_t id = mp_stack_intern(pcs, depth, label);
     /* the walk's request is met here, at the depth it went, not by a later slow path */
     if (MP_UNLIKELY(opts.leak_check)) scrub_stack();
-    mp_tls.busy--;
+    mp_busy_leave();
     return id;
 }
 
@@ -271,7 +265,7 @@ uint32_t mp_capture_stack_id(uint32_t label)
  * thread that does not exist there; the child resets them and starts its own file sequence. */
 static void fork_prepare(void)
 {
-    mp_tls.busy++;
+    mp_busy_enter();
     mp_trigger_lock();
     mp_stack_lock();
     mp_map_lock();
@@ -292,7 +286,7 @@ static void fork_parent(void)
     mp_map_unlock();
     mp_stack_unlock();
     mp_trigger_unlock();
-    mp_tls.busy--;
+    mp_busy_leave();
 }
 
 static void fork_child(void)
@@ -307,7 +301,8 @@ static void fork_child(void)
     mp_unwind_fork_child();
     mp_trigger_after_fork_child();
     mp_tls.held = 0;            /* fork_prepare's holds: the locks are reset above */
-    mp_tls.busy--;
+    mp_tls.term_pending = 0;    /* the parent's signal, not ours */
+    mp_busy_leave();
 }
 
 /* What recording needs: options, clocks, the unwinder's view of us, the tables. Runs on the
@@ -320,7 +315,7 @@ static void init_early(void)
     int expect = 0;
     if (!__atomic_compare_exchange_n(&early_state, &expect, 1, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
         return;
-    mp_tls.busy++;
+    mp_busy_enter();
     clock_gettime(CLOCK_MONOTONIC, &t0);
     clock_gettime(CLOCK_MONOTONIC_COARSE, &t0_coarse);
     mp_options_default(&opts);
@@ -343,7 +338,7 @@ static void init_early(void)
     thread_init();
     __atomic_store_n(&enabled, 1, __ATOMIC_RELEASE);
     __atomic_store_n(&early_state, 2, __ATOMIC_RELEASE);
-    mp_tls.busy--;
+    mp_busy_leave();
 }
 
 /* From the constructor: the rest (fork handlers, signal, helper thread) wants a program whose
@@ -354,9 +349,9 @@ void mp_init(void)
     if (__atomic_exchange_n(&once, 1, __ATOMIC_ACQ_REL)) return;
     init_early();
     if (!mp_enabled()) return;
-    mp_tls.busy++;
+    mp_busy_enter();
     mp_tcount_init();
     pthread_atfork(fork_prepare, fork_parent, fork_child);
     mp_trigger_init();
-    mp_tls.busy--;
+    mp_busy_leave();
 }

@@ -49,7 +49,7 @@ static void flush_slot(tc_slot_t *s)
 static void thread_exit(void *p)
 {
     mp_tcache_t *c = p;
-    mp_tls.busy++;
+    mp_busy_enter();
     for (int i = 0; i < TC_SLOTS; i++)
         if (c->slot[i].stack) flush_slot(&c->slot[i]);
     mp_tls.tcache = NULL;
@@ -57,7 +57,7 @@ static void thread_exit(void *p)
     c->next_free = free_list;
     free_list = c;
     mp_held_unlock(&free_lock, MP_HELD_TCOUNT);
-    mp_tls.busy--;
+    mp_busy_leave();
 }
 
 void mp_tcount_lock(void) { mp_held_lock(&free_lock, MP_HELD_TCOUNT); }

@@ -3,3 +3,7 @@
 #include "profiler/profiler.h"
 
 MP_TLS mp_tls_t mp_tls;
+
+/* trigger.c's mp_trigger_term_pending, set before its termination handler, the only one to
+ * set term_pending, is installed (so the tables' unit tests need no trigger.c). */
+void (*mp_term_pending_act)(void);

@@ -270,7 +270,10 @@ void mp_trigger_init(void)
                     "install its own (use signal= to pick another)", o->signal);
         }
     }
-    if (o->term) install_term();
+    if (o->term) {
+        mp_term_pending_act = mp_trigger_term_pending;
+        install_term();
+    }
     if (helper_wanted) start_helper();
 }
 
@@ -400,11 +403,11 @@ __attribute__((destructor)) static void at_exit_dump(void) { exit_path(false); }
 
 /* term: a signal that would end the program by its default action (the program left it so)
  * writes the exit profile first, then ends it as the default would (the same status). The
- * dump runs in the handler, under the exit path's guards; one that lands inside an allocation
- * or free's slow path waits for its end (record.c), where the dump runs outside our own work.
- * So does one that lands while the exit path runs (exit, _exit): on its own thread, the exit
- * path raises it at its end; on another, the handler waits for that end (exit_wait). Inside
- * other work of ours it is left out (one warning).
+ * dump runs in the handler, under the exit path's guards; one that lands inside our own work
+ * (busy: an allocation's or free's slow path, a map hook, a dump) waits for this thread's way
+ * out of it (mp_busy_sub), where the dump runs outside our own work. So does one that lands
+ * while the exit path runs (exit, _exit): on its own thread, the exit path raises it at its
+ * end; on another, the handler waits for that end (exit_wait).
  *
  * The signal never stops less than it did: the handler is installed with SA_RESETHAND and
  * SA_NODEFER and blocks no termination signal, so the same signal again ends the program at
@@ -437,7 +440,7 @@ static void on_term(int sig)
     int saved = errno;
     term_watchdog(sig);
     errno = saved;
-    if (mp_tls.busy >= MP_BUSY_SLOW || exit_runs_here()) {
+    if (mp_tls.busy > 0 || exit_runs_here()) {
         if (!mp_tls.term_pending) mp_tls.term_pending = sig;
         return;
     }

@@ -5,8 +5,8 @@
  * The dump signal's handler may not symbolize or allocate, so it only writes one byte to a
  * pipe; a helper thread (all signals blocked) reads it, and also wakes for the interval, and
  * writes the profile. A termination signal's handler is the process's last act: it writes the
- * exit profile itself, unless it interrupted our own work. Dumps are serialized by one mutex,
- * which fork also takes. */
+ * exit profile itself, or, when it interrupted our own work, leaves that to the thread's way
+ * out of it. Dumps are serialized by one mutex, which fork also takes. */
 #ifndef MAPPROF_PROFILER_TRIGGER_H
 #define MAPPROF_PROFILER_TRIGGER_H
 
@@ -26,9 +26,9 @@ void mp_trigger_inuse(int64_t inuse_bytes);
  * outside our own work. A thread that comes while another runs it waits for its end (up to
  * term_timeout seconds), so the process does not end half way through the profile. */
 void mp_trigger_exit_now(void);
-/* A termination signal came inside mp_alloc_slow or mp_free_slow on this thread: at their end,
- * the exit profile, then the signal's default action (or, inside the exit path, nothing yet:
- * its own end acts). */
+/* A termination signal came inside our own work on this thread, which has just left it all
+ * (mp_busy_sub): the exit profile, then the signal's default action (or, inside the exit path,
+ * nothing yet: its own end acts). */
 void mp_trigger_term_pending(void);
 /* Fork support: hold/release the dump lock; reset state in the child. */
 void mp_trigger_lock(void);

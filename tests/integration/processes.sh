@@ -235,6 +235,17 @@ for i in 1 2 3 4 5 6; do
   f=$(ls "$out".*.pb.gz 2>/dev/null | head -1)
   valid "$f" || t_fail "spin $i: no valid profile ($(head -c 300 "$TMP/tw.err"))"
 done
+# ... and when it lands inside the profiler's own work, here a dump the program asked for: the
+# exit profile is written on the way out of that work (before, a warning and no exit profile)
+for i in 1 2 3; do
+  out="$TMP/twdump$i"
+  t_eq "$(stop "$out" rate=1 TERM dumping)" 143 "dumping $i: status"
+  grep -q "no exit profile" "$TMP/tw.err" && t_fail "dumping $i: $(head -c 300 "$TMP/tw.err")"
+  f=$(ls "$out".*.pb.gz | awk -F. '{ print $(NF - 2), $0 }' | sort -n | tail -1 | cut -d' ' -f2)
+  t_eq "$("${GO_PPROF[@]}" -comments "$f" 2>&1)" "mapprof snapshot: exit" "dumping $i: the last profile"
+  t_eq "$(pprof_flat "$f" inuse_space | flat_of term_alloc)" 100000 "dumping $i: term_alloc inuse"
+  rm -f "$out".*
+done
 t_end
 
 # Another thread's _exit, or a termination signal, while exit() writes the exit profile: the

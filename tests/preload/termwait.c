@@ -2,6 +2,7 @@
  * term_alloc, prints "ready", then, by its argument:
  *   pause   waits for a signal (SIGTERM, SIGINT and SIGHUP left at their default)
  *   spin    allocates and frees without end, so the signal lands anywhere
+ *   dumping calls mapprof_dump without end, so the signal lands inside the profiler's work
  *   own     installs its own SIGTERM handler, which prints "own handler" and ends by _exit(0)
  *   stuck   a thread holds the dynamic loader's lock for good (inside dl_iterate_phdr), then
  *           "holding" is printed (no allocation) and the program goes on as pause: anything
@@ -16,6 +17,7 @@
  */
 #define _GNU_SOURCE
 #include <dirent.h>
+#include <dlfcn.h>
 #include <link.h>
 #include <pthread.h>
 #include <signal.h>
@@ -150,6 +152,11 @@ int main(int argc, char **argv)
             free(keep[100 + i % 100]);
             keep[100 + i % 100] = p;
         }
+    }
+    if (!strcmp(mode, "dumping")) {
+        int (*dump)(const char *) = (int (*)(const char *))dlsym(RTLD_DEFAULT, "mapprof_dump");
+        if (!dump) return 3;
+        for (;;) dump("loop");
     }
     for (;;) pause();
 }
