@@ -43,6 +43,11 @@ pprof_flat() {
 }
 # flat_of NAME < pprof_flat output: the flat value of one row (0 when absent)
 flat_of() { awk -F'\t' -v n="$1" '$1 == n { v = $2; found = 1 } END { print found ? v : 0 }'; }
+# pprof_samples FILE: how many samples (distinct stacks) the profile holds
+pprof_samples() {
+  "${GO_PPROF[@]}" -raw "$1" 2>/dev/null |
+    awk '/^Samples:/ { s = 1; next } /^Locations/ { s = 0 } s && /^ *[0-9].*:/ { n++ } END { print n + 0 }'
+}
 # pprof_total FILE SAMPLE_INDEX: the profile's total for that sample type
 pprof_total() {
   "${GO_PPROF[@]}" -raw -sample_index="$2" "$1" 2>/dev/null | awk '

@@ -265,8 +265,10 @@ for how in _exit term_main term_self; do
     *) t_fail "$how: exit status $rc" ;;
   esac
   f=$(ls "$TMP/er"/p.*.pb.gz 2>/dev/null | head -1)
-  # 2^15 x 64 B from as many stacks: the whole profile
+  # 2^15 x 64 B from as many stacks: the whole profile. The stacks must be distinct (branch's
+  # two call sites), or the dump would be too short for the thread to see its temporary file
   t_eq "$(pprof_flat "$f" inuse_space | flat_of term_alloc)" 2097152 "$how: term_alloc inuse"
+  [ "$(pprof_samples "$f")" -ge 32768 ] || t_fail "$how: $(pprof_samples "$f") samples, not 2^15 stacks"
   t_eq "$(ls -A "$TMP/er" | grep -c '[.]tmp[.]')" 0 "$how: temporary files left"
 done
 # ... but not for ever: an exit dump that cannot finish (the program's own handler stops the
