@@ -327,6 +327,8 @@ void mp_dangling_forget_map(uint32_t map)
 
 void mp_dangling_freed(const mp_block_t *b)
 {
+    /* a signal handler's free inside this lock on this thread: the history misses the block */
+    if (mp_tls.held & MP_HELD_DANGLING) return;
     uintptr_t pcs[64];
     int depth = mp_unwind_capture(pcs, 64, mp_opts()->unwind, 0);
     uint32_t free_stack = depth > 0 ? mp_stack_intern(pcs, depth, 0) : 0;   /* 0: unknown */

@@ -58,7 +58,8 @@ void mp_dangling_remove(uint32_t map, const void *key);
 void mp_dangling_clear(uint32_t map);
 /* map was destroyed: its entries go (in O(1); the table sheds them later). */
 void mp_dangling_forget_map(uint32_t map);
-/* A watched block was freed (called from the free path, under the guard). */
+/* A watched block was freed (called from the free path, under the guard; left out when this
+ * thread holds the table's lock already: a signal handler's free). */
 void mp_dangling_freed(const mp_block_t *b);
 
 typedef struct mp_dangling_finding {

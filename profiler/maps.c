@@ -155,6 +155,8 @@ static mp_map_stats_t *by_id_locked(uint32_t id)
 int64_t mp_map_mem(uint32_t id, mp_map_role_t role, int64_t bytes, int64_t blocks)
 {
     int64_t left = -1;
+    /* a signal handler's free inside this lock on this thread: the count stays high by it */
+    if (mp_tls.held & MP_HELD_MAPS) return left;
     mp_held_lock(&lock, MP_HELD_MAPS);
     mp_map_stats_t *m = by_id_locked(id);
     if (m) {

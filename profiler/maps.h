@@ -69,7 +69,8 @@ typedef void (*mp_map_pull_fn)(uintptr_t obj, void *arg, mp_map_stats_t *s);
 void mp_map_set_pull(uint32_t id, mp_map_pull_fn pull, void *arg);
 void mp_map_destroy(const void *obj);
 /* Memory owned by map id changed: bytes and blocks of a role (negative when freed). Returns
- * the map's bucket bytes after the change (-1 when the map is gone). */
+ * the map's bucket bytes after the change (-1 when the map is gone, or when this thread holds
+ * the maps' lock already: a signal handler's free, left out). */
 int64_t mp_map_mem(uint32_t id, mp_map_role_t role, int64_t bytes, int64_t blocks);
 /* The map registered at obj is now known at new_obj (created under a placeholder). */
 void mp_map_rekey(const void *obj, const void *new_obj);

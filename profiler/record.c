@@ -96,16 +96,14 @@ static inline void account(const mp_block_t *b, int sign, bool alloc)
         account_est(b, sign, alloc);
 }
 
-/* A block left the heap (freed, or found stale): take it out of its stack and its map. A free
- * from a signal handler that interrupted the dangling or map bookkeeping on this thread (their
- * lock held: mp_held_lock) leaves that part out: the freed-block history misses the block, or
- * its map's byte count stays high by it. */
+/* A block left the heap (freed, or found stale): take it out of its stack and its map. (A
+ * free from a signal handler inside one of those tables' locks on this thread: each leaves
+ * its part out, see mp_held_lock.) */
 static void forget(const mp_block_t *b)
 {
     if (b->stack) account(b, -1, false);
-    if (MP_UNLIKELY(b->role & MP_BLOCK_WATCHED) && !(mp_tls.held & MP_HELD_DANGLING))
-        mp_dangling_freed(b);
-    if (b->map && !(mp_tls.held & MP_HELD_MAPS)) {
+    if (MP_UNLIKELY(b->role & MP_BLOCK_WATCHED)) mp_dangling_freed(b);
+    if (b->map) {
         int64_t left = mp_map_mem(b->map, (mp_map_role_t)MP_BLOCK_ROLE(b), -(int64_t)b->size, -1);
         /* A GHashTable's arrays freed outside any operation we saw (an unref inside GLib
          * itself): the table is gone. */
