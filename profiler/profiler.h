@@ -153,7 +153,6 @@ static inline void mp_note_free(void *p)
     if (MP_UNLIKELY(mp_maybe_tracked(p))) mp_free_slow(p);
 }
 
-/* realloc: the old block is gone (or kept, on failure) and a new one may be sampled. */
 /* Into and out of the profiler's own work. A termination signal that comes inside it is left
  * for this thread's way out of all of it (trigger.c), which acts on it here. The fence keeps
  * the load after the store: a signal between them finds busy lower, and acts at once if 0. */

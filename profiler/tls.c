@@ -4,6 +4,7 @@
 
 MP_TLS mp_tls_t mp_tls;
 
-/* trigger.c's mp_trigger_term_pending, set before its termination handler, the only one to
- * set term_pending, is installed (so the tables' unit tests need no trigger.c). */
+/* What a termination signal left for the end of our own work does then (trigger.c): set before
+ * its handler, the only one to set term_pending, is installed (so the tables' unit tests need
+ * no trigger.c). */
 void (*mp_term_pending_act)(void);

@@ -245,6 +245,7 @@ static void start_helper(void)
 static bool helper_from_start(const mp_options_t *o) { return o->interval || o->inuse_step; }
 
 static void install_term(void);
+static void term_pending(void);
 
 void mp_trigger_init(void)
 {
@@ -271,7 +272,7 @@ void mp_trigger_init(void)
         }
     }
     if (o->term) {
-        mp_term_pending_act = mp_trigger_term_pending;
+        mp_term_pending_act = term_pending;
         install_term();
     }
     if (helper_wanted) start_helper();
@@ -447,7 +448,10 @@ static void on_term(int sig)
     term_now(sig);
 }
 
-void mp_trigger_term_pending(void)
+/* A termination signal came inside our own work on this thread, which has just left it all
+ * (mp_busy_sub, through mp_term_pending_act): the exit profile, then the signal's default
+ * action (or, inside the exit path, nothing yet: its own end acts). */
+static void term_pending(void)
 {
     if (exit_runs_here()) return;   /* a free inside the exit path: its end acts */
     int sig = mp_tls.term_pending;

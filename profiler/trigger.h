@@ -26,10 +26,6 @@ void mp_trigger_inuse(int64_t inuse_bytes);
  * outside our own work. A thread that comes while another runs it waits for its end (up to
  * term_timeout seconds), so the process does not end half way through the profile. */
 void mp_trigger_exit_now(void);
-/* A termination signal came inside our own work on this thread, which has just left it all
- * (mp_busy_sub): the exit profile, then the signal's default action (or, inside the exit path,
- * nothing yet: its own end acts). */
-void mp_trigger_term_pending(void);
 /* Fork support: hold/release the dump lock; reset state in the child. */
 void mp_trigger_lock(void);
 void mp_trigger_unlock(void);
