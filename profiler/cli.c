@@ -94,6 +94,66 @@ static bool option_ok(const char *key, const char *value)
     return problems == 0;
 }
 
+/* A file name the profiler writes under a prefix. */
+static bool is_output(const char *p)
+{
+    static const char *const ext[] = { ".pb.gz", ".heap", ".maps", ".findings.json" };
+    size_t pl = strlen(p);
+    for (size_t i = 0; i < sizeof ext / sizeof ext[0]; i++) {
+        size_t el = strlen(ext[i]);
+        if (pl > el && !strcmp(p + pl - el, ext[i])) return true;
+    }
+    return false;
+}
+
+/* The files a glob matched before a run: path, inode and modification time. A profile is
+ * written to a new file renamed into place, so one written again has another inode. */
+typedef struct seen_file {
+    char *path;
+    ino_t ino;
+    struct timespec mtim;
+} seen_file_t;
+typedef struct seen {
+    seen_file_t *v;
+    size_t n;
+} seen_t;
+
+static int by_path(const void *a, const void *b)
+{
+    return strcmp(((const seen_file_t *)a)->path, ((const seen_file_t *)b)->path);
+}
+
+/* Out of memory: the set stays smaller, and more files are listed as written, never fewer. */
+static void seen_load(seen_t *s, const char *pat)
+{
+    glob_t g;
+    if (glob(pat, 0, NULL, &g)) return;
+    s->v = calloc(g.gl_pathc, sizeof *s->v);
+    for (size_t k = 0; s->v && k < g.gl_pathc; k++) {
+        struct stat sb;
+        char *path;
+        if (lstat(g.gl_pathv[k], &sb) || !(path = strdup(g.gl_pathv[k]))) continue;
+        s->v[s->n++] = (seen_file_t){ path, sb.st_ino, sb.st_mtim };
+    }
+    globfree(&g);
+    if (s->n) qsort(s->v, s->n, sizeof *s->v, by_path);
+}
+
+/* Was the file at p, as sb says it is now, there before? */
+static bool seen_has(const seen_t *s, const char *p, const struct stat *sb)
+{
+    seen_file_t key = { .path = (char *)p };
+    const seen_file_t *f = s->n ? bsearch(&key, s->v, s->n, sizeof *s->v, by_path) : NULL;
+    return f && f->ino == sb->st_ino && f->mtim.tv_sec == sb->st_mtim.tv_sec &&
+           f->mtim.tv_nsec == sb->st_mtim.tv_nsec;
+}
+
+static void seen_free(seen_t *s)
+{
+    for (size_t k = 0; k < s->n; k++) free(s->v[k].path);
+    free(s->v);
+}
+
 static int cmd_run(int argc, char **argv)
 {
     char opts[4096] = "";
@@ -131,36 +191,49 @@ static int cmd_run(int argc, char **argv)
     if (i >= argc) return cli_die("run needs a command after --");
     if (ol >= sizeof opts) return cli_die("options too long");
 
-    char abs_prefix[PATH_MAX];
+    char abs_prefix[PATH_MAX], pat[PATH_MAX + 16];
     int e = cli_abs_prefix(prefix, abs_prefix, sizeof abs_prefix);
     if (e) return e;
-    time_t start = time(NULL);
+    if (!cli_prefix_glob(abs_prefix, ".*", pat, sizeof pat)) return cli_die("output prefix too long");
+    /* What the prefix names already (an earlier run's profiles), to tell them apart after. */
+    seen_t before = { 0 };
+    seen_load(&before, pat);
     int st;
     e = cli_run_preloaded(argv + i, opts[0] == ':' ? opts + 1 : opts, abs_prefix, &st);
-    if (e) return e;
+    if (e) {
+        seen_free(&before);
+        return e;
+    }
 
-    char pat[PATH_MAX + 16];
-    snprintf(pat, sizeof pat, "%s.*", abs_prefix);
     glob_t g;
     int found = 0;
     if (glob(pat, 0, NULL, &g) == 0) {
         for (size_t k = 0; k < g.gl_pathc; k++) {
             struct stat sb;
             const char *p = g.gl_pathv[k];
-            size_t pl = strlen(p);
-            bool ours = (pl > 6 && !strcmp(p + pl - 6, ".pb.gz")) || (pl > 5 && !strcmp(p + pl - 5, ".heap")) ||
-                        (pl > 5 && !strcmp(p + pl - 5, ".maps")) || (pl > 14 && !strcmp(p + pl - 14, ".findings.json"));
-            if (ours && stat(p, &sb) == 0 && sb.st_mtime >= start) {
+            if (is_output(p) && lstat(p, &sb) == 0 && S_ISREG(sb.st_mode) && !seen_has(&before, p, &sb)) {
                 fprintf(stderr, "%s: wrote %s\n", prog, p);
                 found++;
             }
         }
         globfree(&g);
     }
+    seen_free(&before);
     if (!found) fprintf(stderr, "%s: no profile was written (prefix %s)\n", prog, abs_prefix);
     if (WIFEXITED(st)) return WEXITSTATUS(st);
     if (WIFSIGNALED(st)) return 128 + WTERMSIG(st);
     return 1;
+}
+
+bool cli_prefix_glob(const char *prefix, const char *suffix, char *out, size_t len)
+{
+    size_t k = 0;
+    for (const char *c = prefix; *c; c++) {
+        if (k + 3 > len) return false;
+        if (strchr("*?[\\", *c)) out[k++] = '\\';
+        out[k++] = *c;
+    }
+    return snprintf(out + k, len - k, "%s", suffix) < (int)(len - k);
 }
 
 int cli_abs_prefix(const char *prefix, char *out, size_t len)

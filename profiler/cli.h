@@ -2,12 +2,18 @@
 #ifndef MAPPROF_PROFILER_CLI_H
 #define MAPPROF_PROFILER_CLI_H
 
+#include <stdbool.h>
+#include <stddef.h>
+
 /* Print "mapprof: <message>" to stderr; returns 2 (the usage-error exit status). */
 int cli_die(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Run argv[0..] with libmapprof.so preloaded and MAPPROF_OPTIONS extended by opts (and
  * output=<absolute prefix> when prefix is set); wait for it. Returns 0 with its wait status in
  * *status, or an exit status for mapprof itself (after printing why). */
 int cli_run_preloaded(char **argv, const char *opts, const char *prefix, int *status);
+/* A glob pattern for the files named prefix then suffix (a pattern itself): prefix's own
+ * pattern characters escaped. False when it does not fit out. */
+bool cli_prefix_glob(const char *prefix, const char *suffix, char *out, size_t len);
 /* Absolute form of a prefix (relative to the working directory). 0 or an exit status. */
 int cli_abs_prefix(const char *prefix, char *out, size_t len);
 

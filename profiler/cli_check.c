@@ -157,15 +157,10 @@ static int by_seq(const void *a, const void *b)
  * one could not be read: said on stderr). */
 static int add_map_findings(mp_leakfile_t *lf, const char *prefix, int pid, time_t start)
 {
-    char pat[PATH_MAX];
-    size_t k = 0;
-    for (const char *c = prefix; *c && k + 2 < sizeof pat; c++) {   /* the prefix matches itself */
-        if (strchr("*?[\\", *c)) pat[k++] = '\\';
-        pat[k++] = *c;
-    }
+    char pat[PATH_MAX + 32], suffix[32];
     glob_t g;
-    if (snprintf(pat + k, sizeof pat - k, ".%d.*.maps", pid) >= (int)(sizeof pat - k)) return 0;
-    if (glob(pat, 0, NULL, &g)) return 0;
+    snprintf(suffix, sizeof suffix, ".%d.*.maps", pid);
+    if (!cli_prefix_glob(prefix, suffix, pat, sizeof pat) || glob(pat, 0, NULL, &g)) return 0;
     snapfile_t *v = calloc(g.gl_pathc, sizeof *v);
     size_t n = 0, plen = strlen(prefix) + (size_t)snprintf(NULL, 0, ".%d.", pid);
     for (size_t i = 0; v && i < g.gl_pathc; i++) {

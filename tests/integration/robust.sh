@@ -25,6 +25,25 @@ t_eq "$?" 0 "mapprof run --rate 1"
 [ -e "$TMP/ran" ] || t_fail "the program did not run with good flags"
 t_end
 
+t_begin cli_run_lists_only_this_runs_profiles
+# three runs in the same second under one prefix: each lists the one profile it wrote, not the
+# earlier runs' (their times are within the same second); also under a prefix with glob
+# characters, which match only themselves
+for dir in lst "lst[1]"; do
+  mkdir -p "$TMP/$dir"
+  for n in 1 2 3; do
+    "$MAPPROF" run -o "$TMP/$dir/p*" -- sh -c 'echo $$ >"$1"' sh "$TMP/pid$n" >/dev/null 2>"$TMP/err$n"
+    t_eq "$?" 0 "$dir: run $n"
+  done
+  for n in 1 2 3; do
+    t_eq "$(grep -c 'wrote' "$TMP/err$n")" 1 "$dir: run $n: profiles listed"
+    t_eq "$(grep 'wrote' "$TMP/err$n")" "mapprof: wrote $TMP/$dir/p*.$(cat "$TMP/pid$n").0.pb.gz" \
+      "$dir: run $n: the one listed"
+  done
+  t_eq "$(ls "$TMP/$dir" | wc -l)" 3 "$dir: profiles in the directory"
+done
+t_end
+
 t_begin cli_warns_of_programs_preload_cannot_reach
 # a statically linked program runs, unprofiled, after one warning line naming it
 (cd "$TMP" && "$MAPPROF" run -o "$TMP/st" -- "$TP/chdirer_static") >/dev/null 2>"$TMP/err"
