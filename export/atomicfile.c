@@ -1,7 +1,10 @@
 /* export/atomicfile.c - temporary file, fsync, rename (see atomicfile.h). */
 #include "export/atomicfile.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <signal.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -12,6 +15,9 @@
 #include <unistd.h>
 
 #define AFILE_BUF (256 * 1024)
+/* A temporary file's name: "." target's name, then TMP_MARK, the writer's pid, "." and 8 hex
+ * digits (mp_afile_sweep reads it back). */
+#define TMP_MARK ".tmp."
 
 static void afile_release(mp_afile_t *f)
 {
@@ -41,7 +47,7 @@ int mp_afile_open(mp_afile_t *f, const char *path)
     clock_gettime(CLOCK_MONOTONIC, &ts);
     unsigned salt = (unsigned)ts.tv_nsec ^ (unsigned)getpid() * 2654435761u;
     for (int tries = 0; tries < 100; tries++) {
-        snprintf(f->tmp, tlen, "%.*s.%s.tmp.%d.%08x", (int)dirlen, path, base, (int)getpid(),
+        snprintf(f->tmp, tlen, "%.*s.%s" TMP_MARK "%d.%08x", (int)dirlen, path, base, (int)getpid(),
                  salt + (unsigned)tries * 0x9e3779b9u);
         f->fd = open(f->tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
         if (f->fd >= 0) return 0;
@@ -157,4 +163,56 @@ int mp_afile_commit(mp_afile_t *f)
     sync_dir(f->path);
     afile_release(f);
     return 0;
+}
+
+/* The writer's pid in a temporary file's name for a target starting with base, or 0. */
+static pid_t tmp_writer(const char *name, const char *base)
+{
+    size_t bl = strlen(base), nl = strlen(name);
+    if (name[0] != '.' || strncmp(name + 1, base, bl) || name[1 + bl] != '.') return 0;
+    /* the name ends in TMP_MARK PID "." 8 hex digits */
+    if (nl < 1 + bl + strlen(TMP_MARK) + 10) return 0;
+    const char *hex = name + nl - 8;
+    for (int i = 0; i < 8; i++)
+        if (!strchr("0123456789abcdef", hex[i])) return 0;
+    if (hex[-1] != '.') return 0;
+    const char *d = hex - 1;
+    while (d > name + 1 + bl && d[-1] >= '0' && d[-1] <= '9') d--;
+    size_t ml = strlen(TMP_MARK);
+    if (d == hex - 1 || d - ml < name + 1 + bl || strncmp(d - ml, TMP_MARK, ml)) return 0;
+    long pid = strtol(d, NULL, 10);
+    return pid > 0 && pid < (1L << 22) + 1 ? (pid_t)pid : 0;
+}
+
+int mp_afile_sweep(const char *prefix, unsigned min_age)
+{
+    const char *slash = strrchr(prefix, '/');
+    const char *base = slash ? slash + 1 : prefix;
+    char dir[4096];
+    if (!slash) snprintf(dir, sizeof dir, ".");
+    else if (slash == prefix) snprintf(dir, sizeof dir, "/");
+    else if (snprintf(dir, sizeof dir, "%.*s", (int)(slash - prefix), prefix) >= (int)sizeof dir)
+        return 0;
+    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0) return 0;
+    DIR *d = fdopendir(dfd);
+    if (!d) {
+        close(dfd);
+        return 0;
+    }
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    int removed = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        pid_t pid = tmp_writer(e->d_name, base);
+        struct stat st;
+        if (!pid || pid == getpid() || kill(pid, 0) == 0 || errno != ESRCH) continue;
+        if (fstatat(dfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) || !S_ISREG(st.st_mode) ||
+            st.st_uid != geteuid() || now.tv_sec - st.st_mtim.tv_sec < (time_t)min_age)
+            continue;
+        if (unlinkat(dfd, e->d_name, 0) == 0) removed++;
+    }
+    closedir(d);
+    return removed;
 }

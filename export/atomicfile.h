@@ -31,5 +31,11 @@ int mp_afile_printf(mp_afile_t *f, const char *fmt, ...) __attribute__((format(p
 int mp_afile_commit(mp_afile_t *f);
 /* Give up: close and remove the temporary file, release f. Safe on an already released f. */
 void mp_afile_abort(mp_afile_t *f);
+/* Remove the temporary files that writers of files named prefix... left when they died
+ * mid-write (killed by SIGKILL, say): in prefix's directory, the names mp_afile_open makes for
+ * those targets, owned by this user, whose writer's pid names no process, unchanged for at
+ * least min_age seconds (a writer in another pid namespace sharing the directory looks dead
+ * from here: a live one keeps its file's time moving). Returns how many were removed. */
+int mp_afile_sweep(const char *prefix, unsigned min_age);
 
 #endif

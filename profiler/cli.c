@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "export/atomicfile.h"
 #include "export/export.h"
 #include "export/mapsfile.h"
 #include "profiler/cli.h"
@@ -220,9 +221,17 @@ static int cmd_run(int argc, char **argv)
     }
     seen_free(&before);
     if (!found) fprintf(stderr, "%s: no profile was written (prefix %s)\n", prog, abs_prefix);
+    cli_sweep(abs_prefix);
     if (WIFEXITED(st)) return WEXITSTATUS(st);
     if (WIFSIGNALED(st)) return 128 + WTERMSIG(st);
     return 1;
+}
+
+void cli_sweep(const char *prefix)
+{
+    int n = mp_afile_sweep(prefix, 0);
+    if (n) fprintf(stderr, "%s: removed %d temporary file%s left by a process killed while it wrote\n",
+                   prog, n, n == 1 ? "" : "s");
 }
 
 bool cli_prefix_glob(const char *prefix, const char *suffix, char *out, size_t len)

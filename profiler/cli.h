@@ -14,6 +14,9 @@ int cli_run_preloaded(char **argv, const char *opts, const char *prefix, int *st
 /* A glob pattern for the files named prefix then suffix (a pattern itself): prefix's own
  * pattern characters escaped. False when it does not fit out. */
 bool cli_prefix_glob(const char *prefix, const char *suffix, char *out, size_t len);
+/* Remove the temporary files that processes writing under prefix left when killed mid-write
+ * (mp_afile_sweep, with no age: the run is over), saying so on stderr. */
+void cli_sweep(const char *prefix);
 /* Absolute form of a prefix (relative to the working directory). 0 or an exit status. */
 int cli_abs_prefix(const char *prefix, char *out, size_t len);
 

@@ -261,6 +261,7 @@ int cli_check(int argc, char **argv)
     int st;
     e = cli_run_preloaded(argv + i, opts, prefix, &st);
     if (e) { cleanup_dir(dir); return e; }
+    cli_sweep(abs_prefix);
     if (WIFSIGNALED(st)) {
         fprintf(stderr, "mapprof: %s was killed by signal %d: no leak check\n", argv[i], WTERMSIG(st));
         cleanup_dir(dir);

@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "export/atomicfile.h"
 #include "export/export.h"
 #include "export/mapsfile.h"
 #include "export/symbolize.h"
@@ -99,6 +100,10 @@ static void on_signal(int sig)
     errno = saved;
 }
 
+/* A temporary file left under our prefix is another process's to finish while it changes:
+ * only one unchanged this long (seconds) whose writer is gone is removed. */
+#define SWEEP_AGE 60
+
 static bool exists(const char *path)
 {
     struct stat st;
@@ -158,6 +163,13 @@ int mp_dump(const char *tag)
     }
     if (msym) mp_sym_close(msym);
     mp_snapshot_free(s);
+    /* Once an image (a forked child's parent swept): what writers under this prefix left when
+     * they were killed mid-write. */
+    static int swept;
+    if (!rc && !swept) {
+        swept = 1;
+        mp_afile_sweep(o->output, SWEEP_AGE);
+    }
 out:
     pthread_mutex_unlock(&dump_lock);
     mp_internal_leave();

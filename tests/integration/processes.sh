@@ -281,4 +281,24 @@ grep -q "racer acts" "$TMP/er.out" || t_fail "stall: the thread did not act duri
 grep -q "still being written after 1 s" "$TMP/er.err" || t_fail "stalled exit dump: no warning"
 t_end
 
+# The stalled dump's process was ended mid-write: its temporary file stays. The next process
+# profiled under that prefix removes it once it is a minute old (a writer in another pid
+# namespace looks dead from here, but its file's time moves); mapprof run, at once.
+t_begin temporary_files_of_killed_writers_are_swept
+tmps() { ls -A "$TMP/er" | grep -c '[.]tmp[.]'; }
+t_eq "$(tmps)" 1 "the stalled dump's temporary file"
+left=$(ls -A "$TMP/er" | grep '[.]tmp[.]')
+cp "$TMP/er/$left" "$TMP/er/${left%????????}00000000"
+MAPPROF_OPTIONS="output=$TMP/er/p" LD_PRELOAD="$LIB" "$TP/chdirer" 2>"$TMP/er.err"
+t_eq "$(tmps)" 2 "fresh ones kept by the next process"
+touch -d '-2 min' "$TMP/er/$left"
+MAPPROF_OPTIONS="output=$TMP/er/p" LD_PRELOAD="$LIB" "$TP/chdirer" 2>"$TMP/er.err"
+t_eq "$(tmps)" 1 "a minute-old one removed by the next process"
+[ -e "$TMP/er/$left" ] && t_fail "the old one stayed"
+"$MAPPROF" run -o "$TMP/er/p" -- "$TP/chdirer" >/dev/null 2>"$TMP/er.err"
+t_eq "$(tmps)" 0 "left after mapprof run"
+grep -q "removed 1 temporary file left by a process killed while it wrote" "$TMP/er.err" ||
+  t_fail "mapprof run did not say so: $(cat "$TMP/er.err")"
+t_end
+
 t_done

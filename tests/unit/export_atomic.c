@@ -13,7 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/time.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "export/atomicfile.h"
@@ -239,6 +241,106 @@ static void test_writers_atomic(void)
     CHECK_EQ_INT(tmps, 0);
 }
 
+/* A child opens the temporary file of dir/name and writes to it; it then dies without a
+ * commit (as a SIGKILL mid-write would leave it), or, when hold is given, waits until the
+ * pipe's write end hold[1] closes in the parent. Returns the child's pid; *tmp gets the
+ * file's name. */
+static pid_t writer(const char *name, const int *hold, char *tmp, size_t n)
+{
+    int names[2];
+    if (pipe(names)) return -1;
+    pid_t pid = fork();
+    if (pid == 0) {
+        char p[300];
+        path_in(p, sizeof p, name);
+        mp_afile_t f;
+        if (mp_afile_open(&f, p) || mp_afile_write(&f, "partial", 7)) _exit(1);
+        if (write(names[1], strrchr(f.tmp, '/') + 1, strlen(strrchr(f.tmp, '/') + 1)) < 0) _exit(1);
+        close(names[1]);
+        char c;
+        if (hold) {
+            close(hold[1]);
+            while (read(hold[0], &c, 1) > 0) {}
+        }
+        _exit(0);   /* no commit, no abort: the temporary file stays */
+    }
+    close(names[1]);
+    ssize_t r = read(names[0], tmp, n - 1);
+    tmp[r > 0 ? r : 0] = 0;
+    close(names[0]);
+    return pid;
+}
+
+static bool present(const char *name)
+{
+    char p[600];
+    struct stat st;
+    path_in(p, sizeof p, name);
+    return lstat(p, &st) == 0;
+}
+
+/* Set a file's time s seconds back. */
+static void age(const char *name, int s)
+{
+    char p[600];
+    path_in(p, sizeof p, name);
+    struct timeval tv[2];
+    gettimeofday(&tv[0], NULL);
+    tv[0].tv_sec -= s;
+    tv[1] = tv[0];
+    lutimes(p, tv);
+}
+
+/* The temporary files of writers killed mid-write are swept; nothing else is. */
+static void test_sweep(void)
+{
+    clean_dir();
+    char prefix[300], dead[256], other[256], live[256], mine[600], link[600], p[600];
+    path_in(prefix, sizeof prefix, "p");
+    int st, hold[2];
+    CHECK(pipe(hold) == 0);
+    pid_t d = writer("p.9.0.pb.gz", NULL, dead, sizeof dead);
+    CHECK(waitpid(d, &st, 0) == d && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    pid_t o = writer("pp.9.0.pb.gz", NULL, other, sizeof other);     /* another prefix's */
+    CHECK(waitpid(o, &st, 0) == o);
+    pid_t l = writer("p.8.0.pb.gz", hold, live, sizeof live);    /* its writer still runs */
+    close(hold[0]);
+    mp_afile_t f;                                                   /* this process's own */
+    path_in(p, sizeof p, "p.7.0.pb.gz");
+    CHECK(mp_afile_open(&f, p) == 0);
+    snprintf(mine, sizeof mine, "%s", strrchr(f.tmp, '/') + 1);
+    /* a symlink with a dead writer's temporary name, and a finished profile */
+    snprintf(link, sizeof link, "%s", dead);
+    link[strlen(link) - 1] = link[strlen(link) - 1] == '0' ? '1' : '0';
+    char lp[700];
+    path_in(lp, sizeof lp, link);
+    CHECK(symlink("/nonexistent", lp) == 0);
+    path_in(p, sizeof p, "p.6.0.pb.gz");
+    close(open(p, O_CREAT | O_WRONLY, 0644));
+    CHECK(dead[0] == '.' && strstr(dead, ".p.9.0.pb.gz.") == dead && present(dead));
+    CHECK(present(other) && present(live) && present(mine));
+
+    CHECK_EQ_INT(mp_afile_sweep(prefix, 60), 0);    /* the dead writer's file is too recent */
+    CHECK(present(dead));
+    age(dead, 120);
+    age(other, 120);
+    age(live, 120);
+    age(mine, 120);
+    CHECK_EQ_INT(mp_afile_sweep(prefix, 60), 1);
+    CHECK(!present(dead));
+    CHECK(present(other) && present(live) && present(mine) && present(link) && present("p.6.0.pb.gz"));
+    /* with no age: still only dead writers' */
+    CHECK_EQ_INT(mp_afile_sweep(prefix, 0), 0);
+    CHECK(present(live) && present(mine));
+    close(hold[1]);                                 /* the live writer ends */
+    CHECK(waitpid(l, &st, 0) == l);
+    CHECK_EQ_INT(mp_afile_sweep(prefix, 0), 1);
+    CHECK(!present(live) && present(mine) && present(other));
+    mp_afile_abort(&f);
+    /* a missing directory: nothing to do */
+    CHECK_EQ_INT(mp_afile_sweep("/nonexistent-dir/p", 0), 0);
+}
+
 int main(void)
 {
     snprintf(dir, sizeof dir, "%s/mapprof-atomic-XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
@@ -250,6 +352,7 @@ int main(void)
     RUN(test_write_error);
     RUN(test_unwritable);
     RUN(test_writers_atomic);
+    RUN(test_sweep);
     clean_dir();
     rmdir(dir);
     return check_done();
