@@ -196,6 +196,14 @@ static int cmd_run(int argc, char **argv)
     int e = cli_abs_prefix(prefix, abs_prefix, sizeof abs_prefix);
     if (e) return e;
     if (!cli_prefix_glob(abs_prefix, ".*", pat, sizeof pat)) return cli_die("output prefix too long");
+    /* The profiles are what run is for: a directory they cannot go to is a usage error. */
+    char dir[PATH_MAX];
+    snprintf(dir, sizeof dir, "%.*s", (int)(strrchr(abs_prefix, '/') - abs_prefix), abs_prefix);
+    struct stat ds;
+    if (stat(dir[0] ? dir : "/", &ds) != 0) return cli_die("output directory %s: %s", dir, strerror(errno));
+    if (!S_ISDIR(ds.st_mode)) return cli_die("output directory %s: %s", dir, strerror(ENOTDIR));
+    if (access(dir[0] ? dir : "/", W_OK | X_OK) != 0)
+        return cli_die("output directory %s: %s", dir, strerror(errno));
     /* What the prefix names already (an earlier run's profiles), to tell them apart after. */
     seen_t before = { 0 };
     seen_load(&before, pat);
@@ -302,7 +310,18 @@ static const char *unreachable(const char *path)
 int cli_run_preloaded(char **argv, const char *opts, const char *prefix, int *status)
 {
     char path[PATH_MAX];
-    const char *why = resolve_command(argv[0], path, sizeof path) ? unreachable(path) : NULL;
+    /* A command that cannot run: one line, and the shell's status for it, before anything. */
+    if (!resolve_command(argv[0], path, sizeof path)) {
+        cli_die("cannot run %s: command not found", argv[0]);
+        return 127;
+    }
+    struct stat ps;
+    int e = access(path, X_OK) ? errno : stat(path, &ps) == 0 && S_ISDIR(ps.st_mode) ? EISDIR : 0;
+    if (e) {
+        cli_die("cannot run %s: %s", argv[0], strerror(e));
+        return e == ENOENT ? 127 : 126;
+    }
+    const char *why = unreachable(path);
     if (why)
         fprintf(stderr, "%s: warning: %s %s (only the dynamically linked programs it starts are "
                 "profiled)\n", prog, argv[0], why);

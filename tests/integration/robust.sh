@@ -20,6 +20,26 @@ for args in "--rate abc" "--rate 0" "--rate 1099511627777" "--interval 999999999
   [ "$(wc -l <"$TMP/err")" = 1 ] || t_fail "$args: not one line: $(cat "$TMP/err")"
   [ ! -e "$TMP/ran" ] || t_fail "$args: the program ran"
 done
+# an output directory that cannot take the profiles: the same, before the program runs
+: >"$TMP/plainfile"
+for out in "$TMP/nodir/p" "$TMP/plainfile/p"; do
+  "$MAPPROF" run -o "$out" -- sh -c ": >'$TMP/ran'" >/dev/null 2>"$TMP/err"
+  t_eq "$?" 2 "mapprof run -o $out"
+  t_eq "$(wc -l <"$TMP/err")" 1 "-o $out: lines"
+  grep -q "output directory ${out%/p}: " "$TMP/err" || t_fail "-o $out: $(cat "$TMP/err")"
+  [ ! -e "$TMP/ran" ] || t_fail "-o $out: the program ran"
+done
+# a command that cannot run: one line and the shell's status (127 not found, 126 not runnable),
+# from run and check alike
+chmod 644 "$TMP/plainfile"
+for cmd in "$TMP/nosuch:127" "no-such-command-here:127" "$TMP/plainfile:126" "$TMP:126"; do
+  for sub in run check; do
+    "$MAPPROF" $sub -o "$TMP/cmd" -- "${cmd%:*}" >/dev/null 2>"$TMP/err"
+    t_eq "$?" "${cmd##*:}" "mapprof $sub -- ${cmd%:*}"
+    t_eq "$(cat "$TMP/err")" "$(grep "^mapprof: cannot run ${cmd%:*}: " "$TMP/err")" "$sub ${cmd%:*}: one line"
+    [ -s "$TMP/err" ] || t_fail "$sub ${cmd%:*}: nothing said"
+  done
+done
 "$MAPPROF" run --rate 1 -o "$TMP/ok" -- sh -c ": >'$TMP/ran'" >/dev/null 2>&1
 t_eq "$?" 0 "mapprof run --rate 1"
 [ -e "$TMP/ran" ] || t_fail "the program did not run with good flags"
