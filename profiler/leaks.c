@@ -165,7 +165,21 @@ typedef struct pass {
     uint32_t only_map;  /* when set, only blocks of this map may be claimed */
     int err;
     const lindex_t *ix; /* page index over b */
+    bool roots;         /* scanning a root range (not a block) */
 } pass_t;
+
+/* Where glibc's malloc puts the header of the chunk after a block of b->size bytes: the block's
+ * chunk is max(32, size + 8 rounded up to 16) bytes from 16 before the block, and the next
+ * header's first word overlaps the block's last 8 bytes, so for some sizes (24, 40, 100...) it
+ * lies inside the block. malloc's own state in the C library's data, a root, points at such
+ * headers: the top chunk's, and free chunks' in its bins. (A chunk carved bigger than this, or
+ * a block of another allocator, has no header inside the block: the rule then passes over one
+ * interior pointer to the block's last word, which no pointer the program keeps needs to be.) */
+static inline uintptr_t next_chunk(const mp_leak_block_t *b)
+{
+    uint64_t chunk = (b->size + 8 + 15) & ~(uint64_t)15;
+    return b->addr + (chunk < 32 ? 32 : chunk) - 16;
+}
 
 static void scan(pass_t *p, uintptr_t lo, uintptr_t hi)
 {
@@ -175,6 +189,7 @@ static void scan(pass_t *p, uintptr_t lo, uintptr_t hi)
         memcpy(&v, (const void *)a, sizeof v);
         long i = find_indexed(p->ix, p->b, p->n, v);
         if (i < 0 || i == p->self || i == p->keep || !(p->from & (1u << p->b[i].cls))) continue;
+        if (p->roots && v == next_chunk(&p->b[i])) continue;    /* malloc's, not the program's */
         if (p->only_map && p->b[i].map != p->only_map) continue;
         p->b[i].cls = p->to;
         p->b[i].via_map = p->via_map;
@@ -266,9 +281,11 @@ int mp_leak_classify(mp_leak_block_t *b, size_t n, const mp_range_t *roots, size
     /* 1. reachable from the roots without passing through map memory */
     lindex_t ix;
     index_build(&ix, b, n);
-    pass_t p = { b, n, &w, 1u << MP_LEAK_UNKNOWN, MP_LEAK_REACHABLE, 0, 0, -1, -1, 0, 0, &ix };
+    pass_t p = { b, n, &w, 1u << MP_LEAK_UNKNOWN, MP_LEAK_REACHABLE, 0, 0, -1, -1, 0, 0, &ix, false };
     for (size_t r = 0; r < nroots && !p.err; r++) {
+        p.roots = true;
         scan(&p, roots[r].lo, roots[r].hi);
+        p.roots = false;
         drain(&p, 1);
     }
     /* 2. what reachable map memory keeps alive: map_retained, tagged with that map */

@@ -2,7 +2,9 @@
  *
  * Given every live block (full tracking) and the root ranges (module data, stacks, TLS, other
  * non-heap memory), classify each block as Valgrind memcheck does:
- *   reachable     a pointer to it (start or interior) is found from the roots;
+ *   reachable     a pointer to it (start or interior) is found from the roots (but for the
+ *                 word where glibc's malloc keeps the next chunk's header: malloc's state in
+ *                 the C library's data points there, see next_chunk in leaks.c);
  *   map_retained  reachable only through memory a known map owns (bucket arrays, nodes);
  *   indirect      not reachable, but pointed to by another unreachable block;
  *   definite      not reachable and no other unreachable block points to it (in a cycle of

@@ -24,6 +24,16 @@ vs_memcheck() {
   done
 }
 
+# summary_of JSON: "definite-bytes definite-blocks indirect-bytes indirect-blocks" of a report
+summary_of() {
+  python3 -c 'import json,sys; s=json.load(open(sys.argv[1]))["summary"]; print(s["definite_bytes"], s["definite_blocks"], s["indirect_bytes"], s["indirect_blocks"])' "$1" 2>&1
+}
+# mp_summary CMD...: the same, of mapprof check's report on CMD
+mp_summary() {
+  "$MAPPROF" check --quiet --json "$TMP/corpus.json" -- "$@" >/dev/null 2>&1
+  summary_of "$TMP/corpus.json"
+}
+
 t_begin slow_paths_leave_no_block_copies
 # under the leak check, after each malloc and free no copy of the block's address stays on the
 # stack below the caller (it would make a lost block look reachable), with either unwinder
@@ -40,7 +50,7 @@ t_eq "$?" 23 "exit status"
 pb=$(ls "$TMP"/live.*.pb.gz 2>/dev/null | head -1)
 t_eq "$(pprof_flat "$pb" inuse_space | flat_of lose_plain)" 300 "live-at-exit profile"
 read -r _ db dn ib in_ _ <"$TMP/out"
-summary=$(python3 -c 'import json,sys; s=json.load(open(sys.argv[1]))["summary"]; print(s["definite_bytes"], s["definite_blocks"], s["indirect_bytes"], s["indirect_blocks"])' "$TMP/l.json" 2>&1)
+summary=$(summary_of "$TMP/l.json")
 t_eq "$summary" "$db $dn $ib $in_" "JSON summary against the program's truth"
 grep -q "^definite leak: 300 bytes in 3 blocks allocated at lose_plain" "$TMP/err" || t_fail "text report: $(head -3 "$TMP/err")"
 t_end
@@ -48,6 +58,20 @@ t_end
 t_begin check_agrees_with_valgrind
 vs_memcheck "$summary" "$leaky"
 t_eq "$summary" "$want" "definite/indirect bytes and blocks, mapprof vs memcheck"
+t_end
+
+t_begin check_last_blocks_before_mallocs_top_chunk
+# the last block's tail may hold the header of malloc's top chunk, which malloc's own state
+# points at: no pointer of the program's (memcheck: both blocks lost, whatever the size)
+for n in 24 40 100 1000 1008; do
+  got=$(mp_summary "$TP/lastleak" "$n")
+  t_eq "$got" "$((16 + n)) 2 0 0" "size $n: definite, indirect"
+done
+for n in 24 1008; do
+  got=$(mp_summary "$TP/lastleak" "$n")
+  vs_memcheck "$got" "$TP/lastleak" "$n"
+  t_eq "$got" "$want" "size $n: mapprof vs memcheck"
+done
 t_end
 
 t_begin check_json_shape
@@ -225,10 +249,6 @@ t_end
 
 # The corpus: each program's definite and indirect bytes and blocks equal memcheck's.
 export G_SLICE=always-malloc
-mp_summary() {
-  "$MAPPROF" check --quiet --json "$TMP/corpus.json" -- "$@" >/dev/null 2>&1
-  python3 -c 'import json,sys; s=json.load(open(sys.argv[1]))["summary"]; print(s["definite_bytes"], s["definite_blocks"], s["indirect_bytes"], s["indirect_blocks"])' "$TMP/corpus.json"
-}
 for prog in leakmaps leakcxx hmleak leakmany "leakthreads" "leakthreads x"; do
   t_begin "corpus_vs_memcheck_${prog// /_}"
   got=$(mp_summary $TP/$prog)

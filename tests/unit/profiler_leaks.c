@@ -77,6 +77,30 @@ static void test_reachable_and_definite(void)
     for (int i = 3; i < N; i++) CHECK_EQ_INT(b[i].cls, MP_LEAK_DEFINITE);
 }
 
+/* glibc's malloc points from its state in the C library's data (a root) at chunk headers: for
+ * a 24-byte block, the next chunk's header lies 16 bytes in. That word from a root is no
+ * program pointer; 8 bytes in, or from a block, an interior pointer still counts. */
+static void test_malloc_headers_from_roots(void)
+{
+    reset();
+    for (int i = 0; i < 4; i++) b[i].size = 24;
+    root[0] = (uintptr_t)&heap[1][2];       /* block 1: only malloc's header pointer */
+    root[1] = (uintptr_t)&heap[2][1];       /* block 2: an interior pointer */
+    root[2] = (uintptr_t)heap[0];
+    heap[0][0] = (uintptr_t)&heap[3][2];    /* block 3: the same word, from a block */
+    classify();
+    CHECK_EQ_INT(b[0].cls, MP_LEAK_REACHABLE);
+    CHECK_EQ_INT(b[1].cls, MP_LEAK_DEFINITE);
+    CHECK_EQ_INT(b[2].cls, MP_LEAK_REACHABLE);
+    CHECK_EQ_INT(b[3].cls, MP_LEAK_REACHABLE);
+    /* a 16-byte block's next header lies past its end: a root word there is the next block's */
+    reset();
+    b[4].size = 16;
+    root[0] = (uintptr_t)&heap[4][1];
+    classify();
+    CHECK_EQ_INT(b[4].cls, MP_LEAK_REACHABLE);
+}
+
 static void test_indirect_tree(void)
 {
     reset();
@@ -245,6 +269,7 @@ int main(void)
 {
     RUN(test_sort);
     RUN(test_reachable_and_definite);
+    RUN(test_malloc_headers_from_roots);
     RUN(test_indirect_tree);
     RUN(test_indirect_leader_later_in_memory);
     RUN(test_cycle);
