@@ -50,7 +50,9 @@ int mp_leakfile_write(const char *path, const mp_leak_report_t *rep, int pid,
         mp_afile_printf(&f, "finding\t%s\t%llu\t%llu\t%d", kind_names[class_index(g->cls)],
                         (unsigned long long)g->bytes, (unsigned long long)g->blocks, g->whole_map);
         mp_tsv_put(&f, g->map_id ? mp_map_kind_name(g->map_kind) : "");
-        mp_afile_printf(&f, "\t%u\t%lld\n", g->map_id, (long long)g->map_entries);
+        mp_afile_printf(&f, "\t%u\t%lld\t%llu\t%llu\t%llu\t%llu\n", g->map_id, (long long)g->map_entries,
+                        (unsigned long long)g->part_bytes[0], (unsigned long long)g->part_blocks[0],
+                        (unsigned long long)g->part_bytes[1], (unsigned long long)g->part_blocks[1]);
         for (uint32_t d = 0; d < g->depth; d++) {
             mp_lframe_t fr[16];
             int nf = sym ? sym(g->pcs[d], fr, 16, ctx) : 0;
@@ -112,7 +114,7 @@ int mp_leakfile_read(const char *path, mp_leakfile_t *lf, char *err, size_t errl
                 lf->sum_bytes[i] += strtoull(fld[1 + 2 * i], NULL, 10);
                 lf->sum_blocks[i] += strtoull(fld[2 + 2 * i], NULL, 10);
             }
-        } else if (!strcmp(fld[0], "finding") && nf == 8) {
+        } else if (!strcmp(fld[0], "finding") && (nf == 8 || nf == 12)) {
             if (mp_grow(&lf->f, &lf->cap, lf->n + 1, sizeof *lf->f)) { e = ENOMEM; break; }
             cur = &lf->f[lf->n++];
             memset(cur, 0, sizeof *cur);
@@ -126,6 +128,10 @@ int mp_leakfile_read(const char *path, mp_leakfile_t *lf, char *err, size_t errl
             snprintf(cur->map_kind, sizeof cur->map_kind, "%s", fld[5]);
             cur->map_id = (uint32_t)strtoul(fld[6], NULL, 10);
             cur->map_entries = strtoll(fld[7], NULL, 10);
+            for (int i = 0; nf == 12 && i < 2; i++) {
+                cur->part_bytes[i] = strtoull(fld[8 + 2 * i], NULL, 10);
+                cur->part_blocks[i] = strtoull(fld[9 + 2 * i], NULL, 10);
+            }
         } else if (!strcmp(fld[0], "frame") && nf == 5 && cur) {
             if (mp_lframes_push(&cur->frames, &cur->nframes, fld)) { e = ENOMEM; break; }
         } else if (!strcmp(fld[0], "end")) {

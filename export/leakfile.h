@@ -34,6 +34,8 @@ typedef struct mp_lfinding {
     char map_kind[24];      /* "" when no map */
     uint32_t map_id;
     int64_t map_entries;
+    /* whole_map: how much of it is definite [0] and indirect [1] (0 when not said) */
+    uint64_t part_bytes[2], part_blocks[2];
     mp_lframe_t *frames;    /* leaf first */
     size_t nframes;
     /* map findings: the map's creation stack (frames above are the stack that freed the

@@ -194,6 +194,13 @@ static int add_map_findings(mp_leakfile_t *lf, const char *prefix, int pid, time
     return rc;
 }
 
+/* Take a suppressed finding's bytes and blocks out of its class's totals. */
+static void unsum(mp_leakfile_t *lf, int kind, uint64_t bytes, uint64_t blocks)
+{
+    lf->sum_bytes[kind] -= lf->sum_bytes[kind] < bytes ? lf->sum_bytes[kind] : bytes;
+    lf->sum_blocks[kind] -= lf->sum_blocks[kind] < blocks ? lf->sum_blocks[kind] : blocks;
+}
+
 int cli_check(int argc, char **argv)
 {
     const char *json = NULL, *junit = NULL, *sarif = NULL, *supp = NULL, *prefix = NULL;
@@ -320,12 +327,18 @@ int cli_check(int argc, char **argv)
     }
     bool leak_gate_failed = any_gated && gated_bytes > max_bytes;
     bool gate_failed = leak_gate_failed || map_gated;
-    /* The summary leaves out what is suppressed (by the finding's class). */
+    /* The summary leaves out what is suppressed, by class: a whole map's definite and
+     * indirect parts each from their own. */
     for (size_t k = 0; k < lf.n; k++) {
-        int kind = mp_leak_kind_index(lf.f[k].kind);
-        if (kind < 0 || kind >= MP_LF_DANGLING || !lf.f[k].suppressed) continue;
-        lf.sum_bytes[kind] -= lf.sum_bytes[kind] < lf.f[k].bytes ? lf.sum_bytes[kind] : lf.f[k].bytes;
-        lf.sum_blocks[kind] -= lf.sum_blocks[kind] < lf.f[k].blocks ? lf.sum_blocks[kind] : lf.f[k].blocks;
+        const mp_lfinding_t *x = &lf.f[k];
+        int kind = mp_leak_kind_index(x->kind);
+        if (kind < 0 || kind >= MP_LF_DANGLING || !x->suppressed) continue;
+        if (x->whole_map && x->part_blocks[0] + x->part_blocks[1] == x->blocks) {
+            unsum(&lf, 0, x->part_bytes[0], x->part_blocks[0]);
+            unsum(&lf, 1, x->part_bytes[1], x->part_blocks[1]);
+        } else {
+            unsum(&lf, kind, x->bytes, x->blocks);
+        }
     }
     for (size_t k = 0; k < lf.n; k++) {
         mp_lfinding_t *x = &lf.f[k];

@@ -88,6 +88,9 @@ int mp_leak_report_build(const mp_leak_result_t *r, mp_leak_report_t *out)
             if (tag[i] != ng + 1) continue;
             f->bytes += r->blocks[i].size;
             f->blocks++;
+            int part = r->blocks[i].cls == MP_LEAK_INDIRECT;    /* the flood takes only lost ones */
+            f->part_bytes[part] += r->blocks[i].size;
+            f->part_blocks[part]++;
         }
         f->cls = (mp_leak_class_t)r->blocks[root].cls;
         f->whole_map = true;

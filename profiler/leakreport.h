@@ -22,6 +22,7 @@ typedef struct mp_leak_group {
     uint32_t map_id;            /* the map (whole_map), or the map keeping it (map_retained) */
     mp_map_kind_t map_kind;
     int64_t map_entries;
+    uint64_t part_bytes[2], part_blocks[2];     /* a whole map: its definite, indirect blocks */
     bool suppressed;            /* matched a suppression (set by whoever applies them) */
 } mp_leak_group_t;
 

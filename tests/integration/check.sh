@@ -273,6 +273,14 @@ x = json.load(open(sys.argv[2]))["leaks"]
 assert len(x) == 1 and x[0]["map"]["kind"] == "std_unordered" and x[0]["map"]["entries"] == 100, x
 assert x[0]["blocks"] == 202, x[0]
 PY
+# the map's finding suppressed: its definite part (the map object) and its indirect part (its
+# arrays and nodes) both leave the summary, each from its own class
+echo 'fun:lose_map*' >"$TMP/supp_map"
+"$MAPPROF" check --suppressions "$TMP/supp_map" --json "$TMP/xs.json" -- "$TP/leakcxx" >/dev/null 2>"$TMP/err"
+t_eq "$?" 0 "leakcxx, its map suppressed: exit status"
+t_eq "$(summary_of "$TMP/xs.json")" "0 0 0 0" "leakcxx, its map suppressed: JSON summary"
+grep -q "^SUMMARY: definite 0 bytes in 0 blocks; indirect 0 bytes in 0 blocks;" "$TMP/err" ||
+  t_fail "leakcxx, its map suppressed: $(grep SUMMARY "$TMP/err")"
 "$MAPPROF" check --quiet --json "$TMP/h.json" -- "$TP/hmleak" >/dev/null 2>&1
 t_eq "$?" 23 "hmleak exit status"
 "$MAPPROF" check -- "$TP/hmleak" 2>&1 >/dev/null | grep -q "^definite leak: map mphash created at new_ptr_map: 30 entries" \
