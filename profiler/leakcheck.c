@@ -182,7 +182,8 @@ static bool overlaps_own(const mp_range_own_t *own, size_t nown, uintptr_t lo, u
     return false;
 }
 
-__attribute__((noinline)) static int check_with_regs(mp_leak_result_t *out, uintptr_t sp)
+/* sp: where this thread's live stack starts; extra: one more root range (below sp). */
+__attribute__((noinline)) static int check_with_regs(mp_leak_result_t *out, uintptr_t sp, mp_range_t extra)
 {
     collect_t c = { 0 };
     mp_live_foreach(add_block, &c);
@@ -196,6 +197,10 @@ __attribute__((noinline)) static int check_with_regs(mp_leak_result_t *out, uint
     size_t nown = mp_own_ranges(own, 4096);
     size_t cap = 256, nroots = 0, root_bytes = 0;
     mp_range_t *roots = mp_pages_alloc(cap * sizeof *roots);
+    if (roots && extra.hi > extra.lo) {
+        roots[nroots++] = extra;
+        root_bytes += extra.hi - extra.lo;
+    }
     for (char *line = maps; roots && line && *line;) {
         char *next = strchr(line, '\n');
         if (next) *next++ = 0;
@@ -232,10 +237,17 @@ __attribute__((noinline)) static int check_with_regs(mp_leak_result_t *out, uint
 /* When the check runs inside exit(), the frames below exit's caller belong to the C library's
  * exit machinery and to us: they hold nothing the program still uses, only stale values from
  * earlier calls (block addresses among them) that would hide leaks. Start the scan at the
- * stack pointer of exit's caller when exit is on the stack; else at ours. */
-static uintptr_t live_stack_start(uintptr_t sp)
+ * stack pointer of exit's caller when exit is on the stack; else at ours. Those frames also
+ * hold where exit's callees saved the caller's callee-saved registers, which may be the only
+ * copy of a pointer (a thread's registers are roots): libunwind gives their values at the
+ * call, into regs (*nregs of them). */
+#define SAVED_REGS 6
+static uintptr_t live_stack_start(uintptr_t sp, uintptr_t *regs, size_t *nregs)
 {
+    static const int saved[SAVED_REGS] = { UNW_X86_64_RBX, UNW_X86_64_RBP, UNW_X86_64_R12,
+                                           UNW_X86_64_R13, UNW_X86_64_R14, UNW_X86_64_R15 };
     static void *exit_fn;
+    *nregs = 0;
     if (!exit_fn) exit_fn = dlsym(RTLD_DEFAULT, "exit");
     unw_context_t uc;
     unw_cursor_t c;
@@ -244,7 +256,13 @@ static uintptr_t live_stack_start(uintptr_t sp)
     for (int depth = 0; depth < 128 && unw_step(&c) > 0; depth++) {
         unw_word_t ip, csp;
         if (unw_get_reg(&c, UNW_REG_IP, &ip) || unw_get_reg(&c, UNW_REG_SP, &csp)) break;
-        if (in_exit) return (uintptr_t)csp > sp ? (uintptr_t)csp : sp;
+        if (in_exit) {
+            for (int k = 0; k < SAVED_REGS; k++) {
+                unw_word_t v;
+                if (!unw_get_reg(&c, saved[k], &v)) regs[(*nregs)++] = (uintptr_t)v;
+            }
+            return (uintptr_t)csp > sp ? (uintptr_t)csp : sp;
+        }
         Dl_info info;
         if (dladdr((void *)(ip - 1), &info) && info.dli_saddr == exit_fn) in_exit = true;
     }
@@ -260,9 +278,11 @@ int mp_leak_check(mp_leak_result_t *out)
     jmp_buf regs;
     setjmp(regs);
     __asm__ volatile("" : : "r"(&regs) : "memory");
-    uintptr_t sp = live_stack_start((uintptr_t)&regs);
+    uintptr_t saved[SAVED_REGS];
+    size_t nsaved;
+    uintptr_t sp = live_stack_start((uintptr_t)&regs, saved, &nsaved);
     park_others();
-    int e = check_with_regs(out, sp);
+    int e = check_with_regs(out, sp, (mp_range_t){ (uintptr_t)saved, (uintptr_t)(saved + nsaved) });
     release_others();
     mp_internal_leave();
     return e;
