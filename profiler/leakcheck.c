@@ -164,22 +164,64 @@ static char *read_maps(size_t *bytes)
     return buf;
 }
 
-static bool has_block(const mp_leak_block_t *b, size_t n, uintptr_t lo, uintptr_t hi)
+/* The index of the first block at or above lo. */
+static size_t first_block(const mp_leak_block_t *b, size_t n, uintptr_t lo)
 {
-    size_t l = 0, h = n;        /* first block with addr >= lo */
+    size_t l = 0, h = n;
     while (l < h) {
         size_t m = l + (h - l) / 2;
         if (b[m].addr < lo) l = m + 1;
         else h = m;
     }
-    return l < n && b[l].addr < hi;
+    return l;
 }
 
-static bool overlaps_own(const mp_range_own_t *own, size_t nown, uintptr_t lo, uintptr_t hi)
+/* A chunk glibc's malloc mapped for this block alone: its header starts a page (the block 16
+ * bytes in), and it is whole pages. The kernel merges such a mapping with the program's own
+ * anonymous memory next to it into one line of the maps. */
+#define PAGE ((uintptr_t)4096)
+static bool mapped_chunk(const mp_leak_block_t *b) { return (b->addr & (PAGE - 1)) == 16 && b->size >= PAGE; }
+
+/* The roots being gathered, in the profiler's own pages. */
+typedef struct rootset {
+    mp_range_t *v;
+    size_t n, cap, bytes;
+} rootset_t;
+
+static bool root_add(rootset_t *r, uintptr_t lo, uintptr_t hi)
 {
-    for (size_t i = 0; i < nown; i++)
-        if (own[i].lo < hi && lo < own[i].hi) return true;
-    return false;
+    if (lo >= hi) return true;
+    if (r->n == r->cap) {
+        r->v = grow_pages(r->v, r->cap * sizeof *r->v, r->cap * 2 * sizeof *r->v);
+        r->cap *= 2;
+        if (!r->v) return false;
+    }
+    r->v[r->n++] = (mp_range_t){ lo, hi };
+    r->bytes += hi - lo;
+    return true;
+}
+
+/* Add [lo, hi) less the profiler's own mappings (our tables hold block addresses; the kernel
+ * merges our anonymous pages with the program's into one line of the maps). A line cut in more
+ * pieces than this is left out whole, as it was before such lines were cut. */
+#define OWN_CUTS 64
+static bool root_add_less_own(rootset_t *r, uintptr_t lo, uintptr_t hi, const mp_range_own_t *own,
+                              size_t nown)
+{
+    mp_range_own_t cut[OWN_CUTS];
+    size_t nc = 0;
+    for (size_t i = 0; i < nown; i++) {
+        if (own[i].hi <= lo || own[i].lo >= hi) continue;
+        if (nc == OWN_CUTS) return true;
+        size_t j = nc++;        /* insertion by lo */
+        for (; j > 0 && cut[j - 1].lo > own[i].lo; j--) cut[j] = cut[j - 1];
+        cut[j] = own[i];
+    }
+    for (size_t j = 0; j < nc; j++) {
+        if (cut[j].lo > lo && !root_add(r, lo, cut[j].lo)) return false;
+        if (cut[j].hi > lo) lo = cut[j].hi;
+    }
+    return root_add(r, lo, hi);
 }
 
 /* sp: where this thread's live stack starts; extra: one more root range (below sp). */
@@ -195,42 +237,48 @@ __attribute__((noinline)) static int check_with_regs(mp_leak_result_t *out, uint
     if (!maps) { mp_pages_free(c.b, c.cap * sizeof *c.b); return errno ? errno : EIO; }
     static mp_range_own_t own[4096];
     size_t nown = mp_own_ranges(own, 4096);
-    size_t cap = 256, nroots = 0, root_bytes = 0;
-    mp_range_t *roots = mp_pages_alloc(cap * sizeof *roots);
-    if (roots && extra.hi > extra.lo) {
-        roots[nroots++] = extra;
-        root_bytes += extra.hi - extra.lo;
-    }
-    for (char *line = maps; roots && line && *line;) {
+    rootset_t r = { mp_pages_alloc(256 * sizeof *r.v), 0, 256, 0 };
+    if (r.v && !root_add(&r, extra.lo, extra.hi)) r.v = NULL;
+    for (char *line = maps; r.v && line && *line;) {
         char *next = strchr(line, '\n');
         if (next) *next++ = 0;
         unsigned long lo, hi;
         char perms[8] = "";
-        if (sscanf(line, "%lx-%lx %7s", &lo, &hi, perms) == 3 && perms[0] == 'r' && perms[1] == 'w' &&
-            !strstr(line, "[vvar]") && !strstr(line, "[vsyscall]") &&
-            !has_block(c.b, c.n, lo, hi) && !overlaps_own(own, nown, lo, hi)) {
+        if (sscanf(line, "%lx-%lx %7s", &lo, &hi, perms) != 3 || perms[0] != 'r' || perms[1] != 'w' ||
+            strstr(line, "[vvar]") || strstr(line, "[vsyscall]")) {
+            line = next;
+            continue;
+        }
+        size_t i = first_block(c.b, c.n, lo), j = i;
+        while (j < c.n && c.b[j].addr < hi && mapped_chunk(&c.b[j])) j++;
+        if (i == c.n || c.b[i].addr >= hi) {
+            /* no block: a root (stacks from their live part) */
             if (sp >= lo && sp < hi) lo = sp & ~(uintptr_t)7;   /* our stack: live part only */
             else lo = parked_start(lo, hi);                     /* another thread's */
-            if (nroots == cap) {
-                roots = grow_pages(roots, cap * sizeof *roots, cap * 2 * sizeof *roots);
-                cap *= 2;
-                if (!roots) break;
+            if (!root_add_less_own(&r, lo, hi, own, nown)) break;
+        } else if ((j == c.n || c.b[j].addr >= hi) && !strstr(line, "[heap]")) {
+            /* only chunks mapped on their own: the rest of the line is the program's */
+            bool ok = true;
+            for (size_t k = i; k < j && ok; k++) {
+                ok = root_add_less_own(&r, lo, c.b[k].addr - 16, own, nown);
+                lo = (c.b[k].addr + c.b[k].size + PAGE - 1) & ~(PAGE - 1);
             }
-            roots[nroots++] = (mp_range_t){ lo, hi };
-            root_bytes += hi - lo;
+            if (!ok || !root_add_less_own(&r, lo, hi, own, nown)) break;
         }
+        /* else the heap's own memory: its blocks are scanned from the roots, and its free
+         * chunks hold stale words */
         line = next;
     }
     mp_pages_free(maps, maps_bytes);
-    if (!roots) { mp_pages_free(c.b, c.cap * sizeof *c.b); return ENOMEM; }
-    int e = mp_leak_classify(c.b, c.n, roots, nroots);
-    mp_pages_free(roots, cap * sizeof *roots);
+    if (!r.v) { mp_pages_free(c.b, c.cap * sizeof *c.b); return ENOMEM; }
+    int e = mp_leak_classify(c.b, c.n, r.v, r.n);
+    mp_pages_free(r.v, r.cap * sizeof *r.v);
     if (e) { mp_pages_free(c.b, c.cap * sizeof *c.b); return e; }
     out->blocks = c.b;
     out->n = c.n;
     out->cap = c.cap;
-    out->nroots = nroots;
-    out->root_bytes = root_bytes;
+    out->nroots = r.n;
+    out->root_bytes = r.bytes;
     return 0;
 }
 

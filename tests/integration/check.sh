@@ -87,6 +87,19 @@ vs_memcheck "$got" "$TP/leakregs" lose
 t_eq "$got" "$want" "register cleared: mapprof vs memcheck"
 t_end
 
+t_begin check_pointers_in_the_programs_own_mappings
+# memory the program mapped is a root, also when the kernel merged it into one line of the maps
+# with a chunk malloc mapped for a big block, or with the profiler's own pages
+"$MAPPROF" check --quiet --json "$TMP/mm.json" -- "$TP/leakmmap" >/dev/null 2>"$TMP/err"
+t_eq "$?" 0 "next to a mapped chunk: exit status"
+grep -q "did not land" "$TMP/err" && t_fail "the test program could not set itself up"
+t_eq "$(summary_of "$TMP/mm.json")" "0 0 0 0" "next to a mapped chunk: definite, indirect"
+got=$(python3 -c 'import json,sys; s=json.load(open(sys.argv[1]))["summary"]; print(s["reachable_bytes"], s["reachable_blocks"])' "$TMP/mm.json" 2>&1)
+t_eq "$got" "$((1048576 + 62)) 3" "next to a mapped chunk: reachable (the big block and the two)"
+t_eq "$(mp_summary "$TP/leakmmap" lose)" "62 2 0 0" "nothing kept: definite"
+t_eq "$(mp_summary "$TP/leakmmap" alone)" "0 0 0 0" "a page of its own: definite, indirect"
+t_end
+
 t_begin check_json_shape
 python3 - "$TMP/l.json" <<'PY' || t_fail "JSON shape"
 import json, sys
