@@ -7,7 +7,9 @@
  * is int, guint is unsigned int, function pointers are pointers).
  *
  * One fact is read from the table itself: its slot count, GHashTable's first field (gsize size,
- * its layout since GLib 2.36), used only when it agrees with the bytes of arrays we saw. */
+ * its layout since GLib 2.36), used only when it agrees with the bytes of arrays we saw. An
+ * iterator (GHashTableIter) is never read: its address names it, GLib's accessor gives its
+ * table. The program's own callbacks (foreach predicates) run outside the map's context. */
 #define _GNU_SOURCE
 #include <stddef.h>
 #include <stdint.h>
@@ -193,24 +195,169 @@ HOOK int g_hash_table_steal_extended(ht_t ht, const void *key, void **sk, void *
     return f ? del_op(ht, key, NULL, f, sk, sv) : 0;
 }
 
+/* foreach_remove / foreach_steal: GLib removes exactly the entries for which the program's
+ * predicate returns true, so the predicate is wrapped and each of those keys leaves the
+ * dangling table before GLib's destroy notifies can free it. The predicate is the program's
+ * code: it runs outside the map's context, or whatever it allocates would be counted as the
+ * map's arrays (and sampled at rate 1). */
+typedef struct pred {
+    int (*fn)(void *key, void *value, void *data);  /* the program's predicate */
+    void *data;                                     /* and its user_data */
+    uint32_t id;                                    /* the map */
+    mp_map_ctx_t outer;                             /* the context the operation entered from */
+} pred_t;
+
+static int pred_call(void *key, void *value, void *data)
+{
+    pred_t *p = data;
+    mp_map_ctx_leave(p->outer);
+    int r = p->fn(key, value, p->data);
+    if (r) mp_dangling_remove(p->id, key);
+    mp_map_ctx_enter(p->id, MP_ROLE_BUCKET_ARRAY);
+    return r;
+}
+
+static unsigned foreach_del_op(ht_t ht, fnp fn, void *data, unsigned (*f)(ht_t, fnp, void *))
+{
+    uint32_t id = (ht && !mp_tls.busy) ? mp_map_find(ht) : 0;
+    pred_t p = { (int (*)(void *, void *, void *))fn, data, id, { 0, 0, false } };
+    p.outer = mp_map_ctx_enter(id, MP_ROLE_BUCKET_ARRAY);
+    unsigned r = id && fn ? f(ht, (fnp)pred_call, &p) : f(ht, fn, data);
+    mp_map_ctx_leave(p.outer);
+    if (id) {
+        mp_map_count_ops(id, 0, r);
+        refresh(id, ht);
+    }
+    return r;
+}
+
 HOOK unsigned g_hash_table_foreach_remove(ht_t ht, fnp fn, void *data)
 {
     unsigned (*f)(ht_t, fnp, void *) =
         MP_REAL(unsigned (*)(ht_t, fnp, void *), g_hash_table_foreach_remove);
-    unsigned r = 0;
-    if (!f) return 0;
-    OP_BODY(f(ht, fn, data), 0, (int64_t)r)
-    return r;
+    return f ? foreach_del_op(ht, fn, data, f) : 0;
 }
 
 HOOK unsigned g_hash_table_foreach_steal(ht_t ht, fnp fn, void *data)
 {
     unsigned (*f)(ht_t, fnp, void *) =
         MP_REAL(unsigned (*)(ht_t, fnp, void *), g_hash_table_foreach_steal);
-    unsigned r = 0;
+    return f ? foreach_del_op(ht, fn, data, f) : 0;
+}
+
+/* Iterators. A GHashTableIter is the caller's struct, GLib's to read: only its address is
+ * used here, as a name. g_hash_table_iter_next tells which entry an iterator stands on; this
+ * thread's recent iterators keep it, so that iter_remove/steal/replace know the entry they act
+ * on (its key is the one the dangling table follows). Loops nest a few iterators deep; one not
+ * kept here (evicted, or advanced on another thread) still gets its counts refreshed. Static
+ * thread-local slots: nothing is allocated inside a hook. */
+#define ITER_SLOTS 8
+
+typedef struct iter_pos {
+    const void *iter;           /* the GHashTableIter; NULL: slot free */
+    void *key;                  /* the key its last successful next returned */
+} iter_pos_t;
+
+static MP_TLS iter_pos_t iter_pos[ITER_SLOTS];
+static MP_TLS unsigned iter_victim;     /* next slot to reuse when all are taken */
+static MP_TLS unsigned iter_last;       /* the slot noted last: a loop's next finds it at once */
+
+static iter_pos_t *iter_find(const void *iter)
+{
+    for (unsigned i = 0; i < ITER_SLOTS; i++)
+        if (iter_pos[i].iter == iter) return &iter_pos[i];
+    return NULL;
+}
+
+static void iter_note(const void *iter, void *key)
+{
+    iter_pos_t *p = &iter_pos[iter_last];
+    if (p->iter != iter) {
+        p = iter_find(iter);
+        if (!p) p = iter_find(NULL);
+        if (!p) p = &iter_pos[iter_victim++ % ITER_SLOTS];
+        iter_last = (unsigned)(p - iter_pos);
+    }
+    *p = (iter_pos_t){ iter, key };
+}
+
+static void iter_forget(const void *iter)
+{
+    iter_pos_t *p = iter_find(iter);
+    if (p) *p = (iter_pos_t){ NULL, NULL };
+}
+
+/* The table an iterator walks (GLib's accessor: the iterator's layout stays GLib's). */
+static ht_t iter_table(void *iter)
+{
+    ht_t (*f)(void *) = MP_REAL(ht_t (*)(void *), g_hash_table_iter_get_hash_table);
+    return f && iter ? f(iter) : NULL;
+}
+
+HOOK int g_hash_table_iter_next(void *iter, void **key, void **value)
+{
+    int (*f)(void *, void **, void **) =
+        MP_REAL(int (*)(void *, void **, void **), g_hash_table_iter_next);
     if (!f) return 0;
-    OP_BODY(f(ht, fn, data), 0, (int64_t)r)
+    void *k = NULL, *v = NULL;
+    int r = f(iter, &k, &v);
+    if (key) *key = k;
+    if (value) *value = v;
+    if (r) iter_note(iter, k);
+    else iter_forget(iter);
     return r;
+}
+
+/* iter_remove / iter_steal. GLib refuses a remove it finds wrong (an iterator not on an
+ * entry, a table changed behind it) with a warning; the entry count tells whether one went. */
+static void iter_del_op(void *iter, void (*f)(void *))
+{
+    ht_t ht = iter_table(iter);
+    uint32_t id = (ht && !mp_tls.busy) ? mp_map_find(ht) : 0;
+    int64_t before = id ? table_size(ht) : 0;
+    mp_map_ctx_t c = mp_map_ctx_enter(id, MP_ROLE_BUCKET_ARRAY);
+    f(iter);
+    mp_map_ctx_leave(c);
+    if (!id) return;
+    iter_pos_t *p = iter_find(iter);
+    if (table_size(ht) < before) {
+        mp_map_count_ops(id, 0, 1);
+        if (p) mp_dangling_remove(id, p->key);
+    }
+    if (p) *p = (iter_pos_t){ NULL, NULL };
+    refresh(id, ht);
+}
+
+HOOK void g_hash_table_iter_remove(void *iter)
+{
+    void (*f)(void *) = MP_REAL(void (*)(void *), g_hash_table_iter_remove);
+    if (f) iter_del_op(iter, f);
+}
+
+HOOK void g_hash_table_iter_steal(void *iter)
+{
+    void (*f)(void *) = MP_REAL(void (*)(void *), g_hash_table_iter_steal);
+    if (f) iter_del_op(iter, f);
+}
+
+/* iter_replace: the entry keeps its key and now holds value (GLib frees the old value with the
+ * table's value destroy notify, and turns a set into a map when value is not the key: arrays
+ * it allocates here are the map's). GLib refuses a replace only on a misuse it reports itself
+ * (g_critical), which no entry count shows: the entry is taken to hold value. */
+HOOK void g_hash_table_iter_replace(void *iter, void *value)
+{
+    void (*f)(void *, void *) = MP_REAL(void (*)(void *, void *), g_hash_table_iter_replace);
+    if (!f) return;
+    ht_t ht = iter_table(iter);
+    uint32_t id = (ht && !mp_tls.busy) ? mp_map_find(ht) : 0;
+    mp_map_ctx_t c = mp_map_ctx_enter(id, MP_ROLE_BUCKET_ARRAY);
+    f(iter, value);
+    mp_map_ctx_leave(c);
+    if (!id) return;
+    mp_map_count_ops(id, 1, 0);
+    iter_pos_t *p = iter_find(iter);
+    if (p) mp_dangling_insert(id, p->key, value, false);
+    refresh(id, ht);
 }
 
 /* remove_all / steal_all: count what went. */

@@ -43,13 +43,7 @@ $(BUILD)/tests/bench/%: tests/bench/%.c
 	$(CC) $(TP_CFLAGS) $< -o $@ -lm -lpthread
 BENCH_PROGS += $(BUILD)/tests/bench/churn
 TEST_PROGS += $(BUILD)/tests/bench/churn
-$(TP)/ghash: tests/preload/ghash.c
-	@mkdir -p $(dir $@)
-	$(CC) $(TP_CFLAGS) $(GLIB_CFLAGS) $< -o $@ $(GLIB_LIBS)
-$(TP)/dangling: tests/preload/dangling.c
-	@mkdir -p $(dir $@)
-	$(CC) $(TP_CFLAGS) $(GLIB_CFLAGS) $< -o $@ $(GLIB_LIBS)
-$(TP)/leakmaps: tests/preload/leakmaps.c
+$(TP)/ghash $(TP)/ghashiter $(TP)/dangling $(TP)/leakmaps: $(TP)/%: tests/preload/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(TP_CFLAGS) $(GLIB_CFLAGS) $< -o $@ $(GLIB_LIBS)
 # Benchmark workloads and probes for scripts/bench.sh (make bench).

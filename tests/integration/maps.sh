@@ -150,6 +150,35 @@ for cfg in "rate=524288:dangling=all" "rate=1" "rate=65536:seed=7 4194304"; do
   t_end
 done
 
+# GLib tables emptied through iterators (iter_remove, iter_steal, iter_replace) and foreach
+# predicates, whose keys and values are freed as the entries go: the entry counts are GLib's,
+# and the only dangling references are the 2 the program makes on purpose in free_live (a
+# value iter_replace put in, a key foreach_steal kept). rate=1 follows every entry; the
+# default rate with dangling=all does too, with the sampler's countdown in play.
+for opts in rate=1 rate=524288:dangling=all; do
+  t_begin "ghash_iterators_${opts//[=:]/_}"
+  out="$TMP/gi${opts//[=:]/_}"
+  MAPPROF_OPTIONS="$opts:output=$out" LD_PRELOAD="$LIB" "$TP/ghashiter" >"$TMP/gi.truth"
+  f=$(ls "$out".*.0.maps 2>/dev/null)
+  [ -f "$f" ] || t_fail "no maps file"
+  declare -A gid=()
+  while read -r _ name obj entries; do
+    gid[$name]=$(awk -F'\t' -v o="$obj" '$1 == "map" && $17 == o { print $2 }' "$f")
+    [ -n "${gid[$name]}" ] || { t_fail "$name: no map at $obj"; continue; }
+    t_eq "$(maps_field "$f" "${gid[$name]}" 4)" "$entries" "$name entries"
+  done < <(grep '^map ' "$TMP/gi.truth")
+  t_eq "$(grep -c '^dangling' "$f")" 2 "dangling references (all of them)"
+  while read -r _ name kind; do
+    t_eq "$(awk -F'\t' -v m="${gid[$name]:-x}" -v k="$kind" '$1 == "dangling" && $2 == m && $5 == k && $9 == 1' "$f" | wc -l)" 1 "$name: certain dangling $kind"
+  done < <(grep '^dangling ' "$TMP/gi.truth")
+  t_eq "$(awk -F'\t' '$1 == "dangling" { getline; print $2 }' "$f" | sort -u)" free_live "free stacks start in free_live"
+  # the predicate's own 64 KiB block is the program's, not the table's arrays
+  fr=$(maps_field "$f" "${gid[foreach_remove]:-x}" 8)
+  [ "${fr:-0}" -gt 0 ] && [ "${fr:-0}" -lt 65536 ] || t_fail "foreach_remove bucket bytes: $fr"
+  unset gid
+  t_end
+done
+
 t_begin live_findings_json
 mkdir -p "$TMP/lf"
 MAPPROF_OPTIONS=dangling=all "$MAPPROF" run --findings -o "$TMP/lf/d" -- "$TP/dangling" >/dev/null 2>&1
