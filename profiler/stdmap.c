@@ -36,6 +36,11 @@ static bool safe_read(uintptr_t addr, void *buf, size_t len)
     return process_vm_readv(getpid(), &local, 1, &remote, 1, 0) == (ssize_t)len;
 }
 
+/* A stack's role, from its innermost frames: libstdc++'s allocation helpers when the debug
+ * information names inlined frames. Without it (a release build), they are inlined out of
+ * sight, and the allocating frame is the function that inlined them: only _M_rehash (or the
+ * insert that inlines it), which allocates the new bucket array and nothing else, still says
+ * what the block is; nodes go unrecognized. */
 static uint8_t classify(mp_sym_t *sym, const mp_stack_t *s)
 {
     for (uint32_t d = 0; d < s->depth && d < 4; d++) {
@@ -47,6 +52,10 @@ static uint8_t classify(mp_sym_t *sym, const mp_stack_t *s)
             if (strstr(f, "_M_allocate_buckets")) return CLASS_BUCKETS;
             if (strstr(f, "_M_allocate_node")) return CLASS_NODE;
         }
+        if (d == 0 && n > 0 && fr[0].name && strstr(fr[0].name, "_Hashtable") &&
+            (strstr(fr[0].name, "::_M_rehash") || strstr(fr[0].name, "::_M_insert_unique_node") ||
+             strstr(fr[0].name, "::_M_insert_multi_node")))
+            return CLASS_BUCKETS;
     }
     return CLASS_NONE;
 }
@@ -78,6 +87,7 @@ typedef struct cand {
     uint64_t size;      /* its bytes */
     uint32_t stack;     /* where it was allocated */
     uintptr_t obj;      /* the map object, once found */
+    bool sure;          /* found by its elements (is_owner's back pointer), not only as empty */
 } cand_t;
 
 typedef struct cands {
@@ -100,14 +110,43 @@ static void collect(const mp_block_t *b, void *ctx)
         c->v = v;
         c->cap = cap;
     }
-    c->v[c->n++] = (cand_t){ b->addr, b->size, b->stack, 0 };
+    c->v[c->n++] = (cand_t){ b->addr, b->size, b->stack, 0, false };
 }
 
-/* obj is a _Hashtable whose buckets are c: its first two words say so. */
-static bool is_owner(uintptr_t obj, const cand_t *c)
+/* libstdc++'s _Hashtable, as far as it is read here. */
+typedef struct hashtable {
+    uintptr_t buckets, count;   /* the bucket array and its length */
+    uintptr_t before;           /* _M_before_begin's next: the first node, NULL when empty */
+    uintptr_t elements;
+    float max_load;
+} hashtable_t;
+
+/* Does a bucket of c hold v? Read in pieces: arrays may be large. */
+static bool buckets_hold(const cand_t *c, uintptr_t v)
 {
-    uintptr_t w[2];
-    return obj && safe_read(obj, w, sizeof w) && w[0] == c->addr && w[1] == c->size / 8;
+    uintptr_t w[512];
+    for (uint64_t off = 0; off < c->size; off += sizeof w) {
+        size_t len = c->size - off < sizeof w ? (size_t)(c->size - off) : sizeof w;
+        if (!safe_read(c->addr + off, w, len)) return false;
+        for (size_t i = 0; i < len / 8; i++)
+            if (w[i] == v) return true;
+    }
+    return false;
+}
+
+/* obj is the _Hashtable whose buckets are c, into *h. Its first two words must be c's address
+ * and length, but memory that held such a map (freed, or a copy) may too: so its max load
+ * factor must be a sane number, its first node there exactly when it has elements, and then
+ * one of its buckets must point back at its _M_before_begin (obj + 16), as libstdc++ keeps
+ * the bucket of its first node. An empty map is taken on the first two, not surely: a map
+ * destroyed, its memory not yet reused, looks the same, and another one may hold the array now. */
+static bool is_owner(uintptr_t obj, const cand_t *c, hashtable_t *h)
+{
+    if (!obj || !safe_read(obj, h, sizeof *h) || h->buckets != c->addr || h->count != c->size / 8)
+        return false;
+    if (!(h->max_load > 0 && h->max_load <= 1e6f)) return false;     /* NaN fails too */
+    if ((h->elements == 0) != (h->before == 0)) return false;
+    return !h->elements || buckets_hold(c, obj + 2 * sizeof(uintptr_t));
 }
 
 /* Search every readable, writable mapping but our own for the unresolved arrays' owners. */
@@ -137,7 +176,12 @@ static void search(cands_t *c, mp_idtab_t *want)
                 uint32_t k = buf[i] ? mp_idtab_get(want, buf[i]) : 0;
                 if (!k) continue;
                 cand_t *x = &c->v[k - 1];
-                if (!x->obj && buf[i + 1] == x->size / 8) x->obj = a + i * 8;
+                hashtable_t h;
+                if (x->sure || buf[i + 1] != x->size / 8 || !is_owner(a + i * 8, x, &h)) continue;
+                if (!x->obj || h.elements) {    /* an empty one, until a sure one shows */
+                    x->obj = a + i * 8;
+                    x->sure = h.elements != 0;
+                }
             }
         }
     }
@@ -175,9 +219,12 @@ void mp_stdmap_refresh(mp_sym_t *sym)
     size_t unresolved = 0;
     for (size_t i = 0; i < c.n; i++) {
         uint32_t k = mp_idtab_get(&obj_of, c.v[i].addr);
-        if (k && is_owner(objs[k - 1], &c.v[i])) {
+        hashtable_t h;
+        if (k && is_owner(objs[k - 1], &c.v[i], &h)) {
             c.v[i].obj = objs[k - 1];
-        } else {
+            c.v[i].sure = h.elements != 0;
+        }
+        if (!c.v[i].sure) {         /* not found, or only as an empty map: look for a sure one */
             mp_idtab_put(&want, c.v[i].addr, (uint32_t)i + 1);
             unresolved++;
         }
@@ -192,12 +239,12 @@ void mp_stdmap_refresh(mp_sym_t *sym)
         cand_t *x = &c.v[i];
         if (!x->obj) continue;
         remember(x->addr, x->obj);
-        struct { uintptr_t buckets, count, before, elements; float max_load; } h;
-        if (!safe_read(x->obj, &h, sizeof h)) continue;
+        hashtable_t h;
+        if (!is_owner(x->obj, x, &h)) continue;
         uint32_t id = mp_map_find((const void *)x->obj);
         if (id && mp_map_kind(id) != MP_KIND_STD_UNORDERED) continue;   /* another source knows it */
         if (!id) {
-            mp_map_desc_t d = { MP_KIND_STD_UNORDERED, 0, 0, 1, h.max_load > 0 ? h.max_load : 1.0, 8 };
+            mp_map_desc_t d = { MP_KIND_STD_UNORDERED, 0, 0, 1, h.max_load, 8 };
             id = mp_map_create((const void *)x->obj, &d, x->stack);
         }
         mp_map_set(id, (int64_t)h.elements, (int64_t)h.count, 0, -1);

@@ -30,6 +30,12 @@ TEST_PROGS += $(TP)/chdirer_static
 $(TP)/%: tests/preload/%.cpp
 	@mkdir -p $(dir $@)
 	$(CXX) $(CXXFLAGS) -I. -fsized-deallocation $< -o $@
+# the same map program as a release build: no debug information (libstdc++'s inlined helpers
+# are then out of sight)
+$(TP)/stdmap_nodebug: tests/preload/stdmap.cpp
+	@mkdir -p $(dir $@)
+	$(CXX) $(filter-out -g,$(CXXFLAGS)) -I. $< -o $@
+TEST_PROGS += $(TP)/stdmap_nodebug
 $(TP)/frameplugin_small.so $(TP)/frameplugin_large.so: $(TP)/frameplugin_%.so: tests/preload/frameplugin.c
 	@mkdir -p $(dir $@)
 	$(CC) $(TP_CFLAGS) -shared -fPIC -DFRAME=$(if $(filter small,$*),2048,60000) $< -o $@

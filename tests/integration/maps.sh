@@ -81,10 +81,12 @@ t_eq "$(maps_field "$f" 1 12)" $(( 524288 * 24 - 1334 * 24 )) "big map retained 
 case " $(maps_ids "$f") " in *" 3 "*) t_fail "destroyed map 3 still listed" ;; esac
 t_end
 
-for rate in 524288 1; do
-  t_begin "std_unordered_map_rate_$rate"
-  out="$TMP/sm$rate"
-  MAPPROF_OPTIONS="rate=$rate:output=$out" LD_PRELOAD="$LIB" "$TP/stdmap" >"$TMP/sm.truth"
+# stdmap_nodebug: the same program built without debug information, as a release build is
+for prog_rate in stdmap:524288 stdmap:1 stdmap_nodebug:1; do
+  prog=${prog_rate%:*} rate=${prog_rate#*:}
+  t_begin "std_unordered_map_${prog#stdmap}_rate_$rate"
+  out="$TMP/sm$rate${prog#stdmap}"
+  MAPPROF_OPTIONS="rate=$rate:output=$out" LD_PRELOAD="$LIB" "$TP/$prog" >"$TMP/sm.truth"
   f=$(ls "$out".*.0.maps 2>/dev/null)
   [ -f "$f" ] || t_fail "no maps file"
   while read -r _ name entries buckets bytes; do
@@ -110,6 +112,23 @@ for rate in 524288 1; do
   fi
   t_end
 done
+
+# A map destroyed, and its bucket array's address taken by a new map: the dead object's memory
+# still names the array, and must not pass for its owner
+t_begin std_unordered_map_array_reused_by_another
+out="$TMP/smr"
+MAPPROF_OPTIONS="rate=1:output=$out" LD_PRELOAD="$LIB" "$TP/stdmapreuse" >"$TMP/smr.truth"
+t_eq "$?" 0 "exit status (77: the array was not reused)"
+seq=0
+while read -r _ name entries buckets _; do
+  f=$(ls "$out".*."$seq".maps 2>/dev/null)
+  t_eq "$(awk -F'\t' '$1 == "map" && $3 == "std_unordered"' "$f" | wc -l)" 1 "$name: std maps"
+  id=$(maps_ids "$f")
+  t_eq "$(maps_field "$f" "$id" 4)" "$entries" "$name: entries"
+  t_eq "$(maps_field "$f" "$id" 6)" "$buckets" "$name: buckets"
+  seq=$((seq + 1))
+done < <(grep '^map ' "$TMP/smr.truth")
+t_end
 
 t_begin report_maps_json
 pb=$(ls "$TMP"/sm1.*.0.pb.gz)
