@@ -252,6 +252,15 @@ int cli_check(int argc, char **argv)
             return cli_die("cannot read suppressions %s: %s", supp, why);
     }
 
+    /* A report left by an earlier run must not pass for this one's when this one writes none
+     * (the command killed by a signal, or mapprof stopped): the targets go first. */
+    const char *const reports[] = { json, junit, sarif };
+    for (size_t k = 0; k < sizeof reports / sizeof *reports; k++) {
+        struct stat sb;
+        if (reports[k] && lstat(reports[k], &sb) == 0 && !S_ISDIR(sb.st_mode) && unlink(reports[k]) != 0)
+            return cli_die("cannot replace %s: %s", reports[k], strerror(errno));
+    }
+
     char dir[] = "/tmp/mapprof-check.XXXXXX";
     if (!mkdtemp(dir)) return cli_die("cannot create a temporary directory: %s", strerror(errno));
     char opts[PATH_MAX + 64];

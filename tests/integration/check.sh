@@ -262,9 +262,13 @@ t_end
 t_begin check_command_status_and_signals
 "$MAPPROF" check --quiet -- sh -c 'exit 3' >/dev/null 2>&1
 t_eq "$?" 3 "the command's own failure"
-"$MAPPROF" check --quiet -- sh -c 'kill -9 $$' >/dev/null 2>"$TMP/err"
+# reports of an earlier run (here, a leaky one) are not left to pass for this one's
+"$MAPPROF" check --quiet --json "$TMP/k.json" --junit "$TMP/k.xml" --sarif "$TMP/k.sarif" -- "$leaky" >/dev/null 2>&1
+t_eq "$(ls "$TMP"/k.json "$TMP"/k.xml "$TMP"/k.sarif 2>/dev/null | wc -l)" 3 "an earlier run's reports"
+"$MAPPROF" check --quiet --json "$TMP/k.json" --junit "$TMP/k.xml" --sarif "$TMP/k.sarif" -- sh -c 'kill -9 $$' >/dev/null 2>"$TMP/err"
 t_eq "$?" 137 "killed by a signal"
 grep -q "no leak check" "$TMP/err" || t_fail "no word about the missing check: $(cat "$TMP/err")"
+t_eq "$(ls "$TMP"/k.json "$TMP"/k.xml "$TMP"/k.sarif 2>/dev/null | wc -l)" 0 "reports left from the earlier run"
 # SIGTERM (left at its default; dash resets it, bash does not): no leak check either, but the
 # profile of what was live is there
 "$MAPPROF" check --quiet -o "$TMP/ct" -- bash -c 'kill -TERM $$' >/dev/null 2>"$TMP/err"
