@@ -3,6 +3,7 @@
 #include "profiler/leakcheck.h"
 
 #include <dirent.h>
+#include <pthread.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
@@ -21,6 +22,7 @@
 #include "profiler/arena.h"
 #include "profiler/livetab.h"
 #include "profiler/profiler.h"
+#include "profiler/spin.h"
 
 /* Working memory comes from the profiler's own mappings, which the scan leaves out: a large
  * malloc'd array of block addresses would otherwise be an mmap'd region with no tracked block
@@ -128,6 +130,71 @@ static void park_others(void)
 static void release_others(void)
 {
     __atomic_store_n(&park_release, 1, __ATOMIC_RELEASE);
+}
+
+/* Stacks of threads that ended. glibc keeps a joined thread's stack mapped for the next
+ * thread (its stack cache), with whatever the dead thread left on it: block addresses among
+ * them, which kept lost blocks reachable (memcheck: definitely lost). A thread that took a
+ * slow path notes its stack's bounds when it ends; the check leaves such a stack out while it
+ * is still the whole of its line above its guard page and no parked thread stands on it. A
+ * thread started on a cached stack takes it off the list at its own first slow path. */
+#define DEAD_MAX 256
+static mp_range_t dead[DEAD_MAX];
+static unsigned ndead, dead_next;
+static mp_spin_t dead_lock;
+static pthread_key_t dead_key;
+static pthread_once_t dead_once = PTHREAD_ONCE_INIT;
+static bool dead_key_ok;
+
+static void dead_drop_locked(uintptr_t sp)
+{
+    for (unsigned i = 0; i < ndead; i++)
+        if (sp >= dead[i].lo && sp < dead[i].hi) dead[i] = dead[--ndead];
+}
+
+static void thread_ended(void *arg)
+{
+    (void)arg;
+    uintptr_t lo = mp_tls.stack_lo, hi = mp_tls.stack_hi, sp = (uintptr_t)&arg;
+    if (!(sp >= lo && sp < hi)) return;     /* bounds never learned: the stack stays a root */
+    mp_busy_enter();        /* parked inside the lock, this thread goes on (park_handler) */
+    mp_spin_lock(&dead_lock);
+    dead_drop_locked(sp);
+    if (ndead < DEAD_MAX) dead[ndead++] = (mp_range_t){ lo, hi };
+    else dead[dead_next++ % DEAD_MAX] = (mp_range_t){ lo, hi };
+    mp_spin_unlock(&dead_lock);
+    mp_busy_leave();
+}
+
+static void dead_key_make(void) { dead_key_ok = pthread_key_create(&dead_key, thread_ended) == 0; }
+
+void mp_leak_thread_start(void)
+{
+    pthread_once(&dead_once, dead_key_make);
+    if (!dead_key_ok) return;
+    pthread_setspecific(dead_key, (void *)1);
+    uintptr_t sp = (uintptr_t)&sp;
+    mp_busy_enter();
+    mp_spin_lock(&dead_lock);
+    dead_drop_locked(sp);
+    mp_spin_unlock(&dead_lock);
+    mp_busy_leave();
+}
+
+void mp_leak_reset_lock(void) { mp_spin_init(&dead_lock); }
+
+/* Is [lo, hi) exactly a stack of a thread that ended, with no parked thread on it? */
+static bool dead_stack(uintptr_t lo, uintptr_t hi)
+{
+    for (int i = 0; i < npark; i++) {
+        uintptr_t sp = __atomic_load_n(&park[i].sp, __ATOMIC_ACQUIRE);
+        if (sp >= lo && sp < hi) return false;
+    }
+    bool found = false;
+    mp_spin_lock(&dead_lock);
+    for (unsigned i = 0; i < ndead && !found; i++) found = dead[i].lo == lo && dead[i].hi == hi;
+    mp_spin_unlock(&dead_lock);
+    return found;
 }
 
 /* The live start of a parked thread's stack within [lo, hi), else lo. */
@@ -238,6 +305,7 @@ __attribute__((noinline)) static int check_with_regs(mp_leak_result_t *out, uint
     static mp_range_own_t own[4096];
     size_t nown = mp_own_ranges(own, 4096);
     rootset_t r = { mp_pages_alloc(256 * sizeof *r.v), 0, 256, 0 };
+    uintptr_t guard_hi = 0;     /* the end of the last line with no access (a guard page) */
     if (r.v && !root_add(&r, extra.lo, extra.hi)) r.v = NULL;
     for (char *line = maps; r.v && line && *line;) {
         char *next = strchr(line, '\n');
@@ -246,12 +314,16 @@ __attribute__((noinline)) static int check_with_regs(mp_leak_result_t *out, uint
         char perms[8] = "";
         if (sscanf(line, "%lx-%lx %7s", &lo, &hi, perms) != 3 || perms[0] != 'r' || perms[1] != 'w' ||
             strstr(line, "[vvar]") || strstr(line, "[vsyscall]")) {
+            if (!strncmp(perms, "---", 3)) guard_hi = hi;
             line = next;
             continue;
         }
+        bool after_guard = guard_hi == lo;
         size_t i = first_block(c.b, c.n, lo), j = i;
         while (j < c.n && c.b[j].addr < hi && mapped_chunk(&c.b[j])) j++;
-        if (i == c.n || c.b[i].addr >= hi) {
+        if ((i == c.n || c.b[i].addr >= hi) && after_guard && !(sp >= lo && sp < hi) && dead_stack(lo, hi)) {
+            /* a stack glibc keeps for the next thread: nothing on it is live */
+        } else if (i == c.n || c.b[i].addr >= hi) {
             /* no block: a root (stacks from their live part) */
             if (sp >= lo && sp < hi) lo = sp & ~(uintptr_t)7;   /* our stack: live part only */
             else lo = parked_start(lo, hi);                     /* another thread's */

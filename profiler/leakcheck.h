@@ -5,7 +5,8 @@
  * their TLS, memory the program mapped itself), minus the profiler's own tables; for the
  * calling thread, only its stack above the current stack pointer (with its registers spilled
  * there). Threads still running are scanned over their whole stack mapping, which may keep a
- * leak reachable but never reports a live block as leaked. */
+ * leak reachable but never reports a live block as leaked; the stacks of threads that ended,
+ * which glibc keeps mapped for the next thread, are not scanned. */
 #ifndef MAPPROF_PROFILER_LEAKCHECK_H
 #define MAPPROF_PROFILER_LEAKCHECK_H
 
@@ -22,6 +23,11 @@ typedef struct mp_leak_result {
     size_t root_bytes;          /* bytes of roots scanned */
 } mp_leak_result_t;
 
+/* A thread's first slow path, under the leak check: its stack will be noted as dead when it
+ * ends, and it is no longer a dead one's (glibc reuses stacks). */
+void mp_leak_thread_start(void);
+/* In a fork child: the dead stacks' lock, which a thread that is gone may have held. */
+void mp_leak_reset_lock(void);
 /* Run the check now (under the reentrancy guard). Returns 0 or an errno value. */
 int mp_leak_check(mp_leak_result_t *out);
 void mp_leak_result_free(mp_leak_result_t *r);

@@ -17,6 +17,7 @@
 #include "profiler/arena.h"
 #include "profiler/dangling.h"
 #include "profiler/iheap.h"
+#include "profiler/leakcheck.h"
 #include "profiler/livetab.h"
 #include "profiler/maps.h"
 #include "profiler/log.h"
@@ -66,6 +67,7 @@ static void thread_init(void)
     }
     mp_tls.rng = mp_sample_seed(seed, mp_tls.ordinal - 1);
     mp_tls.countdown = mp_sample_next(&mp_tls.rng, opts.rate);
+    if (opts.leak_check) mp_leak_thread_start();
 }
 
 /* account() with estimates (rate above 1) or the in-use trigger. */
@@ -296,6 +298,7 @@ static void fork_child(void)
     mp_dangling_reset_lock();
     mp_map_reset_lock();
     mp_stack_reset_lock();
+    mp_leak_reset_lock();
     mp_unwind_fork_child();
     mp_trigger_after_fork_child();
     mp_tls.held = 0;            /* fork_prepare's holds: the locks are reset above */

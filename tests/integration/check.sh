@@ -100,6 +100,20 @@ t_eq "$(mp_summary "$TP/leakmmap" lose)" "62 2 0 0" "nothing kept: definite"
 t_eq "$(mp_summary "$TP/leakmmap" alone)" "0 0 0 0" "a page of its own: definite, indirect"
 t_end
 
+t_begin check_stacks_of_ended_threads_are_not_roots
+# a joined thread's stack stays mapped (glibc caches it) with its last pointers on it: the block
+# only it held is lost, as memcheck says; a live thread later started on that same stack is a
+# root again (the program exits 77 if glibc gave it another stack)
+got=$(mp_summary "$TP/leakdead")
+t_eq "$got" "40 1 0 0" "ended thread: definite"
+vs_memcheck "$got" "$TP/leakdead"
+t_eq "$got" "$want" "ended thread: mapprof vs memcheck"
+"$MAPPROF" check --quiet --json "$TMP/ld.json" -- "$TP/leakdead" reuse >/dev/null 2>&1
+t_eq "$?" 23 "stack reused: exit status (77: not reused)"
+got=$(python3 -c 'import json,sys; s=json.load(open(sys.argv[1]))["summary"]; print(s["definite_bytes"], s["definite_blocks"], s["reachable_bytes"], s["reachable_blocks"])' "$TMP/ld.json" 2>&1)
+t_eq "$got" "40 1 24 1" "stack reused: definite, and the live thread's block reachable"
+t_end
+
 t_begin check_json_shape
 python3 - "$TMP/l.json" <<'PY' || t_fail "JSON shape"
 import json, sys

@@ -1,0 +1,69 @@
+/* Target program for the leak check: a thread keeps the only pointer to a 40-byte block in a
+ * local and ends; main joins it and exits. glibc keeps the dead thread's stack mapped for the
+ * next thread, the pointer still on it: Valgrind memcheck reports the block definitely lost.
+ * With "reuse", a second thread then starts on that same stack (exit 77 when glibc gave it
+ * another) and holds a 24-byte block in a local while main exits: that one is reachable. */
+#define _GNU_SOURCE
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t held = PTHREAD_COND_INITIALIZER;
+static int holding;
+
+__attribute__((noinline)) static void *make(size_t n)
+{
+    void *p = malloc(n);
+    memset(p, 1, n);
+    return p;
+}
+
+static void *stack_of_self(void)
+{
+    pthread_attr_t a;
+    void *addr = NULL;
+    size_t size;
+    if (pthread_getattr_np(pthread_self(), &a) == 0) {
+        pthread_attr_getstack(&a, &addr, &size);
+        pthread_attr_destroy(&a);
+    }
+    return addr;
+}
+
+static void *lose(void *out)
+{
+    *(void **)out = stack_of_self();
+    void *volatile local = make(40);   /* the last thing the thread does */
+    (void)local;
+    return NULL;
+}
+
+static void *hold(void *out)
+{
+    void *volatile local = make(24);
+    (void)local;
+    *(void **)out = stack_of_self();
+    pthread_mutex_lock(&lock);
+    holding = 1;
+    pthread_cond_signal(&held);
+    pthread_mutex_unlock(&lock);
+    for (;;) pause();
+    return NULL;
+}
+
+int main(int argc, char **argv)
+{
+    (void)argv;
+    pthread_t t;
+    void *first = NULL, *second = NULL;
+    pthread_create(&t, NULL, lose, &first);
+    pthread_join(t, NULL);
+    if (argc < 2) return 0;
+    pthread_create(&t, NULL, hold, &second);
+    pthread_mutex_lock(&lock);
+    while (!holding) pthread_cond_wait(&held, &lock);
+    pthread_mutex_unlock(&lock);
+    return second == first ? 0 : 77;
+}
