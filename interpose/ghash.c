@@ -92,7 +92,7 @@ HOOK ht_t g_hash_table_new_full(fnp hash, fnp eq, fnp kd, fnp vd)
     ht_t (*f)(fnp, fnp, fnp, fnp) = MP_REAL(ht_t (*)(fnp, fnp, fnp, fnp), g_hash_table_new_full);
     if (!f) return NULL;
     uint32_t id = begin_create();
-    mp_map_ctx_t c = mp_map_ctx_enter(id, MP_ROLE_BUCKET_ARRAY);
+    mp_map_ctx_t c = mp_map_ctx_enter_arrays(id, MP_ROLE_BUCKET_ARRAY);
     ht_t ht = f(hash, eq, kd, vd);
     mp_map_ctx_leave(c);
     return end_create(id, ht);
@@ -110,7 +110,7 @@ HOOK ht_t g_hash_table_new_similar(ht_t other)
     ht_t (*f)(ht_t) = MP_REAL(ht_t (*)(ht_t), g_hash_table_new_similar);
     if (!f) return NULL;
     uint32_t id = begin_create();
-    mp_map_ctx_t c = mp_map_ctx_enter(id, MP_ROLE_BUCKET_ARRAY);
+    mp_map_ctx_t c = mp_map_ctx_enter_arrays(id, MP_ROLE_BUCKET_ARRAY);
     ht_t ht = f(other);
     mp_map_ctx_leave(c);
     return end_create(id, ht);
@@ -120,7 +120,7 @@ HOOK ht_t g_hash_table_new_similar(ht_t other)
  * when the call reports success. */
 #define OP_BODY(call, ins, rem)                                                              \
     uint32_t id = (ht && !mp_tls.busy) ? mp_map_find(ht) : 0;                                  \
-    mp_map_ctx_t c = mp_map_ctx_enter(id, MP_ROLE_BUCKET_ARRAY);                               \
+    mp_map_ctx_t c = mp_map_ctx_enter_arrays(id, MP_ROLE_BUCKET_ARRAY);                               \
     r = call;                                                                                  \
     mp_map_ctx_leave(c);                                                                       \
     if (id) {                                                                                  \
@@ -213,15 +213,15 @@ static int pred_call(void *key, void *value, void *data)
     mp_map_ctx_leave(p->outer);
     int r = p->fn(key, value, p->data);
     if (r) mp_dangling_remove(p->id, key);
-    mp_map_ctx_enter(p->id, MP_ROLE_BUCKET_ARRAY);
+    mp_map_ctx_enter_arrays(p->id, MP_ROLE_BUCKET_ARRAY);
     return r;
 }
 
 static unsigned foreach_del_op(ht_t ht, fnp fn, void *data, unsigned (*f)(ht_t, fnp, void *))
 {
     uint32_t id = (ht && !mp_tls.busy) ? mp_map_find(ht) : 0;
-    pred_t p = { (int (*)(void *, void *, void *))fn, data, id, { 0, 0, false } };
-    p.outer = mp_map_ctx_enter(id, MP_ROLE_BUCKET_ARRAY);
+    pred_t p = { (int (*)(void *, void *, void *))fn, data, id, { 0, 0, false, false } };
+    p.outer = mp_map_ctx_enter_arrays(id, MP_ROLE_BUCKET_ARRAY);
     unsigned r = id && fn ? f(ht, (fnp)pred_call, &p) : f(ht, fn, data);
     mp_map_ctx_leave(p.outer);
     if (id) {
@@ -315,7 +315,7 @@ static void iter_del_op(void *iter, void (*f)(void *))
     ht_t ht = iter_table(iter);
     uint32_t id = (ht && !mp_tls.busy) ? mp_map_find(ht) : 0;
     int64_t before = id ? table_size(ht) : 0;
-    mp_map_ctx_t c = mp_map_ctx_enter(id, MP_ROLE_BUCKET_ARRAY);
+    mp_map_ctx_t c = mp_map_ctx_enter_arrays(id, MP_ROLE_BUCKET_ARRAY);
     f(iter);
     mp_map_ctx_leave(c);
     if (!id) return;
@@ -350,7 +350,7 @@ HOOK void g_hash_table_iter_replace(void *iter, void *value)
     if (!f) return;
     ht_t ht = iter_table(iter);
     uint32_t id = (ht && !mp_tls.busy) ? mp_map_find(ht) : 0;
-    mp_map_ctx_t c = mp_map_ctx_enter(id, MP_ROLE_BUCKET_ARRAY);
+    mp_map_ctx_t c = mp_map_ctx_enter_arrays(id, MP_ROLE_BUCKET_ARRAY);
     f(iter, value);
     mp_map_ctx_leave(c);
     if (!id) return;
@@ -365,7 +365,7 @@ static void clear_op(ht_t ht, void (*f)(ht_t))
 {
     uint32_t id = (ht && !mp_tls.busy) ? mp_map_find(ht) : 0;
     int64_t before = id ? table_size(ht) : 0;
-    mp_map_ctx_t c = mp_map_ctx_enter(id, MP_ROLE_BUCKET_ARRAY);
+    mp_map_ctx_t c = mp_map_ctx_enter_arrays(id, MP_ROLE_BUCKET_ARRAY);
     f(ht);
     mp_map_ctx_leave(c);
     if (id) {
@@ -392,7 +392,7 @@ HOOK void g_hash_table_steal_all(ht_t ht)
 static void drop_op(ht_t ht, void (*f)(ht_t))
 {
     uint32_t id = (ht && !mp_tls.busy) ? mp_map_find(ht) : 0;
-    mp_map_ctx_t c = mp_map_ctx_enter(id, MP_ROLE_BUCKET_ARRAY);
+    mp_map_ctx_t c = mp_map_ctx_enter_arrays(id, MP_ROLE_BUCKET_ARRAY);
     f(ht);
     mp_map_ctx_leave(c);
     if (id && mp_map_mem(id, MP_ROLE_BUCKET_ARRAY, 0, 0) <= 0) {

@@ -122,8 +122,10 @@ static void on_alloc_end(const hm_map_t *m, hm_mem_t what, uint64_t token, const
     if (!(token & TOKEN_ENTERED)) return;
     uint32_t id = mp_tls.map_id;
     bool was_exact = mp_tls.map_exact;
+    /* (the token carries no pow2 mark: a hashmap/ operation inside a GLib one's callback
+     * leaves it as a plain exact context) */
     mp_map_ctx_t prev = { (uint32_t)(token >> 8), (uint32_t)(token & 0xffu),
-                          (token & TOKEN_EXACT) != 0 };
+                          (token & TOKEN_EXACT) != 0, false };
     mp_map_ctx_leave(prev);
     /* Memory from the default allocator was tracked by the malloc hook inside the context;
      * memory from an allocator of the caller's that never reached malloc is attributed here. */

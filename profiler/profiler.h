@@ -45,6 +45,8 @@ typedef struct mp_tls {
     uint32_t map_id;        /* map whose operation this thread is inside (0: none) */
     uint32_t map_role;      /* role of what that operation allocates (mp_map_role_t) */
     bool map_exact;         /* that operation's blocks are all tracked (mp_map_ctx_enter) */
+    bool map_pow2;          /* only its blocks of 2^k bytes (k >= 5) are the map's (GLib's
+                             * arrays); the others, the program's (callbacks, GSlice slabs) */
     int64_t saved_countdown;/* the sampling countdown, parked while map_exact is set */
     uintptr_t pcs[256];     /* the sampled path's stack buffer: kept off the stack so the slow
                              * path stays shallow (the leak check scrubs what it used) */
@@ -180,13 +182,14 @@ static inline void mp_internal_leave(void) { mp_tls.internal--; mp_busy_sub(1); 
  * nest; an exact one stays exact for the contexts inside it. */
 typedef struct mp_map_ctx {
     uint32_t id, role;      /* the context that was active before */
-    bool exact;
+    bool exact, pow2;
 } mp_map_ctx_t;
 
 static inline mp_map_ctx_t mp_map_ctx_enter_as(uint32_t id, uint32_t role, bool exact)
 {
-    mp_map_ctx_t prev = { mp_tls.map_id, mp_tls.map_role, mp_tls.map_exact };
+    mp_map_ctx_t prev = { mp_tls.map_id, mp_tls.map_role, mp_tls.map_exact, mp_tls.map_pow2 };
     if (!id) return prev;
+    mp_tls.map_pow2 = false;
     if (exact && !prev.exact) {
         mp_tls.saved_countdown = mp_tls.countdown;
         mp_tls.countdown = 0;
@@ -202,11 +205,21 @@ static inline mp_map_ctx_t mp_map_ctx_enter(uint32_t id, uint32_t role)
     return mp_map_ctx_enter_as(id, role, true);
 }
 
+/* An exact context for a map whose arrays are all of 2^k bytes (GLib's): what else is
+ * allocated inside (the program's callbacks, an allocator's slabs) is not the map's. */
+static inline mp_map_ctx_t mp_map_ctx_enter_arrays(uint32_t id, uint32_t role)
+{
+    mp_map_ctx_t prev = mp_map_ctx_enter_as(id, role, true);
+    if (id) mp_tls.map_pow2 = true;
+    return prev;
+}
+
 static inline void mp_map_ctx_leave(mp_map_ctx_t prev)
 {
     if (!mp_tls.map_id) return;
     if (mp_tls.map_exact && !prev.exact) mp_tls.countdown = mp_tls.saved_countdown;
     mp_tls.map_exact = prev.exact;
+    mp_tls.map_pow2 = prev.pow2;
     mp_tls.map_id = prev.id;
     mp_tls.map_role = prev.role;
 }

@@ -141,18 +141,26 @@ static void track_for_map(void *p, size_t n, uintptr_t frame)
     mp_tls.countdown = 0;   /* stay on the slow path until the context ends */
     mp_tls.saved_countdown -= mp_charge(n);
     bool sampled = mp_tls.saved_countdown <= 0;
-    mp_block_t b = { .addr = (uintptr_t)p, .size = mp_block_size(n), .role = mp_tls.map_role, .map = mp_tls.map_id };
+    /* In a context of 2^k-byte arrays, another size is the program's, sampled as any block */
+    bool mine = !mp_tls.map_pow2 || (n >= 32 && !(n & (n - 1)));
+    if (!mine && !sampled) return;
+    mp_block_t b = { .addr = (uintptr_t)p, .size = mp_block_size(n) };
+    if (mine) {
+        b.role = (uint16_t)mp_tls.map_role;
+        b.map = mp_tls.map_id;
+    }
     if (sampled) {
         mp_tls.saved_countdown = mp_sample_next(&mp_tls.rng, opts.rate);
         uintptr_t *pcs = mp_tls.pcs;
         int depth = mp_unwind_capture(pcs, opts.max_depth, opts.unwind, frame);
-        b.stack = mp_stack_intern(pcs, depth, mp_map_label(b.map, (mp_map_role_t)MP_BLOCK_ROLE(&b)));
+        b.stack = mp_stack_intern(pcs, depth, mine ? mp_map_label(b.map, (mp_map_role_t)MP_BLOCK_ROLE(&b)) : 0);
+        if (!b.stack && !mine) return;
     }
     mp_block_t stale;
     bool ok;
     if (mp_live_insert(&b, &stale, &ok)) forget(&stale);
     if (!ok) return;
-    mp_map_mem(b.map, (mp_map_role_t)MP_BLOCK_ROLE(&b), (int64_t)n, 1);
+    if (b.map) mp_map_mem(b.map, (mp_map_role_t)MP_BLOCK_ROLE(&b), (int64_t)n, 1);
     if (b.stack) account(&b, 1, true);
 }
 
