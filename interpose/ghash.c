@@ -250,41 +250,48 @@ HOOK unsigned g_hash_table_foreach_steal(ht_t ht, fnp fn, void *data)
  * thread's recent iterators keep it, so that iter_remove/steal/replace know the entry they act
  * on (its key is the one the dangling table follows). Loops nest a few iterators deep; one not
  * kept here (evicted, or advanced on another thread) still gets its counts refreshed. Static
- * thread-local slots: nothing is allocated inside a hook. */
+ * thread-local slots: nothing is allocated inside a hook. They hold the addresses inverted:
+ * our TLS is scanned by the leak check, and a key the program lost after breaking out of a loop
+ * must not look reachable from here. */
 #define ITER_SLOTS 8
 
 typedef struct iter_pos {
-    const void *iter;           /* the GHashTableIter; NULL: slot free */
-    void *key;                  /* the key its last successful next returned */
+    uintptr_t iter;             /* ~ the GHashTableIter's address; 0: slot free */
+    uintptr_t key;              /* ~ the key its last successful next returned */
 } iter_pos_t;
+
+static inline uintptr_t hide(const void *p) { return ~(uintptr_t)p; }
+static inline void *unhide(uintptr_t v) { return (void *)~v; }
 
 static MP_TLS iter_pos_t iter_pos[ITER_SLOTS];
 static MP_TLS unsigned iter_victim;     /* next slot to reuse when all are taken */
 static MP_TLS unsigned iter_last;       /* the slot noted last: a loop's next finds it at once */
 
+/* The slot of iter (NULL: a free one), or NULL. */
 static iter_pos_t *iter_find(const void *iter)
 {
+    uintptr_t h = iter ? hide(iter) : 0;
     for (unsigned i = 0; i < ITER_SLOTS; i++)
-        if (iter_pos[i].iter == iter) return &iter_pos[i];
+        if (iter_pos[i].iter == h) return &iter_pos[i];
     return NULL;
 }
 
 static void iter_note(const void *iter, void *key)
 {
     iter_pos_t *p = &iter_pos[iter_last];
-    if (p->iter != iter) {
+    if (p->iter != hide(iter)) {
         p = iter_find(iter);
         if (!p) p = iter_find(NULL);
         if (!p) p = &iter_pos[iter_victim++ % ITER_SLOTS];
         iter_last = (unsigned)(p - iter_pos);
     }
-    *p = (iter_pos_t){ iter, key };
+    *p = (iter_pos_t){ hide(iter), hide(key) };
 }
 
 static void iter_forget(const void *iter)
 {
     iter_pos_t *p = iter_find(iter);
-    if (p) *p = (iter_pos_t){ NULL, NULL };
+    if (p) *p = (iter_pos_t){ 0, 0 };
 }
 
 /* The table an iterator walks (GLib's accessor: the iterator's layout stays GLib's). */
@@ -322,9 +329,9 @@ static void iter_del_op(void *iter, void (*f)(void *))
     iter_pos_t *p = iter_find(iter);
     if (table_size(ht) < before) {
         mp_map_count_ops(id, 0, 1);
-        if (p) mp_dangling_remove(id, p->key);
+        if (p) mp_dangling_remove(id, unhide(p->key));
     }
-    if (p) *p = (iter_pos_t){ NULL, NULL };
+    if (p) *p = (iter_pos_t){ 0, 0 };
     refresh(id, ht);
 }
 
@@ -356,7 +363,7 @@ HOOK void g_hash_table_iter_replace(void *iter, void *value)
     if (!id) return;
     mp_map_count_ops(id, 1, 0);
     iter_pos_t *p = iter_find(iter);
-    if (p) mp_dangling_insert(id, p->key, value, false);
+    if (p) mp_dangling_insert(id, unhide(p->key), value, false);
     refresh(id, ht);
 }
 

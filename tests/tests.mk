@@ -49,7 +49,7 @@ $(BUILD)/tests/bench/%: tests/bench/%.c
 	$(CC) $(TP_CFLAGS) $< -o $@ -lm -lpthread
 BENCH_PROGS += $(BUILD)/tests/bench/churn
 TEST_PROGS += $(BUILD)/tests/bench/churn
-$(TP)/ghash $(TP)/ghashiter $(TP)/ghashmany $(TP)/dangling $(TP)/leakmaps: $(TP)/%: tests/preload/%.c
+$(TP)/ghash $(TP)/ghashiter $(TP)/ghashmany $(TP)/leakiter $(TP)/dangling $(TP)/leakmaps: $(TP)/%: tests/preload/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(TP_CFLAGS) $(GLIB_CFLAGS) $< -o $@ $(GLIB_LIBS)
 # Benchmark workloads and probes for scripts/bench.sh (make bench).

@@ -293,7 +293,7 @@ t_end
 
 # The corpus: each program's definite and indirect bytes and blocks equal memcheck's.
 export G_SLICE=always-malloc
-for prog in leakmaps leakcxx hmleak leakmany "leakthreads" "leakthreads x"; do
+for prog in leakmaps leakcxx hmleak leakmany "leakthreads" "leakthreads x" leakiter; do
   t_begin "corpus_vs_memcheck_${prog// /_}"
   got=$(mp_summary $TP/$prog)
   vs_memcheck "$got" $TP/$prog
