@@ -133,13 +133,21 @@ static void release_others(void)
 }
 
 /* Stacks of threads that ended. glibc keeps a joined thread's stack mapped for the next
- * thread (its stack cache), with whatever the dead thread left on it: block addresses among
- * them, which kept lost blocks reachable (memcheck: definitely lost). A thread that took a
- * slow path notes its stack's bounds when it ends; the check leaves such a stack out while it
- * is still the whole of its line above its guard page and no parked thread stands on it. A
- * thread started on a cached stack takes it off the list at its own first slow path. */
+ * thread (its stack cache), with whatever the dead thread's frames left on it: block addresses
+ * among them, which kept lost blocks reachable (memcheck: definitely lost). The top of that
+ * mapping is no dead frame: glibc's thread descriptor (an unjoined thread's result, its table
+ * of TLS blocks) and the static TLS live there, above the outermost frame. So a thread that
+ * took a slow path notes, when it ends, its stack's bounds and where its outermost frame
+ * began; the check leaves out the frames' part [lo, top) of a line that is still exactly that
+ * stack above its guard page, and only when every thread answered the park with a stack
+ * pointer on none of them. A thread started on a cached stack takes it off the list at its own
+ * first slow path. */
 #define DEAD_MAX 256
-static mp_range_t dead[DEAD_MAX];
+typedef struct dead_stack {
+    uintptr_t lo, hi;       /* the stack, as pthread_getattr_np gave it */
+    uintptr_t top;          /* the outermost frame's stack pointer: the frames lay below */
+} dead_stack_t;
+static dead_stack_t dead[DEAD_MAX];
 static unsigned ndead, dead_next;
 static mp_spin_t dead_lock;
 static pthread_key_t dead_key;
@@ -148,8 +156,22 @@ static bool dead_key_ok;
 
 static void dead_drop_locked(uintptr_t sp)
 {
-    for (unsigned i = 0; i < ndead; i++)
+    for (unsigned i = 0; i < ndead;) {
         if (sp >= dead[i].lo && sp < dead[i].hi) dead[i] = dead[--ndead];
+        else i++;
+    }
+}
+
+/* The stack pointer of this thread's outermost frame (libunwind), or 0. */
+static uintptr_t outermost_sp(void)
+{
+    unw_context_t uc;
+    unw_cursor_t c;
+    unw_word_t sp = 0, csp;
+    if (unw_getcontext(&uc) || unw_init_local(&c, &uc)) return 0;
+    for (int depth = 0; depth < 64 && unw_step(&c) > 0; depth++)
+        if (!unw_get_reg(&c, UNW_REG_SP, &csp)) sp = csp;
+    return (uintptr_t)sp;
 }
 
 static void thread_ended(void *arg)
@@ -157,11 +179,14 @@ static void thread_ended(void *arg)
     (void)arg;
     uintptr_t lo = mp_tls.stack_lo, hi = mp_tls.stack_hi, sp = (uintptr_t)&arg;
     if (!(sp >= lo && sp < hi)) return;     /* bounds never learned: the stack stays a root */
+    uintptr_t top = outermost_sp();
+    if (!(top > sp && top < hi)) return;    /* no outermost frame found: the same */
     mp_busy_enter();        /* parked inside the lock, this thread goes on (park_handler) */
     mp_spin_lock(&dead_lock);
     dead_drop_locked(sp);
-    if (ndead < DEAD_MAX) dead[ndead++] = (mp_range_t){ lo, hi };
-    else dead[dead_next++ % DEAD_MAX] = (mp_range_t){ lo, hi };
+    dead_stack_t d = { lo, hi, top };
+    if (ndead < DEAD_MAX) dead[ndead++] = d;
+    else dead[dead_next++ % DEAD_MAX] = d;
     mp_spin_unlock(&dead_lock);
     mp_busy_leave();
 }
@@ -181,20 +206,35 @@ void mp_leak_thread_start(void)
     mp_busy_leave();
 }
 
+/* The profiler's helper thread (trigger.c) blocks every signal, so it never answers the park;
+ * its stack is no dead one, as it says when it starts. */
+static pid_t helper_tid;
+
+void mp_leak_helper_start(void)
+{
+    __atomic_store_n(&helper_tid, (pid_t)syscall(SYS_gettid), __ATOMIC_RELEASE);
+    mp_leak_thread_start();
+}
+
 void mp_leak_reset_lock(void) { mp_spin_init(&dead_lock); }
 
-/* Is [lo, hi) exactly a stack of a thread that ended, with no parked thread on it? */
-static bool dead_stack(uintptr_t lo, uintptr_t hi)
+/* Where the live part of [lo, hi) starts when it is exactly the stack of a thread that ended:
+ * above its dead frames. lo otherwise, and whenever some thread's place is unknown (it did not
+ * answer the park, or was too many to park; our helper thread excepted). */
+static uintptr_t past_dead_frames(uintptr_t lo, uintptr_t hi)
 {
+    if (npark >= PARK_MAX) return lo;
+    pid_t helper = __atomic_load_n(&helper_tid, __ATOMIC_ACQUIRE);
     for (int i = 0; i < npark; i++) {
         uintptr_t sp = __atomic_load_n(&park[i].sp, __ATOMIC_ACQUIRE);
-        if (sp >= lo && sp < hi) return false;
+        if ((!sp && park[i].tid != helper) || (sp >= lo && sp < hi)) return lo;
     }
-    bool found = false;
+    uintptr_t top = lo;
     mp_spin_lock(&dead_lock);
-    for (unsigned i = 0; i < ndead && !found; i++) found = dead[i].lo == lo && dead[i].hi == hi;
+    for (unsigned i = 0; i < ndead && top == lo; i++)
+        if (dead[i].lo == lo && dead[i].hi == hi) top = dead[i].top;
     mp_spin_unlock(&dead_lock);
-    return found;
+    return top;
 }
 
 /* The live start of a parked thread's stack within [lo, hi), else lo. */
@@ -321,8 +361,11 @@ __attribute__((noinline)) static int check_with_regs(mp_leak_result_t *out, uint
         bool after_guard = guard_hi == lo;
         size_t i = first_block(c.b, c.n, lo), j = i;
         while (j < c.n && c.b[j].addr < hi && mapped_chunk(&c.b[j])) j++;
-        if ((i == c.n || c.b[i].addr >= hi) && after_guard && !(sp >= lo && sp < hi) && dead_stack(lo, hi)) {
-            /* a stack glibc keeps for the next thread: nothing on it is live */
+        uintptr_t live;
+        if ((i == c.n || c.b[i].addr >= hi) && after_guard && !(sp >= lo && sp < hi) &&
+            (live = past_dead_frames(lo, hi)) != lo) {
+            /* a stack glibc keeps for the next thread: its dead frames are no root */
+            if (!root_add_less_own(&r, live, hi, own, nown)) break;
         } else if (i == c.n || c.b[i].addr >= hi) {
             /* no block: a root (stacks from their live part) */
             if (sp >= lo && sp < hi) lo = sp & ~(uintptr_t)7;   /* our stack: live part only */

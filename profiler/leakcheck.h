@@ -26,6 +26,8 @@ typedef struct mp_leak_result {
 /* A thread's first slow path, under the leak check: its stack will be noted as dead when it
  * ends, and it is no longer a dead one's (glibc reuses stacks). */
 void mp_leak_thread_start(void);
+/* The same, from the profiler's helper thread, which never answers the leak check's park. */
+void mp_leak_helper_start(void);
 /* In a fork child: the dead stacks' lock, which a thread that is gone may have held. */
 void mp_leak_reset_lock(void);
 /* Run the check now (under the reentrancy guard). Returns 0 or an errno value. */

@@ -23,6 +23,7 @@
 #include "export/export.h"
 #include "export/mapsfile.h"
 #include "export/symbolize.h"
+#include "profiler/leakcheck.h"
 #include "profiler/log.h"
 #include "profiler/maps.h"
 #include "profiler/profiler.h"
@@ -194,6 +195,7 @@ static void *helper_main(void *arg)
     (void)arg;
     mp_internal_enter();    /* this thread's own allocations are the profiler's */
     const mp_options_t *o = mp_opts();
+    if (o->leak_check) mp_leak_helper_start();
     int64_t interval_ms = (int64_t)o->interval * 1000;
     int64_t next = now_ms() + interval_ms;
     for (;;) {

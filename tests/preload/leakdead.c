@@ -2,9 +2,14 @@
  * local and ends; main joins it and exits. glibc keeps the dead thread's stack mapped for the
  * next thread, the pointer still on it: Valgrind memcheck reports the block definitely lost.
  * With "reuse", a second thread then starts on that same stack (exit 77 when glibc gave it
- * another) and holds a 24-byte block in a local while main exits: that one is reachable. */
+ * another) and holds a 24-byte block in a local while main exits: that one is reachable.
+ * With "blocked", the same with every signal blocked in every thread (the check cannot park
+ * them), the second thread allocating nothing: main's 24-byte block, held only by it, is
+ * reachable. With "unjoined", a thread ends returning a 40-byte block and is never joined:
+ * glibc keeps its result in the thread's descriptor at the top of its stack (reachable). */
 #define _GNU_SOURCE
 #include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -40,6 +45,26 @@ static void *lose(void *out)
     return NULL;
 }
 
+static char *volatile given_at;     /* where hold_given's local is */
+
+static void *hold_given(void *block)
+{
+    void *volatile local = block;
+    given_at = (char *)&local;
+    pthread_mutex_lock(&lock);
+    holding = 1;
+    pthread_cond_signal(&held);
+    pthread_mutex_unlock(&lock);
+    for (;;) pause();
+    return NULL;
+}
+
+static void *give(void *arg)
+{
+    (void)arg;
+    return make(40);
+}
+
 static void *hold(void *out)
 {
     void *volatile local = make(24);
@@ -55,15 +80,32 @@ static void *hold(void *out)
 
 int main(int argc, char **argv)
 {
-    (void)argv;
     pthread_t t;
     void *first = NULL, *second = NULL;
+    if (argc > 1 && !strcmp(argv[1], "unjoined")) {
+        pthread_create(&t, NULL, give, NULL);
+        usleep(200000);         /* it has ended; its result waits for a join */
+        return 0;
+    }
+    if (argc > 1 && !strcmp(argv[1], "blocked")) {
+        sigset_t all;
+        sigfillset(&all);
+        pthread_sigmask(SIG_BLOCK, &all, NULL);
+    }
     pthread_create(&t, NULL, lose, &first);
     pthread_join(t, NULL);
     if (argc < 2) return 0;
-    pthread_create(&t, NULL, hold, &second);
+    if (!strcmp(argv[1], "blocked")) {
+        void *volatile block = make(24);
+        pthread_create(&t, NULL, hold_given, block);
+        block = NULL;
+    } else {
+        pthread_create(&t, NULL, hold, &second);
+    }
     pthread_mutex_lock(&lock);
     while (!holding) pthread_cond_wait(&held, &lock);
     pthread_mutex_unlock(&lock);
+    if (!strcmp(argv[1], "blocked"))    /* (no pthread_getattr_np there: it allocates) */
+        return given_at >= (char *)first && given_at < (char *)first + (8 << 20) ? 0 : 77;
     return second == first ? 0 : 77;
 }
