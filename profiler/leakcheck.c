@@ -66,7 +66,8 @@ static void add_block(const mp_block_t *blk, void *ctx)
 #define PARK_MAX 1024
 typedef struct parked {
     pid_t tid;
-    uintptr_t sp;           /* 0 until the thread answered */
+    uintptr_t tp;           /* its thread descriptor (pthread_self), on its own stack mapping */
+    uintptr_t sp;           /* 0 until the thread answered (after tp is set) */
 } parked_t;
 
 static parked_t park[PARK_MAX];
@@ -81,6 +82,7 @@ static void park_handler(int sig)
     pid_t tid = (pid_t)syscall(SYS_gettid);
     for (int i = 0; i < npark; i++) {
         if (park[i].tid != tid) continue;
+        park[i].tp = (uintptr_t)pthread_self();
         __atomic_store_n(&park[i].sp, (uintptr_t)&here, __ATOMIC_RELEASE);
         if (!mp_tls.busy)
             while (!__atomic_load_n(&park_release, __ATOMIC_ACQUIRE)) syscall(SYS_sched_yield);
@@ -106,7 +108,7 @@ static void park_others(void)
     struct dirent *e;
     while ((e = readdir(d)) && npark < PARK_MAX) {
         pid_t tid = (pid_t)atoi(e->d_name);
-        if (tid > 0 && tid != self) park[npark++] = (parked_t){ tid, 0 };
+        if (tid > 0 && tid != self) park[npark++] = (parked_t){ tid, 0, 0 };
     }
     closedir(d);
     if (!npark) return;
@@ -139,13 +141,15 @@ static void release_others(void)
  * of TLS blocks) and the static TLS live there, above the outermost frame. So a thread that
  * took a slow path notes, when it ends, its stack's bounds and where its outermost frame
  * began; the check leaves out the frames' part [lo, top) of a line that is still exactly that
- * stack above its guard page, and only when every thread answered the park with a stack
- * pointer on none of them. A thread started on a cached stack takes it off the list at its own
- * first slow path. */
+ * stack above its guard page and still holds the dead thread's descriptor, and only when every
+ * thread answered the park, none of them (its stack pointer or its descriptor) on it. Stacks
+ * the program gave (pthread_attr_setstack: no guard) are never noted. A thread started on a
+ * cached stack takes it off the list at its own first slow path. */
 #define DEAD_MAX 256
 typedef struct dead_stack {
     uintptr_t lo, hi;       /* the stack, as pthread_getattr_np gave it */
     uintptr_t top;          /* the outermost frame's stack pointer: the frames lay below */
+    uintptr_t tp;           /* the thread's descriptor, above them */
 } dead_stack_t;
 static dead_stack_t dead[DEAD_MAX];
 static unsigned ndead, dead_next;
@@ -154,12 +158,27 @@ static pthread_key_t dead_key;
 static pthread_once_t dead_once = PTHREAD_ONCE_INIT;
 static bool dead_key_ok;
 
-static void dead_drop_locked(uintptr_t sp)
+/* A thread now stands at sp, its descriptor at tp: no stack holding either is dead. */
+static void dead_drop_locked(uintptr_t sp, uintptr_t tp)
 {
     for (unsigned i = 0; i < ndead;) {
-        if (sp >= dead[i].lo && sp < dead[i].hi) dead[i] = dead[--ndead];
+        const dead_stack_t *d = &dead[i];
+        if ((sp >= d->lo && sp < d->hi) || (tp >= d->lo && tp < d->hi)) dead[i] = dead[--ndead];
         else i++;
     }
+}
+
+/* Is this thread's stack one glibc made (with a guard page), not the program's memory
+ * (pthread_attr_setstack: no guard, and the program may use it for anything once the thread
+ * is gone)? */
+static bool glibc_stack(void)
+{
+    pthread_attr_t a;
+    size_t guard = 0;
+    if (pthread_getattr_np(pthread_self(), &a)) return false;
+    pthread_attr_getguardsize(&a, &guard);
+    pthread_attr_destroy(&a);
+    return guard > 0;
 }
 
 /* The stack pointer of this thread's outermost frame (libunwind), or 0. */
@@ -178,13 +197,16 @@ static void thread_ended(void *arg)
 {
     (void)arg;
     uintptr_t lo = mp_tls.stack_lo, hi = mp_tls.stack_hi, sp = (uintptr_t)&arg;
+    uintptr_t tp = (uintptr_t)pthread_self();
     if (!(sp >= lo && sp < hi)) return;     /* bounds never learned: the stack stays a root */
     uintptr_t top = outermost_sp();
-    if (!(top > sp && top < hi)) return;    /* no outermost frame found: the same */
+    /* no outermost frame found, or not the layout expected (the descriptor above the frames),
+     * or a stack of the program's: the stack stays a root */
+    if (!(top > sp && top <= tp && tp < hi) || !glibc_stack()) return;
     mp_busy_enter();        /* parked inside the lock, this thread goes on (park_handler) */
     mp_spin_lock(&dead_lock);
-    dead_drop_locked(sp);
-    dead_stack_t d = { lo, hi, top };
+    dead_drop_locked(sp, tp);
+    dead_stack_t d = { lo, hi, top, tp };
     if (ndead < DEAD_MAX) dead[ndead++] = d;
     else dead[dead_next++ % DEAD_MAX] = d;
     mp_spin_unlock(&dead_lock);
@@ -201,7 +223,7 @@ void mp_leak_thread_start(void)
     uintptr_t sp = (uintptr_t)&sp;
     mp_busy_enter();
     mp_spin_lock(&dead_lock);
-    dead_drop_locked(sp);
+    dead_drop_locked(sp, (uintptr_t)pthread_self());   /* this thread may be on another stack */
     mp_spin_unlock(&dead_lock);
     mp_busy_leave();
 }
@@ -226,15 +248,21 @@ static uintptr_t past_dead_frames(uintptr_t lo, uintptr_t hi)
     if (npark >= PARK_MAX) return lo;
     pid_t helper = __atomic_load_n(&helper_tid, __ATOMIC_ACQUIRE);
     for (int i = 0; i < npark; i++) {
-        uintptr_t sp = __atomic_load_n(&park[i].sp, __ATOMIC_ACQUIRE);
-        if ((!sp && park[i].tid != helper) || (sp >= lo && sp < hi)) return lo;
+        uintptr_t sp = __atomic_load_n(&park[i].sp, __ATOMIC_ACQUIRE), tp = park[i].tp;
+        if (!sp && park[i].tid != helper) return lo;
+        if ((sp >= lo && sp < hi) || (tp >= lo && tp < hi)) return lo;   /* a live thread's */
     }
-    uintptr_t top = lo;
+    dead_stack_t d = { 0, 0, 0, 0 };
     mp_spin_lock(&dead_lock);
-    for (unsigned i = 0; i < ndead && top == lo; i++)
-        if (dead[i].lo == lo && dead[i].hi == hi) top = dead[i].top;
+    for (unsigned i = 0; i < ndead && !d.hi; i++)
+        if (dead[i].lo == lo && dead[i].hi == hi) d = dead[i];
     mp_spin_unlock(&dead_lock);
-    return top;
+    if (!d.hi) return lo;
+    /* Still the dead thread's stack, not memory glibc gave back and the program mapped again
+     * there: its descriptor still points at itself (tcbhead_t's tcb and self words). */
+    uintptr_t w[3];
+    memcpy(w, (const void *)d.tp, sizeof w);
+    return w[0] == d.tp && w[2] == d.tp ? d.top : lo;
 }
 
 /* The live start of a parked thread's stack within [lo, hi), else lo. */
