@@ -45,17 +45,23 @@ static void *lose(void *out)
     return NULL;
 }
 
+/* Tell main this thread holds its block, and wait for good. */
+static void hold_forever(void)
+{
+    pthread_mutex_lock(&lock);
+    holding = 1;
+    pthread_cond_signal(&held);
+    pthread_mutex_unlock(&lock);
+    for (;;) pause();
+}
+
 static char *volatile given_at;     /* where hold_given's local is */
 
 static void *hold_given(void *block)
 {
     void *volatile local = block;
     given_at = (char *)&local;
-    pthread_mutex_lock(&lock);
-    holding = 1;
-    pthread_cond_signal(&held);
-    pthread_mutex_unlock(&lock);
-    for (;;) pause();
+    hold_forever();
     return NULL;
 }
 
@@ -70,11 +76,7 @@ static void *hold(void *out)
     void *volatile local = make(24);
     (void)local;
     *(void **)out = stack_of_self();
-    pthread_mutex_lock(&lock);
-    holding = 1;
-    pthread_cond_signal(&held);
-    pthread_mutex_unlock(&lock);
-    for (;;) pause();
+    hold_forever();
     return NULL;
 }
 
