@@ -52,6 +52,16 @@ static void *stored_key(ht_t ht, const void *lookup_key, bool *absent)
     return found > 0 ? k : NULL;
 }
 
+/* The registered table at ht, or 0: none, or this thread is in our own work. */
+static uint32_t table_id(ht_t ht) { return ht && !mp_tls.busy ? mp_map_find(ht) : 0; }
+
+/* Into one of the table's operations: of what GLib allocates inside, the blocks of 2^k bytes
+ * are its arrays (profiler.h). */
+static mp_map_ctx_t table_enter(uint32_t id)
+{
+    return mp_map_ctx_enter_arrays(id, MP_ROLE_BUCKET_ARRAY);
+}
+
 /* Entry count and slot count after an operation. */
 static void refresh(uint32_t id, ht_t ht)
 {
@@ -92,7 +102,7 @@ HOOK ht_t g_hash_table_new_full(fnp hash, fnp eq, fnp kd, fnp vd)
     ht_t (*f)(fnp, fnp, fnp, fnp) = MP_REAL(ht_t (*)(fnp, fnp, fnp, fnp), g_hash_table_new_full);
     if (!f) return NULL;
     uint32_t id = begin_create();
-    mp_map_ctx_t c = mp_map_ctx_enter_arrays(id, MP_ROLE_BUCKET_ARRAY);
+    mp_map_ctx_t c = table_enter(id);
     ht_t ht = f(hash, eq, kd, vd);
     mp_map_ctx_leave(c);
     return end_create(id, ht);
@@ -110,7 +120,7 @@ HOOK ht_t g_hash_table_new_similar(ht_t other)
     ht_t (*f)(ht_t) = MP_REAL(ht_t (*)(ht_t), g_hash_table_new_similar);
     if (!f) return NULL;
     uint32_t id = begin_create();
-    mp_map_ctx_t c = mp_map_ctx_enter_arrays(id, MP_ROLE_BUCKET_ARRAY);
+    mp_map_ctx_t c = table_enter(id);
     ht_t ht = f(other);
     mp_map_ctx_leave(c);
     return end_create(id, ht);
@@ -118,14 +128,14 @@ HOOK ht_t g_hash_table_new_similar(ht_t other)
 
 /* An operation on an existing table: context, call, refresh. ins/rem count inserts/removes
  * when the call reports success. */
-#define OP_BODY(call, ins, rem)                                                              \
-    uint32_t id = (ht && !mp_tls.busy) ? mp_map_find(ht) : 0;                                  \
-    mp_map_ctx_t c = mp_map_ctx_enter_arrays(id, MP_ROLE_BUCKET_ARRAY);                               \
-    r = call;                                                                                  \
-    mp_map_ctx_leave(c);                                                                       \
-    if (id) {                                                                                  \
-        if ((ins) || (rem)) mp_map_count_ops(id, (ins), (rem));                                \
-        refresh(id, ht);                                                                       \
+#define OP_BODY(call, ins, rem)                                                                    \
+    uint32_t id = table_id(ht);                                                                    \
+    mp_map_ctx_t c = table_enter(id);                                                              \
+    r = call;                                                                                      \
+    mp_map_ctx_leave(c);                                                                           \
+    if (id) {                                                                                      \
+        if ((ins) || (rem)) mp_map_count_ops(id, (ins), (rem));                                    \
+        refresh(id, ht);                                                                           \
     }
 
 /* insert keeps the key already stored for an equal key (and frees the new one); replace and
@@ -136,7 +146,7 @@ static int put_op(ht_t ht, void *key, void *value, int (*f3)(ht_t, void *, void 
     int r = 0;
     void *old = NULL;
     bool absent = false;        /* known to be a new key */
-    uint32_t pre = (ht && !mp_tls.busy) ? mp_map_find(ht) : 0;
+    uint32_t pre = table_id(ht);
     if (pre) {
         old = stored_key(ht, key, &absent);
         if (old && old != key) mp_dangling_remove(pre, old);
@@ -169,7 +179,7 @@ static int del_op(ht_t ht, const void *key, int (*f1)(ht_t, const void *),
                   int (*f3)(ht_t, const void *, void **, void **), void **sk, void **sv)
 {
     int r = 0;
-    uint32_t pre = (ht && !mp_tls.busy) ? mp_map_find(ht) : 0;
+    uint32_t pre = table_id(ht);
     void *old = pre ? stored_key(ht, key, NULL) : NULL;
     OP_BODY(f1 ? f1(ht, key) : f3(ht, key, sk, sv), 0, r != 0)
     if (id && r && old) mp_dangling_remove(id, old);
@@ -213,15 +223,15 @@ static int pred_call(void *key, void *value, void *data)
     mp_map_ctx_leave(p->outer);
     int r = p->fn(key, value, p->data);
     if (r) mp_dangling_remove(p->id, key);
-    mp_map_ctx_enter_arrays(p->id, MP_ROLE_BUCKET_ARRAY);
+    table_enter(p->id);
     return r;
 }
 
 static unsigned foreach_del_op(ht_t ht, fnp fn, void *data, unsigned (*f)(ht_t, fnp, void *))
 {
-    uint32_t id = (ht && !mp_tls.busy) ? mp_map_find(ht) : 0;
+    uint32_t id = table_id(ht);
     pred_t p = { (int (*)(void *, void *, void *))fn, data, id, { 0, 0, false, false } };
-    p.outer = mp_map_ctx_enter_arrays(id, MP_ROLE_BUCKET_ARRAY);
+    p.outer = table_enter(id);
     unsigned r = id && fn ? f(ht, (fnp)pred_call, &p) : f(ht, fn, data);
     mp_map_ctx_leave(p.outer);
     if (id) {
@@ -320,9 +330,9 @@ HOOK int g_hash_table_iter_next(void *iter, void **key, void **value)
 static void iter_del_op(void *iter, void (*f)(void *))
 {
     ht_t ht = iter_table(iter);
-    uint32_t id = (ht && !mp_tls.busy) ? mp_map_find(ht) : 0;
+    uint32_t id = table_id(ht);
     int64_t before = id ? table_size(ht) : 0;
-    mp_map_ctx_t c = mp_map_ctx_enter_arrays(id, MP_ROLE_BUCKET_ARRAY);
+    mp_map_ctx_t c = table_enter(id);
     f(iter);
     mp_map_ctx_leave(c);
     if (!id) return;
@@ -356,8 +366,8 @@ HOOK void g_hash_table_iter_replace(void *iter, void *value)
     void (*f)(void *, void *) = MP_REAL(void (*)(void *, void *), g_hash_table_iter_replace);
     if (!f) return;
     ht_t ht = iter_table(iter);
-    uint32_t id = (ht && !mp_tls.busy) ? mp_map_find(ht) : 0;
-    mp_map_ctx_t c = mp_map_ctx_enter_arrays(id, MP_ROLE_BUCKET_ARRAY);
+    uint32_t id = table_id(ht);
+    mp_map_ctx_t c = table_enter(id);
     f(iter, value);
     mp_map_ctx_leave(c);
     if (!id) return;
@@ -370,9 +380,9 @@ HOOK void g_hash_table_iter_replace(void *iter, void *value)
 /* remove_all / steal_all: count what went. */
 static void clear_op(ht_t ht, void (*f)(ht_t))
 {
-    uint32_t id = (ht && !mp_tls.busy) ? mp_map_find(ht) : 0;
+    uint32_t id = table_id(ht);
     int64_t before = id ? table_size(ht) : 0;
-    mp_map_ctx_t c = mp_map_ctx_enter_arrays(id, MP_ROLE_BUCKET_ARRAY);
+    mp_map_ctx_t c = table_enter(id);
     f(ht);
     mp_map_ctx_leave(c);
     if (id) {
@@ -398,8 +408,8 @@ HOOK void g_hash_table_steal_all(ht_t ht)
  * we attributed to it are all gone afterwards, it was. */
 static void drop_op(ht_t ht, void (*f)(ht_t))
 {
-    uint32_t id = (ht && !mp_tls.busy) ? mp_map_find(ht) : 0;
-    mp_map_ctx_t c = mp_map_ctx_enter_arrays(id, MP_ROLE_BUCKET_ARRAY);
+    uint32_t id = table_id(ht);
+    mp_map_ctx_t c = table_enter(id);
     f(ht);
     mp_map_ctx_leave(c);
     if (id && mp_map_mem(id, MP_ROLE_BUCKET_ARRAY, 0, 0) <= 0) {
