@@ -82,13 +82,24 @@ static void classify_new(mp_sym_t *sym)
     classified = n;
 }
 
+/* libstdc++'s _Hashtable, as far as it is read here. */
+typedef struct hashtable {
+    uintptr_t buckets, count;   /* the bucket array and its length */
+    uintptr_t before;           /* _M_before_begin's next: the first node, NULL when empty */
+    uintptr_t elements;
+    float max_load;
+} hashtable_t;
+
 typedef struct cand {
     uintptr_t addr;     /* bucket array */
     uint64_t size;      /* its bytes */
     uint32_t stack;     /* where it was allocated */
     uintptr_t obj;      /* the map object, once found */
-    bool sure;          /* found by its elements (is_owner's back pointer), not only as empty */
+    hashtable_t h;      /* what is_owner read of it then */
 } cand_t;
+
+/* Found by its elements (is_owner's back pointer), not only as an empty map? */
+static inline bool sure(const cand_t *x) { return x->obj && x->h.elements; }
 
 typedef struct cands {
     cand_t *v;
@@ -110,16 +121,8 @@ static void collect(const mp_block_t *b, void *ctx)
         c->v = v;
         c->cap = cap;
     }
-    c->v[c->n++] = (cand_t){ b->addr, b->size, b->stack, 0, false };
+    c->v[c->n++] = (cand_t){ .addr = b->addr, .size = b->size, .stack = b->stack };
 }
-
-/* libstdc++'s _Hashtable, as far as it is read here. */
-typedef struct hashtable {
-    uintptr_t buckets, count;   /* the bucket array and its length */
-    uintptr_t before;           /* _M_before_begin's next: the first node, NULL when empty */
-    uintptr_t elements;
-    float max_load;
-} hashtable_t;
 
 /* Does a bucket of c hold v? Read in pieces: arrays may be large. */
 static bool buckets_hold(const cand_t *c, uintptr_t v)
@@ -177,10 +180,10 @@ static void search(cands_t *c, mp_idtab_t *want)
                 if (!k) continue;
                 cand_t *x = &c->v[k - 1];
                 hashtable_t h;
-                if (x->sure || buf[i + 1] != x->size / 8 || !is_owner(a + i * 8, x, &h)) continue;
+                if (sure(x) || buf[i + 1] != x->size / 8 || !is_owner(a + i * 8, x, &h)) continue;
                 if (!x->obj || h.elements) {    /* an empty one, until a sure one shows */
                     x->obj = a + i * 8;
-                    x->sure = h.elements != 0;
+                    x->h = h;
                 }
             }
         }
@@ -219,12 +222,8 @@ void mp_stdmap_refresh(mp_sym_t *sym)
     size_t unresolved = 0;
     for (size_t i = 0; i < c.n; i++) {
         uint32_t k = mp_idtab_get(&obj_of, c.v[i].addr);
-        hashtable_t h;
-        if (k && is_owner(objs[k - 1], &c.v[i], &h)) {
-            c.v[i].obj = objs[k - 1];
-            c.v[i].sure = h.elements != 0;
-        }
-        if (!c.v[i].sure) {         /* not found, or only as an empty map: look for a sure one */
+        if (k && is_owner(objs[k - 1], &c.v[i], &c.v[i].h)) c.v[i].obj = objs[k - 1];
+        if (!sure(&c.v[i])) {       /* not found, or only as an empty map: look for a sure one */
             mp_idtab_put(&want, c.v[i].addr, (uint32_t)i + 1);
             unresolved++;
         }
@@ -239,15 +238,14 @@ void mp_stdmap_refresh(mp_sym_t *sym)
         cand_t *x = &c.v[i];
         if (!x->obj) continue;
         remember(x->addr, x->obj);
-        hashtable_t h;
-        if (!is_owner(x->obj, x, &h)) continue;
+        const hashtable_t *h = &x->h;
         uint32_t id = mp_map_find((const void *)x->obj);
         if (id && mp_map_kind(id) != MP_KIND_STD_UNORDERED) continue;   /* another source knows it */
         if (!id) {
-            mp_map_desc_t d = { MP_KIND_STD_UNORDERED, 0, 0, 1, h.max_load, 8 };
+            mp_map_desc_t d = { MP_KIND_STD_UNORDERED, 0, 0, 1, h->max_load, 8 };
             id = mp_map_create((const void *)x->obj, &d, x->stack);
         }
-        mp_map_set(id, (int64_t)h.elements, (int64_t)h.count, 0, -1);
+        mp_map_set(id, (int64_t)h->elements, (int64_t)h->count, 0, -1);
         mp_map_set_bytes(id, (int64_t)x->size);
     }
     for (size_t m = 0; m < nknown; m++) {
