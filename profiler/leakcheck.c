@@ -386,30 +386,27 @@ __attribute__((noinline)) static int check_with_regs(mp_leak_result_t *out, uint
             line = next;
             continue;
         }
-        bool after_guard = guard_hi == lo;
+        bool after_guard = guard_hi == lo, ok = true;
         size_t i = first_block(c.b, c.n, lo), j = i;
         while (j < c.n && c.b[j].addr < hi && mapped_chunk(&c.b[j])) j++;
-        uintptr_t live;
-        if ((i == c.n || c.b[i].addr >= hi) && after_guard && !(sp >= lo && sp < hi) &&
-            (live = past_dead_frames(lo, hi)) != lo) {
-            /* a stack glibc keeps for the next thread: its dead frames are no root */
-            if (!root_add_less_own(&r, live, hi, own, nown)) break;
-        } else if (i == c.n || c.b[i].addr >= hi) {
-            /* no block: a root (stacks from their live part) */
-            if (sp >= lo && sp < hi) lo = sp & ~(uintptr_t)7;   /* our stack: live part only */
-            else lo = parked_start(lo, hi);                     /* another thread's */
-            if (!root_add_less_own(&r, lo, hi, own, nown)) break;
+        if (i == c.n || c.b[i].addr >= hi) {
+            /* no block: a root, from its live part: ours above our stack pointer, another
+             * thread's above its own, an ended thread's above its dead frames */
+            uintptr_t from;
+            if (sp >= lo && sp < hi) from = sp & ~(uintptr_t)7;
+            else if (!after_guard || (from = past_dead_frames(lo, hi)) == lo) from = parked_start(lo, hi);
+            ok = root_add_less_own(&r, from, hi, own, nown);
         } else if ((j == c.n || c.b[j].addr >= hi) && !strstr(line, "[heap]")) {
             /* only chunks mapped on their own: the rest of the line is the program's */
-            bool ok = true;
             for (size_t k = i; k < j && ok; k++) {
                 ok = root_add_less_own(&r, lo, c.b[k].addr - 16, own, nown);
                 lo = (c.b[k].addr + c.b[k].size + PAGE - 1) & ~(PAGE - 1);
             }
-            if (!ok || !root_add_less_own(&r, lo, hi, own, nown)) break;
+            ok = ok && root_add_less_own(&r, lo, hi, own, nown);
         }
         /* else the heap's own memory: its blocks are scanned from the roots, and its free
          * chunks hold stale words */
+        if (!ok) break;
         line = next;
     }
     mp_pages_free(maps, maps_bytes);
@@ -464,8 +461,8 @@ int mp_leak_check(mp_leak_result_t *out)
 {
     memset(out, 0, sizeof *out);
     mp_internal_enter();
-    /* Spill the callee-saved registers into this frame, which lies above the stack pointer
-     * the scan starts from. */
+    /* Spill the callee-saved registers into this frame, where the scan starts when it does not
+     * run inside exit() (inside, libunwind gives exit's caller's instead: live_stack_start). */
     jmp_buf regs;
     setjmp(regs);
     __asm__ volatile("" : : "r"(&regs) : "memory");
