@@ -126,14 +126,19 @@ void mp_afile_abort(mp_afile_t *f)
     afile_release(f);
 }
 
+bool mp_afile_dir(const char *path, char *dir, size_t len)
+{
+    const char *slash = strrchr(path, '/');
+    if (!slash) return snprintf(dir, len, ".") < (int)len;
+    if (slash == path) return snprintf(dir, len, "/") < (int)len;
+    return snprintf(dir, len, "%.*s", (int)(slash - path), path) < (int)len;
+}
+
 /* Make the rename durable; failures here are not the file's (the data is already synced). */
 static void sync_dir(const char *path)
 {
-    const char *slash = strrchr(path, '/');
     char dir[4096];
-    if (!slash) snprintf(dir, sizeof dir, ".");
-    else if (slash == path) snprintf(dir, sizeof dir, "/");
-    else snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
+    if (!mp_afile_dir(path, dir, sizeof dir)) return;
     int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd >= 0) {
         fsync(fd);
@@ -189,10 +194,7 @@ int mp_afile_sweep(const char *prefix, unsigned min_age)
     const char *slash = strrchr(prefix, '/');
     const char *base = slash ? slash + 1 : prefix;
     char dir[4096];
-    if (!slash) snprintf(dir, sizeof dir, ".");
-    else if (slash == prefix) snprintf(dir, sizeof dir, "/");
-    else if (snprintf(dir, sizeof dir, "%.*s", (int)(slash - prefix), prefix) >= (int)sizeof dir)
-        return 0;
+    if (!mp_afile_dir(prefix, dir, sizeof dir)) return 0;
     int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dfd < 0) return 0;
     DIR *d = fdopendir(dfd);

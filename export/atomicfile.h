@@ -9,6 +9,7 @@
 #ifndef MAPPROF_EXPORT_ATOMICFILE_H
 #define MAPPROF_EXPORT_ATOMICFILE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 typedef struct mp_afile {
@@ -31,6 +32,8 @@ int mp_afile_printf(mp_afile_t *f, const char *fmt, ...) __attribute__((format(p
 int mp_afile_commit(mp_afile_t *f);
 /* Give up: close and remove the temporary file, release f. Safe on an already released f. */
 void mp_afile_abort(mp_afile_t *f);
+/* The directory a file at path goes in ("." for a bare name); false when it does not fit. */
+bool mp_afile_dir(const char *path, char *dir, size_t len);
 /* Remove the temporary files that writers of files named prefix... left when they died
  * mid-write (killed by SIGKILL, say): in prefix's directory, the names mp_afile_open makes for
  * those targets, owned by this user, whose writer's pid names no process, unchanged for at

@@ -198,12 +198,10 @@ static int cmd_run(int argc, char **argv)
     if (!cli_prefix_glob(abs_prefix, ".*", pat, sizeof pat)) return cli_die("output prefix too long");
     /* The profiles are what run is for: a directory they cannot go to is a usage error. */
     char dir[PATH_MAX];
-    snprintf(dir, sizeof dir, "%.*s", (int)(strrchr(abs_prefix, '/') - abs_prefix), abs_prefix);
     struct stat ds;
-    if (stat(dir[0] ? dir : "/", &ds) != 0) return cli_die("output directory %s: %s", dir, strerror(errno));
-    if (!S_ISDIR(ds.st_mode)) return cli_die("output directory %s: %s", dir, strerror(ENOTDIR));
-    if (access(dir[0] ? dir : "/", W_OK | X_OK) != 0)
-        return cli_die("output directory %s: %s", dir, strerror(errno));
+    mp_afile_dir(abs_prefix, dir, sizeof dir);      /* fits: a prefix of abs_prefix */
+    e = stat(dir, &ds) ? errno : !S_ISDIR(ds.st_mode) ? ENOTDIR : access(dir, W_OK | X_OK) ? errno : 0;
+    if (e) return cli_die("output directory %s: %s", dir, strerror(e));
     /* What the prefix names already (an earlier run's profiles), to tell them apart after. */
     seen_t before = { 0 };
     seen_load(&before, pat);

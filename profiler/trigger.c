@@ -52,6 +52,9 @@ static pid_t owner;                     /* the process this state is of (not a v
 static unsigned seq;                    /* next file sequence number, per process */
 static int64_t next_inuse;              /* in-use bytes that trigger the next step dump */
 static int warned_write;
+static int swept;                       /* the temporary files that writers under our prefix
+                                         * left when killed were removed, once an image (a
+                                         * forked child's parent did it) */
 static dev_t pipe_dev;                  /* identity of our pipe's write end: a program that */
 static ino_t pipe_ino;                  /* closes fds it does not know may reuse the number */
 static ino_t pipe_rino;                 /* and of its read end (same device) */
@@ -164,9 +167,6 @@ int mp_dump(const char *tag)
     }
     if (msym) mp_sym_close(msym);
     mp_snapshot_free(s);
-    /* Once an image (a forked child's parent swept): what writers under this prefix left when
-     * they were killed mid-write. */
-    static int swept;
     if (!rc && !swept) {
         swept = 1;
         mp_afile_sweep(o->output, SWEEP_AGE);
