@@ -98,7 +98,7 @@ t_end
 # stdmap_nodebug: the same program built without debug information, as a release build is
 for prog_rate in stdmap:524288 stdmap:1 stdmap_nodebug:1; do
   prog=${prog_rate%:*} rate=${prog_rate#*:}
-  t_begin "std_unordered_map_${prog#stdmap}_rate_$rate"
+  t_begin "std_unordered_map${prog#stdmap}_rate_$rate"
   out="$TMP/sm$rate${prog#stdmap}"
   MAPPROF_OPTIONS="rate=$rate:output=$out" LD_PRELOAD="$LIB" "$TP/$prog" >"$TMP/sm.truth"
   f=$(ls "$out".*.0.maps 2>/dev/null)
