@@ -114,7 +114,7 @@ int mp_leakfile_read(const char *path, mp_leakfile_t *lf, char *err, size_t errl
                 lf->sum_bytes[i] += strtoull(fld[1 + 2 * i], NULL, 10);
                 lf->sum_blocks[i] += strtoull(fld[2 + 2 * i], NULL, 10);
             }
-        } else if (!strcmp(fld[0], "finding") && (nf == 8 || nf == 12)) {
+        } else if (!strcmp(fld[0], "finding") && nf == 12) {
             if (mp_grow(&lf->f, &lf->cap, lf->n + 1, sizeof *lf->f)) { e = ENOMEM; break; }
             cur = &lf->f[lf->n++];
             memset(cur, 0, sizeof *cur);
@@ -128,7 +128,7 @@ int mp_leakfile_read(const char *path, mp_leakfile_t *lf, char *err, size_t errl
             snprintf(cur->map_kind, sizeof cur->map_kind, "%s", fld[5]);
             cur->map_id = (uint32_t)strtoul(fld[6], NULL, 10);
             cur->map_entries = strtoll(fld[7], NULL, 10);
-            for (int i = 0; nf == 12 && i < 2; i++) {
+            for (int i = 0; i < 2; i++) {
                 cur->part_bytes[i] = strtoull(fld[8 + 2 * i], NULL, 10);
                 cur->part_blocks[i] = strtoull(fld[9 + 2 * i], NULL, 10);
             }

@@ -11,6 +11,8 @@
  *   summary <definite_bytes> <definite_blocks> <indirect_bytes> <indirect_blocks>
  *           <map_retained_bytes> <map_retained_blocks> <reachable_bytes> <reachable_blocks>
  *   finding <kind> <bytes> <blocks> <whole_map 0|1> <map_kind> <map_id> <map_entries>
+ *           <definite_bytes> <definite_blocks> <indirect_bytes> <indirect_blocks>
+ *                                  (the last four: a whole map's parts; 0 for other findings)
  *   frame <function> <file> <line> <module>          (leaf first, after their finding)
  *   end
  */

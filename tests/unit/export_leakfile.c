@@ -22,7 +22,8 @@ static void write_file(const char *text)
 }
 
 #define HEAD "mapprof-leaks 1\npid\t7\nsummary\t100\t2\t0\t0\t0\t0\t50\t1\n"
-#define FINDING "finding\tdefinite\t100\t2\t0\t\t0\t0\nframe\tlose\tleaky.c\t21\t/bin/leaky\n" \
+#define FINDING "finding\tdefinite\t100\t2\t1\tghash\t3\t5\t60\t1\t40\t1\n" \
+                "frame\tlose\tleaky.c\t21\t/bin/leaky\n" \
                 "frame\tmain\tleaky.c\t57\t/bin/leaky\n"
 
 static void test_good_then_broken(void)
@@ -37,6 +38,10 @@ static void test_good_then_broken(void)
     CHECK(lf.f[0].nframes == 2 && !strcmp(lf.f[0].frames[1].function, "main"));
     CHECK_EQ_INT(lf.processes, 1);
     CHECK_EQ_INT(lf.sum_bytes[0], 100);
+    /* a whole map's finding: its definite and indirect parts */
+    CHECK(lf.f[0].whole_map && !strcmp(lf.f[0].map_kind, "ghash") && lf.f[0].map_entries == 5);
+    CHECK(lf.f[0].part_bytes[0] == 60 && lf.f[0].part_blocks[0] == 1);
+    CHECK(lf.f[0].part_bytes[1] == 40 && lf.f[0].part_blocks[1] == 1);
 
     /* a finding, its frames, then a line the reader does not know */
     write_file(HEAD FINDING "bogus\tline\n");
