@@ -71,7 +71,8 @@ typedef struct parked {
 } parked_t;
 
 static parked_t park[PARK_MAX];
-static int npark, park_sig;
+static int npark, park_sig;     /* npark grows while listed threads answer: atomic */
+static bool park_whole;         /* the list holds every other thread (the last reading added none) */
 static volatile int park_release;
 
 static void park_handler(int sig)
@@ -80,7 +81,8 @@ static void park_handler(int sig)
     int saved = errno;
     volatile char here = 0;
     pid_t tid = (pid_t)syscall(SYS_gettid);
-    for (int i = 0; i < npark; i++) {
+    int n = __atomic_load_n(&npark, __ATOMIC_ACQUIRE);
+    for (int i = 0; i < n; i++) {
         if (park[i].tid != tid) continue;
         park[i].tp = (uintptr_t)pthread_self();
         __atomic_store_n(&park[i].sp, (uintptr_t)&here, __ATOMIC_RELEASE);
@@ -92,9 +94,39 @@ static void park_handler(int sig)
     errno = saved;
 }
 
+/* Add the threads /proc/self/task lists that are not on the list yet (this one aside); how
+ * many were added (-1: no list to read). It stops at a full list (PARK_MAX). */
+static int list_new_threads(pid_t self)
+{
+    DIR *d = opendir("/proc/self/task");
+    if (!d) return -1;
+    int added = 0, n = npark;
+    struct dirent *e;
+    while ((e = readdir(d)) && n < PARK_MAX) {
+        pid_t tid = (pid_t)atoi(e->d_name);
+        bool known = tid <= 0 || tid == self;
+        for (int i = 0; i < n && !known; i++) known = park[i].tid == tid;
+        if (known) continue;
+        park[n++] = (parked_t){ tid, 0, 0 };
+        added++;
+    }
+    closedir(d);
+    __atomic_store_n(&npark, n, __ATOMIC_RELEASE);     /* read by park_handler */
+    return added;
+}
+
+/* Park every other thread. A thread that an unparked one started after the list was read is
+ * not on it: it would run through the scan, and its stack, if glibc gave it one an ended
+ * thread left, would pass for that dead stack (past_dead_frames). So the list is read again
+ * once the threads on it answered, and again, until a reading finds no new thread (the parked
+ * ones start none; a thread that never answers may: then at most PARK_ROUNDS readings, and
+ * 200 ms of waiting in all). When the list may lack a thread (too many rounds, or a full
+ * list), past_dead_frames trusts no stack. */
+#define PARK_ROUNDS 8
 static void park_others(void)
 {
     npark = 0;
+    park_whole = false;
     park_release = 0;
     park_sig = SIGRTMIN + 7;
     struct sigaction cur;
@@ -102,30 +134,28 @@ static void park_others(void)
         park_sig = 0;
         return;
     }
-    DIR *d = opendir("/proc/self/task");
-    if (!d) return;
-    pid_t self = (pid_t)syscall(SYS_gettid);
-    struct dirent *e;
-    while ((e = readdir(d)) && npark < PARK_MAX) {
-        pid_t tid = (pid_t)atoi(e->d_name);
-        if (tid > 0 && tid != self) park[npark++] = (parked_t){ tid, 0, 0 };
-    }
-    closedir(d);
-    if (!npark) return;
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = park_handler;
     sa.sa_flags = SA_RESTART;
     sigfillset(&sa.sa_mask);
     sigaction(park_sig, &sa, NULL);
-    for (int i = 0; i < npark; i++) syscall(SYS_tgkill, getpid(), park[i].tid, park_sig);
-    /* wait up to 200 ms for every thread to answer */
-    for (int ms = 0; ms < 200; ms++) {
-        int answered = 0;
-        for (int i = 0; i < npark; i++) answered += __atomic_load_n(&park[i].sp, __ATOMIC_ACQUIRE) != 0;
-        if (answered == npark) break;
-        struct timespec ts = { 0, 1000000 };
-        nanosleep(&ts, NULL);
+    pid_t self = (pid_t)syscall(SYS_gettid);
+    int ms = 0;
+    for (int round = 0; round < PARK_ROUNDS; round++) {
+        int from = npark, added = list_new_threads(self);
+        if (added <= 0) {
+            park_whole = added == 0 && npark < PARK_MAX;
+            return;
+        }
+        for (int i = from; i < npark; i++) syscall(SYS_tgkill, getpid(), park[i].tid, park_sig);
+        for (; ms < 200; ms++) {
+            int answered = 0;
+            for (int i = 0; i < npark; i++) answered += __atomic_load_n(&park[i].sp, __ATOMIC_ACQUIRE) != 0;
+            if (answered == npark) break;
+            struct timespec ts = { 0, 1000000 };
+            nanosleep(&ts, NULL);
+        }
     }
 }
 
@@ -245,7 +275,7 @@ void mp_leak_reset_lock(void) { mp_spin_init(&dead_lock); }
  * answer the park, or was too many to park; our helper thread excepted). */
 static uintptr_t past_dead_frames(uintptr_t lo, uintptr_t hi)
 {
-    if (npark >= PARK_MAX) return lo;
+    if (!park_whole) return lo;
     pid_t helper = __atomic_load_n(&helper_tid, __ATOMIC_ACQUIRE);
     for (int i = 0; i < npark; i++) {
         uintptr_t sp = __atomic_load_n(&park[i].sp, __ATOMIC_ACQUIRE), tp = park[i].tp;

@@ -119,6 +119,14 @@ t_eq "$got" "40 1 24 1" "stack reused: definite, and the live thread's block rea
 case $? in 0 | 23) ;; *) t_fail "signals blocked: exit status (77: stack not reused)" ;; esac
 got=$(python3 -c 'import json,sys; s=json.load(open(sys.argv[1]))["summary"]; print(s["definite_bytes"] in (0, 40), s["reachable_bytes"] in (24, 64))' "$TMP/ld.json" 2>&1)
 t_eq "$got" "True True" "signals blocked: definite only the ended thread's block, the live thread's reachable"
+# a thread started while the check parks the others (by one that ignored the park until then)
+# on the ended thread's stack, holding a block there in a local: parked too, its block is
+# reachable (it was a false definite leak when the check read the thread list only once)
+"$MAPPROF" check --quiet --json "$TMP/ld.json" -- "$TP/leakdead" late >/dev/null 2>"$TMP/late.err"
+t_eq "$?" 23 "thread started late: exit status"
+grep -q "not reused" "$TMP/late.err" && t_fail "thread started late: glibc gave it another stack"
+got=$(python3 -c 'import json,sys; s=json.load(open(sys.argv[1]))["summary"]; print(s["definite_bytes"], s["definite_blocks"], s["reachable_bytes"], s["reachable_blocks"])' "$TMP/ld.json" 2>&1)
+t_eq "$got" "40 1 24 1" "thread started late: definite, and its block reachable"
 # memory that held an ended thread's stack and lives again: mapped anew by the program at the
 # same place, a stack the program gave and then used as a buffer, and an ended thread's cached
 # stack that a live thread stands on while it runs on a coroutine stack (77: not set up)

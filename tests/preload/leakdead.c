@@ -6,10 +6,16 @@
  * With "blocked", the same with every signal blocked in every thread (the check cannot park
  * them), the second thread allocating nothing: main's 24-byte block, held only by it, is
  * reachable. With "unjoined", a thread ends returning a 40-byte block and is never joined:
- * glibc keeps its result in the thread's descriptor at the top of its stack (reachable). */
+ * glibc keeps its result in the thread's descriptor at the top of its stack (reachable).
+ * With "late", a thread that ignores the check until it is being parked (every signal blocked)
+ * then starts one more, on the ended thread's stack, which holds main's 24-byte block in a
+ * local and allocates nothing (no slow path: it never says its stack is no dead one): the
+ * check must park that thread too, and the block is reachable. It prints "late: not reused"
+ * when glibc gave that thread another stack. */
 #define _GNU_SOURCE
 #include <pthread.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -65,6 +71,69 @@ static void *hold_given(void *block)
     return NULL;
 }
 
+static void *volatile cell;         /* main's block, on its way to hold_cell's local */
+static void *ended_stack;           /* the ended thread's stack (set before late_go) */
+static volatile int late_go, late_held;
+
+static void *hold_cell(void *arg)
+{
+    (void)arg;
+    void *volatile local = cell;
+    cell = NULL;
+    given_at = (char *)&local;
+    late_held = 1;
+    sigset_t all;
+    sigfillset(&all);
+    pthread_sigmask(SIG_UNBLOCK, &all, NULL);
+    for (;;) pause();
+    return NULL;
+}
+
+/* Every signal blocked (from main): once main has gone to exit and a signal waits for this
+ * thread (the check parking it), start hold_cell, then let the signal in. */
+static bool signal_waits(void)
+{
+    sigset_t pending;
+    sigpending(&pending);
+    for (int s = 1; s < NSIG; s++)      /* (glibc's sigisemptyset says no to real-time ones) */
+        if (sigismember(&pending, s) == 1) return true;
+    return false;
+}
+
+static void *late_starter(void *arg)
+{
+    (void)arg;
+    while (!late_go || !signal_waits()) usleep(1000);
+    pthread_t t;
+    pthread_create(&t, NULL, hold_cell, NULL);
+    while (!late_held) usleep(1000);
+    if (!(given_at >= (char *)ended_stack && given_at < (char *)ended_stack + (8 << 20))) {
+        static const char msg[] = "late: not reused\n";
+        ssize_t w = write(2, msg, sizeof msg - 1);
+        (void)w;
+    }
+    sigset_t all;
+    sigfillset(&all);
+    pthread_sigmask(SIG_UNBLOCK, &all, NULL);
+    for (;;) pause();
+    return NULL;
+}
+
+static int late(void)
+{
+    sigset_t all, old;
+    pthread_t s, t;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &old);
+    pthread_create(&s, NULL, late_starter, NULL);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    pthread_create(&t, NULL, lose, &ended_stack);
+    pthread_join(t, NULL);
+    cell = make(24);
+    late_go = 1;
+    return 0;
+}
+
 static void *give(void *arg)
 {
     (void)arg;
@@ -89,6 +158,7 @@ int main(int argc, char **argv)
         usleep(200000);         /* it has ended; its result waits for a join */
         return 0;
     }
+    if (argc > 1 && !strcmp(argv[1], "late")) return late();
     if (argc > 1 && !strcmp(argv[1], "blocked")) {
         sigset_t all;
         sigfillset(&all);
