@@ -36,7 +36,7 @@ static void usage(FILE *f)
             "usage: mapprof run [--rate N] [-o PREFIX] [--interval S] [--inuse-step BYTES]\n"
             "                   [--unwind fp|libunwind|verify] [--seed N] [--legacy] [--findings]\n"
             "                   -- CMD [ARGS...]\n"
-            "       mapprof report FILE [--top N] [--sample-index NAME]\n"
+            "       mapprof report FILE [--top N] [--sample-index NAME] [--format text|json]\n"
             "       mapprof check [--json F] [--junit F] [--sarif F] [--fail-on KINDS]\n"
             "                     [--max-leak-bytes N] [--suppressions F] [--error-exitcode N]\n"
             "                     [--interval S] [-o PREFIX] [--quiet] -- CMD [ARGS...]\n"
@@ -355,10 +355,22 @@ int cli_run_preloaded(char **argv, const char *opts, const char *prefix, int *st
     return 0;
 }
 
+static bool is_help(const char *a) { return !strcmp(a, "-h") || !strcmp(a, "--help"); }
+
+/* Asks for help: -h or --help as the command, or among a command's own arguments (before --:
+ * the program's are its own). */
+static bool wants_help(int argc, char **argv)
+{
+    if (is_help(argv[1]) || !strcmp(argv[1], "help")) return true;
+    for (int i = 2; i < argc && strcmp(argv[i], "--"); i++)
+        if (is_help(argv[i])) return true;
+    return false;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) { usage(stderr); return 2; }
-    if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
+    if (wants_help(argc, argv)) {
         usage(stdout);
         return 0;
     }

@@ -45,6 +45,20 @@ t_eq "$?" 0 "mapprof run --rate 1"
 [ -e "$TMP/ran" ] || t_fail "the program did not run with good flags"
 t_end
 
+t_begin cli_help_for_every_command
+# -h or --help, alone or among a command's options: the usage on stdout, nothing on stderr,
+# status 0; after -- it is the program's own argument
+for args in "--help" "-h" "help" "run --help" "run --rate 5 -h" "check --help" "report -h" "diff --help"; do
+  # shellcheck disable=SC2086
+  "$MAPPROF" $args >"$TMP/out" 2>"$TMP/err"
+  t_eq "$?" 0 "mapprof $args: status"
+  grep -q "^usage: mapprof run" "$TMP/out" || t_fail "mapprof $args: no usage on stdout"
+  t_eq "$(wc -c <"$TMP/err")" 0 "mapprof $args: stderr bytes"
+done
+got=$("$MAPPROF" run --quiet -o "$TMP/help" -- sh -c 'echo "$1"' sh --help 2>/dev/null)
+t_eq "$got" "--help" "after --: the program's argument"
+t_end
+
 t_begin cli_run_lists_only_this_runs_profiles
 # three runs in the same second under one prefix: each lists the one profile it wrote, not the
 # earlier runs' (their times are within the same second); also under a prefix with glob
