@@ -28,6 +28,7 @@
 #include "profiler/maps.h"
 #include "profiler/profiler.h"
 #include "profiler/record.h"
+#include "profiler/sigown.h"
 #include "profiler/snapshot_take.h"
 #include "profiler/stdmap.h"
 #include "profiler/unwind.h"
@@ -271,19 +272,14 @@ void mp_trigger_init(void)
     at_quick_exit(mp_trigger_exit_now);
     helper_wanted = helper_from_start(o);
     if (o->signal) {
-        struct sigaction cur;
-        if (sigaction(o->signal, NULL, &cur) == 0 && cur.sa_handler == SIG_DFL &&
-            !(cur.sa_flags & SA_SIGINFO)) {
-            struct sigaction sa;
-            memset(&sa, 0, sizeof sa);
-            sa.sa_handler = on_signal;
-            sa.sa_flags = SA_RESTART;
-            sigemptyset(&sa.sa_mask);
-            sigaction(o->signal, &sa, NULL);
-        } else {
+        struct sigaction sa;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = on_signal;
+        sa.sa_flags = SA_RESTART;
+        sigemptyset(&sa.sa_mask);
+        if (!mp_sigown_take(o->signal, &sa))
             mp_warn("signal %d already has a handler in this program; mapprof does not "
                     "install its own (use signal= to pick another)", o->signal);
-        }
     }
     if (o->term) {
         mp_term_pending_act = term_pending;
@@ -476,18 +472,13 @@ static void term_pending(void)
 static void install_term(void)
 {
     static const int sigs[] = { SIGTERM, SIGINT, SIGHUP };
-    for (size_t i = 0; i < sizeof sigs / sizeof *sigs; i++) {
-        struct sigaction cur;
-        if (sigaction(sigs[i], NULL, &cur) != 0 || cur.sa_handler != SIG_DFL ||
-            (cur.sa_flags & SA_SIGINFO))
-            continue;   /* the program's own handler, or ignored (a background job's SIGINT) */
-        struct sigaction sa;
-        memset(&sa, 0, sizeof sa);
-        sa.sa_handler = on_term;
-        sa.sa_flags = SA_RESETHAND | SA_NODEFER;
-        sigfillset(&sa.sa_mask);    /* the program's other handlers wait for the dump ... */
-        for (size_t j = 0; j < sizeof sigs / sizeof *sigs; j++)
-            sigdelset(&sa.sa_mask, sigs[j]);    /* ... a second termination signal does not */
-        sigaction(sigs[i], &sa, NULL);
-    }
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_term;
+    sa.sa_flags = SA_RESETHAND | SA_NODEFER;
+    sigfillset(&sa.sa_mask);    /* the program's other handlers wait for the dump ... */
+    for (size_t j = 0; j < sizeof sigs / sizeof *sigs; j++)
+        sigdelset(&sa.sa_mask, sigs[j]);    /* ... a second termination signal does not */
+    /* not over the program's own handler, nor where it is ignored (a background job's SIGINT) */
+    for (size_t i = 0; i < sizeof sigs / sizeof *sigs; i++) mp_sigown_take(sigs[i], &sa);
 }

@@ -248,6 +248,31 @@ for i in 1 2 3; do
 done
 t_end
 
+t_begin our_signal_handlers_are_hidden_from_the_program
+# the handlers of term= and signal= stand where the program left the default: it is shown the
+# default there, as without mapprof (Python installs its KeyboardInterrupt handler only over
+# SIG_DFL, gdb warns of handlers it inherits); its own handler replaces ours, and SIG_DFL set
+# again puts ours back, so the signal still writes the profile
+want=$("$TP/termwait" shown)
+got=$(MAPPROF_OPTIONS="output=$TMP/sh" LD_PRELOAD="$LIB" "$TP/termwait" shown)
+t_eq "$got" "$want" "dispositions shown (signal:disposition/flags/mask size/signal()'s)"
+case $want in "15:dfl/0/0/dfl "*"12:dfl/0/0/dfl ") ;; *) t_fail "not the defaults: $want" ;; esac
+out="$TMP/twagain"
+t_eq "$(stop "$out" rate=1 TERM again)" 143 "own handler, then SIG_DFL: status"
+t_eq "$(ls "$out".*.pb.gz 2>/dev/null | wc -l)" 1 "own handler, then SIG_DFL: profiles"
+py='import os, signal, time
+print(signal.getsignal(signal.SIGINT).__name__, signal.getsignal(signal.SIGTERM) == signal.SIG_DFL)
+try:
+    os.kill(os.getpid(), signal.SIGINT); time.sleep(5)
+except KeyboardInterrupt:
+    print("KeyboardInterrupt")
+os.kill(os.getpid(), signal.SIGINT); time.sleep(5)'
+got=$(env --default-signal=INT MAPPROF_OPTIONS="output=$TMP/py" LD_PRELOAD="$LIB" /usr/bin/python3 -c "$py" 2>/dev/null)
+t_eq "$?" 130 "python: ended by the uncaught second SIGINT"
+t_eq "$(echo $got)" "default_int_handler True KeyboardInterrupt" "python: handlers seen, first SIGINT caught"
+t_eq "$(ls "$TMP"/py.*.pb.gz 2>/dev/null | wc -l)" 1 "python: the exit profile"
+t_end
+
 # Another thread's _exit, or a termination signal, while exit() writes the exit profile: the
 # process ends after the write, not half way through it (before, it ended at once: no profile,
 # and the temporary file left behind). termwait's thread acts once the temporary file shows.

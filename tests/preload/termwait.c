@@ -4,6 +4,10 @@
  *   spin    allocates and frees without end, so the signal lands anywhere
  *   dumping calls mapprof_dump without end, so the signal lands inside the profiler's work
  *   own     installs its own SIGTERM handler, which prints "own handler" and ends by _exit(0)
+ *   shown   prints the dispositions it finds for SIGTERM, SIGINT, SIGHUP and SIGUSR2, as
+ *           sigaction reports them and as signal() hands them back, and ends
+ *   again   installs its own SIGTERM handler with signal(), then SIG_DFL with sigaction, and
+ *           goes on as pause
  *   stuck   a thread holds the dynamic loader's lock for good (inside dl_iterate_phdr), then
  *           "holding" is printed (no allocation) and the program goes on as pause: anything
  *           that takes that lock waits for good (the CFI walk's first look at code does)
@@ -119,10 +123,43 @@ static void own(int sig)
     _exit(0);
 }
 
+static const char *name_of(void (*h)(int))
+{
+    return h == SIG_DFL ? "dfl" : h == SIG_IGN ? "ign" : h == SIG_ERR ? "err" : "handler";
+}
+
+/* Each signal's disposition, its flags and mask as sigaction reports them, then what signal()
+ * hands back when given the same disposition. */
+static void show(void)
+{
+    static const int sigs[] = { SIGTERM, SIGINT, SIGHUP, SIGUSR2 };
+    for (int i = 0; i < 4; i++) {
+        struct sigaction cur;
+        sigaction(sigs[i], NULL, &cur);
+        int masked = 0;
+        for (int s = 1; s < NSIG; s++) masked += sigismember(&cur.sa_mask, s) == 1;
+        void (*back)(int) = signal(sigs[i], cur.sa_handler);
+        printf("%d:%s/%#x/%d/%s ", sigs[i], name_of(cur.sa_handler), (unsigned)cur.sa_flags,
+               masked, name_of(back));
+    }
+    printf("\n");
+}
+
 int main(int argc, char **argv)
 {
     const char *mode = argc > 1 ? argv[1] : "pause";
     if (!strcmp(mode, "own")) signal(SIGTERM, own);
+    if (!strcmp(mode, "shown")) {
+        show();
+        return 0;
+    }
+    if (!strcmp(mode, "again")) {
+        signal(SIGTERM, own);
+        struct sigaction dfl;
+        memset(&dfl, 0, sizeof dfl);
+        dfl.sa_handler = SIG_DFL;
+        sigaction(SIGTERM, &dfl, NULL);
+    }
     if (!strcmp(mode, "exitrace")) {
         if (argc < 4) return 2;
         race_how = argv[2], race_dir = argv[3];
