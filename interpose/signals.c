@@ -3,6 +3,7 @@
  * The profiler answers them for a signal it holds in place of the default (profiler/sigown.h:
  * the program is shown SIG_DFL there); every other call goes to the C library as it was. */
 #define _GNU_SOURCE
+#include <errno.h>
 #include <signal.h>
 #include <string.h>
 
@@ -12,14 +13,31 @@
 
 #define HOOK __attribute__((visibility("default")))
 
+typedef sighandler_t (*signal_fn)(int, sighandler_t);
+static void *real_sigaction_slot, *real_signal_slot;
+
+/* Looked up at load, not first in a hook: sigaction is async-signal-safe, and a program's
+ * handler may be the first to call it (a lookup there could wait on the loader's lock). A
+ * call before our constructor ran (another library's) looks it up then. */
+__attribute__((constructor)) static void find_real(void)
+{
+    mp_real_cached(&real_sigaction_slot, "sigaction");
+    mp_real_cached(&real_signal_slot, "signal");
+}
+
 static mp_sigaction_fn real_sigaction(void)
 {
-    return MP_REAL(mp_sigaction_fn, sigaction);
+    return (mp_sigaction_fn)mp_real_cached(&real_sigaction_slot, "sigaction");
 }
 
 HOOK int sigaction(int sig, const struct sigaction *act, struct sigaction *old)
 {
-    return mp_sigown_sigaction(sig, act, old, real_sigaction());
+    mp_sigaction_fn real = real_sigaction();
+    if (!real) {
+        errno = ENOSYS;
+        return -1;
+    }
+    return mp_sigown_sigaction(sig, act, old, real);
 }
 
 /* glibc's signal calls its sigaction inside the library, past the one above: for a signal of
@@ -28,8 +46,12 @@ HOOK int sigaction(int sig, const struct sigaction *act, struct sigaction *old)
 HOOK sighandler_t signal(int sig, sighandler_t handler)
 {
     if (!mp_sigown_mine(sig) || mp_tls.busy) {
-        sighandler_t (*fn)(int, sighandler_t) = MP_REAL(sighandler_t (*)(int, sighandler_t), signal);
+        signal_fn fn = (signal_fn)mp_real_cached(&real_signal_slot, "signal");
         return fn ? fn(sig, handler) : SIG_ERR;
+    }
+    if (handler == SIG_ERR) {     /* as glibc's */
+        errno = EINVAL;
+        return SIG_ERR;
     }
     struct sigaction act, old;
     memset(&act, 0, sizeof act);
