@@ -5,7 +5,8 @@
  *   dumping calls mapprof_dump without end, so the signal lands inside the profiler's work
  *   own     installs its own SIGTERM handler, which prints "own handler" and ends by _exit(0)
  *   shown   prints the dispositions it finds for SIGTERM, SIGINT, SIGHUP and SIGUSR2, as
- *           sigaction reports them and as signal() hands them back, and ends
+ *           sigaction reports them and as signal() hands them back, then SIGHUP's after a
+ *           handler set with sysv_signal(), and ends
  *   again   installs its own SIGTERM handler with signal(), then SIG_DFL with sigaction, and
  *           goes on as pause
  *   stuck   a thread holds the dynamic loader's lock for good (inside dl_iterate_phdr), then
@@ -142,7 +143,11 @@ static void show(void)
         printf("%d:%s/%#x/%d/%s ", sigs[i], name_of(cur.sa_handler), (unsigned)cur.sa_flags,
                masked, name_of(back));
     }
-    printf("\n");
+    /* a handler set by a call mapprof does not see (sysv_signal), then asked about */
+    struct sigaction cur;
+    sysv_signal(SIGHUP, own);
+    sigaction(SIGHUP, NULL, &cur);
+    printf("sysv_signal:%s\n", name_of(cur.sa_handler));
 }
 
 int main(int argc, char **argv)
