@@ -75,6 +75,15 @@ static void *volatile cell;         /* main's block, on its way to hold_cell's l
 static void *ended_stack;           /* the ended thread's stack (set before late_go) */
 static volatile int late_go, late_held;
 
+/* Let every signal in, and wait for good. */
+static void unblock_and_wait(void)
+{
+    sigset_t all;
+    sigfillset(&all);
+    pthread_sigmask(SIG_UNBLOCK, &all, NULL);
+    for (;;) pause();
+}
+
 static void *hold_cell(void *arg)
 {
     (void)arg;
@@ -82,15 +91,11 @@ static void *hold_cell(void *arg)
     cell = NULL;
     given_at = (char *)&local;
     late_held = 1;
-    sigset_t all;
-    sigfillset(&all);
-    pthread_sigmask(SIG_UNBLOCK, &all, NULL);
-    for (;;) pause();
+    unblock_and_wait();
     return NULL;
 }
 
-/* Every signal blocked (from main): once main has gone to exit and a signal waits for this
- * thread (the check parking it), start hold_cell, then let the signal in. */
+/* Does a signal wait for this thread (blocked)? */
 static bool signal_waits(void)
 {
     sigset_t pending;
@@ -100,6 +105,8 @@ static bool signal_waits(void)
     return false;
 }
 
+/* Every signal blocked (from main): once main has gone to exit and a signal waits for this
+ * thread (the check parking it), start hold_cell, then let the signal in. */
 static void *late_starter(void *arg)
 {
     (void)arg;
@@ -112,10 +119,7 @@ static void *late_starter(void *arg)
         ssize_t w = write(2, msg, sizeof msg - 1);
         (void)w;
     }
-    sigset_t all;
-    sigfillset(&all);
-    pthread_sigmask(SIG_UNBLOCK, &all, NULL);
-    for (;;) pause();
+    unblock_and_wait();
     return NULL;
 }
 
