@@ -49,6 +49,7 @@ static int signal_pending;              /* the dump signal came: the helper dump
 static int exited;                      /* the exit dump was written: write no more */
 static pid_t exit_tid;                  /* the thread that runs (or ran) the exit path: once */
 static int exit_done;                   /* the exit path has ended */
+static int late_check_armed;            /* exit()'s leak check waits for the streams' flush */
 static pid_t owner;                     /* the process this state is of (not a vfork child) */
 static unsigned seq;                    /* next file sequence number, per process */
 static int64_t next_inuse;              /* in-use bytes that trigger the next step dump */
@@ -326,6 +327,7 @@ void mp_trigger_after_fork_child(void)
     owner = getpid();
     exit_tid = 0;
     exit_done = 0;
+    late_check_armed = 0;   /* the parent's stream, with its byte, is not this process's check */
     /* The helper thread did not survive fork, and the pipe is shared with the parent: the
      * child gets its own helper, and with it its own pipe, as a new process would (the child
      * has one thread). */
@@ -362,30 +364,81 @@ static void exit_wait(void)
     }
 }
 
-static void exit_work(bool killed)
+static void leak_check_now(void)
 {
-    mp_unwind_report();
-    if (mp_opts()->leak_check && !killed) {
-        mp_internal_enter();
-        mp_leak_at_exit();
-        mp_internal_leave();
-    }
-    if (!mp_opts()->at_exit) return;
-    mp_dump("exit");
-    pthread_mutex_lock(&dump_lock);
-    exited = 1;
-    pthread_mutex_unlock(&dump_lock);
+    mp_internal_enter();
+    mp_leak_at_exit();
+    mp_internal_leave();
 }
 
-/* The exit path, once per process: the unwinders' report, the leak check (unless the process
- * is being killed: check reports no leaks of a killed program), the last profile. A second
- * caller (another thread's _exit or termination signal meanwhile) waits for its end, then goes
- * on to end the process. Not in a vfork child (the parent's memory, and no fork handler ran:
- * the pid tells), and not when a signal handler calling exit or _exit interrupted our own work
- * on this thread: its locks are held and its tables half way (a dump there waited on them for
- * good). The dump's own allocations come from the private heap. A termination signal that
- * came to this thread meanwhile (on_term) acts at the end. */
-static void exit_path(bool killed)
+/* The exit path's end: threads waiting for it go on, and a termination signal that came to
+ * this thread meanwhile acts. */
+static void exit_end(void)
+{
+    __atomic_store_n(&exit_done, 1, __ATOMIC_RELEASE);
+    int sig = mp_tls.term_pending;
+    if (sig) {
+        mp_tls.term_pending = 0;
+        raise(sig);     /* its default now (SA_RESETHAND): it ends the process here */
+    }
+}
+
+/* The leak check of exit() waits for its last act: the flush of every stream, after the
+ * atexit handlers and every library's destructor. Ours run before those of the libraries the
+ * program loaded (glibc ends a preloaded library first), which may still free blocks and drop
+ * pointers: gdb --version frees about 1,400 blocks there (the blocks left reachable went from
+ * 5,279 to 4,481; memcheck, which looks at the very end, 4,448 without its freeres), and one
+ * more is then lost, as memcheck says. A stream of ours with a byte waiting in its buffer is
+ * written then: the check runs in that write, once. */
+static ssize_t late_check(void *cookie, const char *buf, size_t n)
+{
+    (void)cookie, (void)buf;
+    if (__atomic_exchange_n(&late_check_armed, 0, __ATOMIC_ACQ_REL) &&
+        getpid() == __atomic_load_n(&owner, __ATOMIC_RELAXED)) {
+        leak_check_now();
+        exit_end();
+    }
+    return (ssize_t)n;
+}
+
+/* True when the check is left to the flush (or already ran: a write that came at once). */
+static bool arm_late_check(void)
+{
+    cookie_io_functions_t io = { .write = late_check };
+    __atomic_store_n(&late_check_armed, 1, __ATOMIC_RELEASE);
+    mp_internal_enter();        /* the stream and its buffer: the private heap's */
+    FILE *f = fopencookie(NULL, "w", io);
+    bool ok = f && setvbuf(f, NULL, _IOFBF, BUFSIZ) == 0 && fputc(0, f) != EOF;
+    mp_internal_leave();
+    return ok || !__atomic_exchange_n(&late_check_armed, 0, __ATOMIC_ACQ_REL);
+}
+
+/* The unwinders' report, the last profile, and the leak check (unless the process is being
+ * killed: check reports no leaks of a killed program): from exit() (late) at the streams'
+ * flush, else at once. False when the check was left to the flush, which ends the exit path. */
+static bool exit_work(bool killed, bool late)
+{
+    mp_unwind_report();
+    if (mp_opts()->at_exit) {
+        mp_dump("exit");
+        pthread_mutex_lock(&dump_lock);
+        exited = 1;
+        pthread_mutex_unlock(&dump_lock);
+    }
+    if (!mp_opts()->leak_check || killed) return true;
+    if (late && arm_late_check()) return false;
+    leak_check_now();
+    return true;
+}
+
+/* The exit path, once per process (see exit_work). A second caller (another thread's _exit or
+ * termination signal meanwhile) waits for its end, then goes on to end the process. Not in a
+ * vfork child (the parent's memory, and no fork handler ran: the pid tells), and not when a
+ * signal handler calling exit or _exit interrupted our own work on this thread: its locks are
+ * held and its tables half way (a dump there waited on them for good). The dump's own
+ * allocations come from the private heap. A termination signal that came to this thread
+ * meanwhile (on_term) acts at the end. late: from exit(), whose streams are flushed last. */
+static void exit_path(bool killed, bool late)
 {
     if (!mp_enabled() || getpid() != __atomic_load_n(&owner, __ATOMIC_RELAXED)) return;
     if (mp_tls.busy) {
@@ -399,18 +452,12 @@ static void exit_path(bool killed)
         if (none != self) exit_wait();
         return;
     }
-    exit_work(killed);
-    __atomic_store_n(&exit_done, 1, __ATOMIC_RELEASE);
-    int sig = mp_tls.term_pending;
-    if (sig) {
-        mp_tls.term_pending = 0;
-        raise(sig);     /* its default now (SA_RESETHAND): it ends the process here */
-    }
+    if (exit_work(killed, late)) exit_end();
 }
 
-void mp_trigger_exit_now(void) { exit_path(false); }
+void mp_trigger_exit_now(void) { exit_path(false, false); }
 
-__attribute__((destructor)) static void at_exit_dump(void) { exit_path(false); }
+__attribute__((destructor)) static void at_exit_dump(void) { exit_path(false, true); }
 
 /* term: a signal that would end the program by its default action (the program left it so)
  * writes the exit profile first, then ends it as the default would (the same status). The
@@ -426,7 +473,7 @@ __attribute__((destructor)) static void at_exit_dump(void) { exit_path(false); }
  * (a lock the program holds for good, a hung thread of its own). */
 static void term_now(int sig)
 {
-    exit_path(true);
+    exit_path(true, false);
     raise(sig);     /* the default again (SA_RESETHAND), and not blocked: it ends us here */
 }
 

@@ -39,9 +39,16 @@ TEST_PROGS += $(TP)/stdmap_nodebug
 $(TP)/frameplugin_small.so $(TP)/frameplugin_large.so: $(TP)/frameplugin_%.so: tests/preload/frameplugin.c
 	@mkdir -p $(dir $@)
 	$(CC) $(TP_CFLAGS) -shared -fPIC -DFRAME=$(if $(filter small,$*),2048,60000) $< -o $@
-TEST_PROGS += $(patsubst tests/preload/%.c,$(TP)/%,$(filter-out tests/preload/plugin.c tests/preload/frameplugin.c tests/preload/bumpalloc.c,$(wildcard tests/preload/*.c))) \
+# a program linking a library of ours (found beside it), whose destructor runs after ours
+$(TP)/finilib.so: tests/preload/finilib.c
+	@mkdir -p $(dir $@)
+	$(CC) $(TP_CFLAGS) -shared -fPIC -Wl,-soname,finilib.so $< -o $@
+$(TP)/leakfini: tests/preload/leakfini.c $(TP)/finilib.so
+	@mkdir -p $(dir $@)
+	$(CC) $(TP_CFLAGS) $< -o $@ $(TP)/finilib.so -Wl,-rpath,'$$ORIGIN'
+TEST_PROGS += $(patsubst tests/preload/%.c,$(TP)/%,$(filter-out tests/preload/plugin.c tests/preload/frameplugin.c tests/preload/bumpalloc.c tests/preload/finilib.c,$(wildcard tests/preload/*.c))) \
               $(patsubst tests/preload/%.cpp,$(TP)/%,$(wildcard tests/preload/*.cpp)) $(TP)/plugin.so $(TP)/bumpalloc.so \
-              $(TP)/frameplugin_small.so $(TP)/frameplugin_large.so
+              $(TP)/frameplugin_small.so $(TP)/frameplugin_large.so $(TP)/finilib.so
 
 # Benchmark and demo workloads.
 $(BUILD)/tests/bench/%: tests/bench/%.c

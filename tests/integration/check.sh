@@ -145,6 +145,16 @@ vs_memcheck "$got" "$TP/leakdead" unjoined
 t_eq "$got" "$want" "unjoined: mapprof vs memcheck"
 t_end
 
+t_begin check_runs_after_every_destructor
+# a library the program links ends after libmapprof.so: its destructor frees one block and drops
+# the last pointer to another, so the check waits for exit's very end (memcheck looks later still)
+got=$(mp_summary "$TP/leakfini")
+t_eq "$got" "48 1 0 0" "definite, indirect"
+vs_memcheck "$got" "$TP/leakfini"
+t_eq "$got" "$want" "mapprof vs memcheck"
+t_eq "$(python3 -c 'import json,sys; s=json.load(open(sys.argv[1]))["summary"]; print(s["reachable_bytes"], s["reachable_blocks"])' "$TMP/corpus.json" 2>&1)" "0 0" "the freed block is none"
+t_end
+
 t_begin check_json_shape
 python3 - "$TMP/l.json" <<'PY' || t_fail "JSON shape"
 import json, sys
