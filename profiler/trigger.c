@@ -450,6 +450,8 @@ static void exit_path(bool killed, bool late)
     if (!__atomic_compare_exchange_n(&exit_tid, &none, self, false, __ATOMIC_ACQ_REL,
                                      __ATOMIC_ACQUIRE)) {
         if (none != self) exit_wait();
+        else if (!killed) late_check(NULL, NULL, 0);  /* _exit after exit() (a later destructor's):
+                                                       * no flush comes, the check runs now */
         return;
     }
     if (exit_work(killed, late)) exit_end();

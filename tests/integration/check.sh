@@ -153,6 +153,10 @@ t_eq "$got" "48 1 0 0" "definite, indirect"
 vs_memcheck "$got" "$TP/leakfini"
 t_eq "$got" "$want" "mapprof vs memcheck"
 t_eq "$(python3 -c 'import json,sys; s=json.load(open(sys.argv[1]))["summary"]; print(s["reachable_bytes"], s["reachable_blocks"])' "$TMP/corpus.json" 2>&1)" "0 0" "the freed block is none"
+# ... and when that destructor ends the process by _exit, with no flush to wait for
+FINILIB_EXIT=1 "$MAPPROF" check --quiet --json "$TMP/fe.json" -- "$TP/leakfini" >/dev/null 2>&1
+t_eq "$?" 3 "_exit in a later destructor: the program's status"
+t_eq "$(summary_of "$TMP/fe.json")" "48 1 0 0" "_exit in a later destructor: definite, indirect"
 t_end
 
 t_begin check_json_shape
