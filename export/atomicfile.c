@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <stdbool.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -170,23 +171,22 @@ int mp_afile_commit(mp_afile_t *f)
     return 0;
 }
 
-/* The writer's pid in a temporary file's name for a target starting with base, or 0. */
+/* The writer's pid in a temporary file's name for a target starting with base, or 0: "."
+ * base "." ..., then the last TMP_MARK, the pid, "." and exactly 8 hex digits (as
+ * mp_afile_open names it). */
 static pid_t tmp_writer(const char *name, const char *base)
 {
-    size_t bl = strlen(base), nl = strlen(name);
+    size_t bl = strlen(base);
     if (name[0] != '.' || strncmp(name + 1, base, bl) || name[1 + bl] != '.') return 0;
-    /* the name ends in TMP_MARK PID "." 8 hex digits */
-    if (nl < 1 + bl + strlen(TMP_MARK) + 10) return 0;
-    const char *hex = name + nl - 8;
-    for (int i = 0; i < 8; i++)
-        if (!strchr("0123456789abcdef", hex[i])) return 0;
-    if (hex[-1] != '.') return 0;
-    const char *d = hex - 1;
-    while (d > name + 1 + bl && d[-1] >= '0' && d[-1] <= '9') d--;
-    size_t ml = strlen(TMP_MARK);
-    if (d == hex - 1 || d - ml < name + 1 + bl || strncmp(d - ml, TMP_MARK, ml)) return 0;
-    long pid = strtol(d, NULL, 10);
-    return pid > 0 && pid < (1L << 22) + 1 ? (pid_t)pid : 0;
+    const char *mark = NULL;
+    for (const char *s = name + 1 + bl; (s = strstr(s, TMP_MARK)) != NULL; s++) mark = s;
+    if (!mark) return 0;
+    const char *tail = mark + strlen(TMP_MARK), *dot = strchr(tail, '.');
+    if (!dot || dot == tail || strlen(dot + 1) != 8 || strspn(dot + 1, "0123456789abcdef") != 8 ||
+        strspn(tail, "0123456789") != (size_t)(dot - tail))
+        return 0;
+    long pid = strtol(tail, NULL, 10);
+    return pid > 0 && pid <= INT_MAX ? (pid_t)pid : 0;
 }
 
 int mp_afile_sweep(const char *prefix, unsigned min_age)

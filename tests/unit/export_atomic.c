@@ -320,8 +320,21 @@ static void test_sweep(void)
     CHECK(dead[0] == '.' && strstr(dead, ".p.9.0.pb.gz.") == dead && present(dead));
     CHECK(present(other) && present(live) && present(mine));
 
+    /* names not as mp_afile_open makes them, with a dead writer's pid: a short salt, and a
+     * pid with a letter in it */
+    char bad1[300], bad2[300];
+    snprintf(bad1, sizeof bad1, "%.*s0", (int)strlen(dead) - 1, dead);
+    bad1[strlen(bad1) - 2] = 0;
+    const char *pid_at = strstr(dead, ".tmp.") + 5;
+    snprintf(bad2, sizeof bad2, "%.*sx%s", (int)(pid_at - dead), dead, pid_at);
+    for (const char *b = bad1; b; b = b == bad1 ? bad2 : NULL) {
+        path_in(p, sizeof p, b);
+        close(open(p, O_CREAT | O_WRONLY, 0644));
+        age(b, 120);
+    }
     CHECK_EQ_INT(mp_afile_sweep(prefix, 60), 0);    /* the dead writer's file is too recent */
-    CHECK(present(dead));
+    CHECK(present(dead) && present(bad1) && present(bad2));
+    age(link, 120);
     age(dead, 120);
     age(other, 120);
     age(live, 120);
@@ -329,6 +342,7 @@ static void test_sweep(void)
     CHECK_EQ_INT(mp_afile_sweep(prefix, 60), 1);
     CHECK(!present(dead));
     CHECK(present(other) && present(live) && present(mine) && present(link) && present("p.6.0.pb.gz"));
+    CHECK(present(bad1) && present(bad2));
     /* with no age: still only dead writers' */
     CHECK_EQ_INT(mp_afile_sweep(prefix, 0), 0);
     CHECK(present(live) && present(mine));
