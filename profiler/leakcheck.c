@@ -72,7 +72,10 @@ typedef struct parked {
 
 static parked_t park[PARK_MAX];
 static int npark, park_sig;     /* npark grows while listed threads answer: atomic */
-static bool park_whole;         /* the list holds every other thread (the last reading added none) */
+static bool park_whole;         /* every other thread is on the list and answered */
+/* The profiler's helper thread (trigger.c) blocks every signal: it is never parked (it would
+ * not answer), and its stack is no dead one, as it says when it starts. */
+static pid_t helper_tid;
 static volatile int park_release;
 
 static void park_handler(int sig)
@@ -94,17 +97,18 @@ static void park_handler(int sig)
     errno = saved;
 }
 
-/* Add the threads /proc/self/task lists that are not on the list yet (this one aside); how
- * many were added (-1: no list to read). It stops at a full list (PARK_MAX). */
+/* Add the threads /proc/self/task lists that are not on the list yet (this one and our helper
+ * aside); how many were added (-1: no list to read). It stops at a full list (PARK_MAX). */
 static int list_new_threads(pid_t self)
 {
+    pid_t helper = __atomic_load_n(&helper_tid, __ATOMIC_ACQUIRE);
     DIR *d = opendir("/proc/self/task");
     if (!d) return -1;
     int added = 0, n = npark;
     struct dirent *e;
     while ((e = readdir(d)) && n < PARK_MAX) {
         pid_t tid = (pid_t)atoi(e->d_name);
-        bool known = tid <= 0 || tid == self;
+        bool known = tid <= 0 || tid == self || tid == helper;
         for (int i = 0; i < n && !known; i++) known = park[i].tid == tid;
         if (known) continue;
         park[n++] = (parked_t){ tid, 0, 0 };
@@ -117,11 +121,11 @@ static int list_new_threads(pid_t self)
 
 /* Park every other thread. A thread that an unparked one started after the list was read is
  * not on it: it would run through the scan, and its stack, if glibc gave it one an ended
- * thread left, would pass for that dead stack (past_dead_frames). So the list is read again
+ * thread left, would pass for that dead stack (live_start). So the list is read again
  * once the threads on it answered, and again, until a reading finds no new thread (the parked
  * ones start none; a thread that never answers may: then at most PARK_ROUNDS readings, and
- * 200 ms of waiting in all). When the list may lack a thread (too many rounds, or a full
- * list), past_dead_frames trusts no stack. */
+ * 200 ms of waiting in all). Only when the list is whole and every thread on it answered
+ * (park_whole) does live_start trust the dead stacks. */
 #define PARK_ROUNDS 8
 static void park_others(void)
 {
@@ -141,18 +145,18 @@ static void park_others(void)
     sigfillset(&sa.sa_mask);
     sigaction(park_sig, &sa, NULL);
     pid_t self = (pid_t)syscall(SYS_gettid);
-    int ms = 0;
+    int ms = 0, answered = 0;
     for (int round = 0; round < PARK_ROUNDS; round++) {
         int from = npark, added = list_new_threads(self);
         if (added <= 0) {
-            park_whole = added == 0 && npark < PARK_MAX;
+            park_whole = added == 0 && npark < PARK_MAX && answered == npark;
             return;
         }
         for (int i = from; i < npark; i++) syscall(SYS_tgkill, getpid(), park[i].tid, park_sig);
-        for (; ms < 200; ms++) {
-            int answered = 0;
+        for (;; ms++) {
+            answered = 0;
             for (int i = 0; i < npark; i++) answered += __atomic_load_n(&park[i].sp, __ATOMIC_ACQUIRE) != 0;
-            if (answered == npark) break;
+            if (answered == npark || ms >= 200) break;
             struct timespec ts = { 0, 1000000 };
             nanosleep(&ts, NULL);
         }
@@ -198,19 +202,6 @@ static void dead_drop_locked(uintptr_t sp, uintptr_t tp)
     }
 }
 
-/* Is this thread's stack one glibc made (with a guard page), not the program's memory
- * (pthread_attr_setstack: no guard, and the program may use it for anything once the thread
- * is gone)? */
-static bool glibc_stack(void)
-{
-    pthread_attr_t a;
-    size_t guard = 0;
-    if (pthread_getattr_np(pthread_self(), &a)) return false;
-    pthread_attr_getguardsize(&a, &guard);
-    pthread_attr_destroy(&a);
-    return guard > 0;
-}
-
 /* The stack pointer of this thread's outermost frame (libunwind), or 0. */
 static uintptr_t outermost_sp(void)
 {
@@ -228,11 +219,12 @@ static void thread_ended(void *arg)
     (void)arg;
     uintptr_t lo = mp_tls.stack_lo, hi = mp_tls.stack_hi, sp = (uintptr_t)&arg;
     uintptr_t tp = (uintptr_t)pthread_self();
-    if (!(sp >= lo && sp < hi)) return;     /* bounds never learned: the stack stays a root */
+    /* bounds never learned, or a stack of the program's (no guard page: it may use the memory
+     * for anything once the thread is gone): the stack stays a root */
+    if (!(sp >= lo && sp < hi) || !mp_tls.stack_guarded) return;
     uintptr_t top = outermost_sp();
-    /* no outermost frame found, or not the layout expected (the descriptor above the frames),
-     * or a stack of the program's: the stack stays a root */
-    if (!(top > sp && top <= tp && tp < hi) || !glibc_stack()) return;
+    /* no outermost frame found, or not the layout expected (the descriptor above the frames) */
+    if (!(top > sp && top <= tp && tp < hi)) return;
     mp_busy_enter();        /* parked inside the lock, this thread goes on (park_handler) */
     mp_spin_lock(&dead_lock);
     dead_drop_locked(sp, tp);
@@ -258,30 +250,28 @@ void mp_leak_thread_start(void)
     mp_busy_leave();
 }
 
-/* The profiler's helper thread (trigger.c) blocks every signal, so it never answers the park;
- * its stack is no dead one, as it says when it starts. */
-static pid_t helper_tid;
-
 void mp_leak_helper_start(void)
 {
     __atomic_store_n(&helper_tid, (pid_t)syscall(SYS_gettid), __ATOMIC_RELEASE);
     mp_leak_thread_start();
 }
 
+void mp_leak_lock(void) { mp_spin_lock(&dead_lock); }
+void mp_leak_unlock(void) { mp_spin_unlock(&dead_lock); }
 void mp_leak_reset_lock(void) { mp_spin_init(&dead_lock); }
 
-/* Where the live part of [lo, hi) starts when it is exactly the stack of a thread that ended:
- * above its dead frames. lo otherwise, and whenever some thread's place is unknown (it did not
- * answer the park, or was too many to park; our helper thread excepted). */
-static uintptr_t past_dead_frames(uintptr_t lo, uintptr_t hi)
+/* Where the live part of a root line [lo, hi) with no block starts, other than our own stack:
+ * a parked thread's stack above its stack pointer; a line that is exactly the stack of a
+ * thread that ended, above its guard page (after_guard), above its dead frames, when every
+ * thread is placed (park_whole) and none stands on it (its sp or its descriptor); else lo. */
+static uintptr_t live_start(uintptr_t lo, uintptr_t hi, bool after_guard)
 {
-    if (!park_whole) return lo;
-    pid_t helper = __atomic_load_n(&helper_tid, __ATOMIC_ACQUIRE);
     for (int i = 0; i < npark; i++) {
         uintptr_t sp = __atomic_load_n(&park[i].sp, __ATOMIC_ACQUIRE), tp = park[i].tp;
-        if (!sp && park[i].tid != helper) return lo;
-        if ((sp >= lo && sp < hi) || (tp >= lo && tp < hi)) return lo;   /* a live thread's */
+        if (sp >= lo && sp < hi) return sp & ~(uintptr_t)7;
+        if (tp >= lo && tp < hi) return lo;
     }
+    if (!after_guard || !park_whole) return lo;
     dead_stack_t d = { 0, 0, 0, 0 };
     mp_spin_lock(&dead_lock);
     for (unsigned i = 0; i < ndead && !d.hi; i++)
@@ -293,16 +283,6 @@ static uintptr_t past_dead_frames(uintptr_t lo, uintptr_t hi)
     uintptr_t w[3];
     memcpy(w, (const void *)d.tp, sizeof w);
     return w[0] == d.tp && w[2] == d.tp ? d.top : lo;
-}
-
-/* The live start of a parked thread's stack within [lo, hi), else lo. */
-static uintptr_t parked_start(uintptr_t lo, uintptr_t hi)
-{
-    for (int i = 0; i < npark; i++) {
-        uintptr_t sp = __atomic_load_n(&park[i].sp, __ATOMIC_ACQUIRE);
-        if (sp >= lo && sp < hi) return sp & ~(uintptr_t)7;
-    }
-    return lo;
 }
 
 /* Read /proc/self/maps whole (it changes as we read; one pass into a growing buffer). */
@@ -422,9 +402,7 @@ __attribute__((noinline)) static int check_with_regs(mp_leak_result_t *out, uint
         if (i == c.n || c.b[i].addr >= hi) {
             /* no block: a root, from its live part: ours above our stack pointer, another
              * thread's above its own, an ended thread's above its dead frames */
-            uintptr_t from;
-            if (sp >= lo && sp < hi) from = sp & ~(uintptr_t)7;
-            else if (!after_guard || (from = past_dead_frames(lo, hi)) == lo) from = parked_start(lo, hi);
+            uintptr_t from = sp >= lo && sp < hi ? sp & ~(uintptr_t)7 : live_start(lo, hi, after_guard);
             ok = root_add_less_own(&r, from, hi, own, nown);
         } else if ((j == c.n || c.b[j].addr >= hi) && !strstr(line, "[heap]")) {
             /* only chunks mapped on their own: the rest of the line is the program's */

@@ -1,12 +1,14 @@
 /* profiler/leakcheck.h - the leak check of a live process (full tracking: rate=1).
  *
- * Collects every tracked block (sorted by address) and the roots: every readable, writable
- * mapping of the process that holds no tracked block (module data and bss, thread stacks and
- * their TLS, memory the program mapped itself), minus the profiler's own tables; for the
- * calling thread, only its stack above the current stack pointer (with its registers spilled
- * there). Threads still running are scanned over their whole stack mapping, which may keep a
- * leak reachable but never reports a live block as leaked; the stacks of threads that ended,
- * which glibc keeps mapped for the next thread, are not scanned. */
+ * Collects every tracked block (sorted by address) and the roots: the readable, writable
+ * mappings of the process (module data and bss, thread stacks and their TLS, memory the program
+ * mapped itself, the gaps between chunks malloc mapped on their own) less the profiler's own
+ * ranges; not the heap's own memory, whose blocks are reached from the roots. Every other
+ * thread is parked by a signal while the check runs (its stack is scanned above its stack
+ * pointer; one that does not answer, over its whole stack). The calling thread's stack is
+ * scanned from its live part (inside exit(), from exit's caller, whose callee-saved registers
+ * are a root of their own). The frames glibc leaves on the cached stack of a thread that ended
+ * are not roots, when every thread is placed and none stands on that stack (leakcheck.c). */
 #ifndef MAPPROF_PROFILER_LEAKCHECK_H
 #define MAPPROF_PROFILER_LEAKCHECK_H
 
@@ -28,7 +30,9 @@ typedef struct mp_leak_result {
 void mp_leak_thread_start(void);
 /* The same, from the profiler's helper thread, which never answers the leak check's park. */
 void mp_leak_helper_start(void);
-/* In a fork child: the dead stacks' lock, which a thread that is gone may have held. */
+/* Fork: the dead stacks' lock, held across it by the parent, reset in the child. */
+void mp_leak_lock(void);
+void mp_leak_unlock(void);
 void mp_leak_reset_lock(void);
 /* Run the check now (under the reentrancy guard). Returns 0 or an errno value. */
 int mp_leak_check(mp_leak_result_t *out);

@@ -35,6 +35,8 @@ typedef struct mp_tls {
     uint64_t rng;           /* xorshift state for the exponential draws */
     uintptr_t stack_hi;     /* top of this thread's stack, bound for frame-pointer walks */
     uintptr_t stack_lo;     /* its lowest address (a walk from below it is off this stack) */
+    bool stack_guarded;     /* that stack has a guard page: glibc made it, not the program
+                             * (pthread_attr_setstack); the leak check's dead stacks are such */
     int in_getattr;         /* inside the program's pthread_getattr_np (interpose/threads.c) */
     int held_shard;         /* live-table shard whose lock this thread holds, + 1 (0: none) */
     unsigned held;          /* MP_HELD_* locks this thread holds (mp_held_lock) */

@@ -278,6 +278,7 @@ static void fork_prepare(void)
     mp_stack_lock();
     mp_map_lock();
     mp_dangling_lock();
+    mp_leak_lock();
     mp_iheap_lock();        /* before the shards: a commit of the private heap claims its pages */
     mp_live_lock_all();
     mp_tcount_lock();
@@ -290,6 +291,7 @@ static void fork_parent(void)
     mp_tcount_unlock();
     mp_live_unlock_all();
     mp_iheap_unlock();
+    mp_leak_unlock();
     mp_dangling_unlock();
     mp_map_unlock();
     mp_stack_unlock();

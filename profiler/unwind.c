@@ -90,6 +90,8 @@ __attribute__((noinline, cold)) static uintptr_t stack_learn(uintptr_t sp)
             lo = (uintptr_t)addr;
             hi = lo + size;
         }
+        size_t guard = 0;
+        mp_tls.stack_guarded = pthread_attr_getguardsize(&a, &guard) == 0 && guard > 0;
         pthread_attr_destroy(&a);
     }
     if (hi <= sp || lo > sp) return page;
