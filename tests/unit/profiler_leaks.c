@@ -93,12 +93,19 @@ static void test_malloc_headers_from_roots(void)
     CHECK_EQ_INT(b[1].cls, MP_LEAK_DEFINITE);
     CHECK_EQ_INT(b[2].cls, MP_LEAK_REACHABLE);
     CHECK_EQ_INT(b[3].cls, MP_LEAK_REACHABLE);
-    /* a 16-byte block's next header lies past its end: a root word there is the next block's */
+    /* A 16-byte block's next header lies just past its end, where a pointer still counts as
+     * the block's: from a root it is malloc's, and 8 bytes in, the program's. An 8-byte block's
+     * chunk is the smallest, 32 bytes: its next header is past its end too, never its start. */
     reset();
-    b[4].size = 16;
-    root[0] = (uintptr_t)&heap[4][1];
+    b[4].size = b[5].size = 16;
+    b[6].size = 8;
+    root[0] = (uintptr_t)&heap[4][2];       /* block 4: malloc's header pointer only */
+    root[1] = (uintptr_t)&heap[5][1];       /* block 5: an interior pointer */
+    root[2] = (uintptr_t)heap[6];           /* block 6: its start */
     classify();
-    CHECK_EQ_INT(b[4].cls, MP_LEAK_REACHABLE);
+    CHECK_EQ_INT(b[4].cls, MP_LEAK_DEFINITE);
+    CHECK_EQ_INT(b[5].cls, MP_LEAK_REACHABLE);
+    CHECK_EQ_INT(b[6].cls, MP_LEAK_REACHABLE);
 }
 
 static void test_indirect_tree(void)
