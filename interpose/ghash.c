@@ -9,7 +9,9 @@
  * One fact is read from the table itself: its slot count, GHashTable's first field (gsize size,
  * its layout since GLib 2.36), used only when it agrees with the bytes of arrays we saw. An
  * iterator (GHashTableIter) is never read: its address names it, GLib's accessor gives its
- * table. The program's own callbacks (foreach predicates) run outside the map's context. */
+ * table. Inside an operation only GLib's 2^k-byte blocks are the table's arrays (what the
+ * table's hash, equality and destroy callbacks allocate there is the program's), and the
+ * program's foreach predicates run outside the map's context altogether. */
 #define _GNU_SOURCE
 #include <stddef.h>
 #include <stdint.h>
@@ -62,16 +64,17 @@ static mp_map_ctx_t table_enter(uint32_t id)
     return mp_map_ctx_enter_arrays(id, MP_ROLE_BUCKET_ARRAY);
 }
 
-/* Entry count and slot count after an operation. */
-static void refresh(uint32_t id, ht_t ht)
+/* Entry count and slot count after an operation; the entry count (0 without a map). */
+static int64_t refresh(uint32_t id, ht_t ht)
 {
-    if (!id) return;
+    if (!id) return 0;
     mp_busy_enter();
     int64_t entries = table_size(ht);
     size_t slots = *(const size_t *)ht;     /* see the file comment */
-    mp_map_set(id, entries, -1, -1, -1);
-    if (slots >= 8 && (slots & (slots - 1)) == 0 && slots < ((size_t)1 << 40)) mp_map_set(id, -1, (int64_t)slots, -1, -1);
+    bool slots_ok = slots >= 8 && (slots & (slots - 1)) == 0 && slots < ((size_t)1 << 40);
+    mp_map_set(id, entries, slots_ok ? (int64_t)slots : -1, -1, -1);
     mp_busy_leave();
+    return entries;
 }
 
 /* Creation: the arrays are allocated inside GLib's constructor, before we know the table's
@@ -208,8 +211,8 @@ HOOK int g_hash_table_steal_extended(ht_t ht, const void *key, void **sk, void *
 /* foreach_remove / foreach_steal: GLib removes exactly the entries for which the program's
  * predicate returns true, so the predicate is wrapped and each of those keys leaves the
  * dangling table before GLib's destroy notifies can free it. The predicate is the program's
- * code: it runs outside the map's context, or whatever it allocates would be counted as the
- * map's arrays (and sampled at rate 1). */
+ * code: it runs outside the map's context, or a 2^k-byte block it allocates would be counted
+ * as the map's arrays. */
 typedef struct pred {
     int (*fn)(void *key, void *value, void *data);  /* the program's predicate */
     void *data;                                     /* and its user_data */
@@ -304,6 +307,16 @@ static void iter_forget(const void *iter)
     if (p) *p = (iter_pos_t){ 0, 0 };
 }
 
+/* The key iter stands on (NULL: not kept here), forgetting it: the entry is going. */
+static void *iter_take_key(const void *iter)
+{
+    iter_pos_t *p = iter_find(iter);
+    if (!p) return NULL;
+    void *key = unhide(p->key);
+    *p = (iter_pos_t){ 0, 0 };
+    return key;
+}
+
 /* The table an iterator walks (GLib's accessor: the iterator's layout stays GLib's). */
 static ht_t iter_table(void *iter)
 {
@@ -325,24 +338,21 @@ HOOK int g_hash_table_iter_next(void *iter, void **key, void **value)
     return r;
 }
 
-/* iter_remove / iter_steal. GLib refuses a remove it finds wrong (an iterator not on an
- * entry, a table changed behind it) with a warning; the entry count tells whether one went. */
+/* iter_remove / iter_steal: the entry's key leaves the dangling table before GLib's destroy
+ * notifies can free it (as foreach_remove's do). GLib refuses a remove it finds wrong (an
+ * iterator not on an entry, a table changed behind it) with a warning; the entry count tells
+ * whether one went. */
 static void iter_del_op(void *iter, void (*f)(void *))
 {
     ht_t ht = iter_table(iter);
     uint32_t id = table_id(ht);
     int64_t before = id ? table_size(ht) : 0;
+    void *key = iter_take_key(iter);
+    if (id && key) mp_dangling_remove(id, key);
     mp_map_ctx_t c = table_enter(id);
     f(iter);
     mp_map_ctx_leave(c);
-    if (!id) return;
-    iter_pos_t *p = iter_find(iter);
-    if (table_size(ht) < before) {
-        mp_map_count_ops(id, 0, 1);
-        if (p) mp_dangling_remove(id, unhide(p->key));
-    }
-    if (p) *p = (iter_pos_t){ 0, 0 };
-    refresh(id, ht);
+    if (id && refresh(id, ht) < before) mp_map_count_ops(id, 0, 1);
 }
 
 HOOK void g_hash_table_iter_remove(void *iter)

@@ -102,9 +102,11 @@ static void on_destroyed(const hm_map_t *m)
 static bool exact(void) { return mp_opts()->leak_check; }
 
 /* token: bit 63 set when a context was entered; below it the context that was active: bit 62
- * whether it was exact, bits 8-39 its map, bits 0-7 its role. */
+ * whether it was exact, bit 61 whether only its 2^k-byte blocks were the map's (a GLib
+ * operation's, whose callback runs this one), bits 8-39 its map, bits 0-7 its role. */
 #define TOKEN_ENTERED (1ull << 63)
 #define TOKEN_EXACT (1ull << 62)
+#define TOKEN_POW2 (1ull << 61)
 
 static uint64_t on_alloc_begin(const hm_map_t *m, hm_mem_t what)
 {
@@ -112,8 +114,8 @@ static uint64_t on_alloc_begin(const hm_map_t *m, hm_mem_t what)
     uint32_t id = mp_map_find(m);
     if (!id) return 0;
     mp_map_ctx_t prev = mp_map_ctx_enter_as(id, role_of(what), exact());
-    return TOKEN_ENTERED | (prev.exact ? TOKEN_EXACT : 0) | ((uint64_t)prev.id << 8) |
-           (prev.role & 0xffu);
+    return TOKEN_ENTERED | (prev.exact ? TOKEN_EXACT : 0) | (prev.pow2 ? TOKEN_POW2 : 0) |
+           ((uint64_t)prev.id << 8) | (prev.role & 0xffu);
 }
 
 static void on_alloc_end(const hm_map_t *m, hm_mem_t what, uint64_t token, const void *p, size_t bytes)
@@ -122,10 +124,8 @@ static void on_alloc_end(const hm_map_t *m, hm_mem_t what, uint64_t token, const
     if (!(token & TOKEN_ENTERED)) return;
     uint32_t id = mp_tls.map_id;
     bool was_exact = mp_tls.map_exact;
-    /* (the token carries no pow2 mark: a hashmap/ operation inside a GLib one's callback
-     * leaves it as a plain exact context) */
     mp_map_ctx_t prev = { (uint32_t)(token >> 8), (uint32_t)(token & 0xffu),
-                          (token & TOKEN_EXACT) != 0, false };
+                          (token & TOKEN_EXACT) != 0, (token & TOKEN_POW2) != 0 };
     mp_map_ctx_leave(prev);
     /* Memory from the default allocator was tracked by the malloc hook inside the context;
      * memory from an allocator of the caller's that never reached malloc is attributed here. */

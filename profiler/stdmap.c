@@ -51,11 +51,10 @@ static uint8_t classify(mp_sym_t *sym, const mp_stack_t *s)
             if (!f || !strstr(f, "_Hashtable")) continue;
             if (strstr(f, "_M_allocate_buckets")) return CLASS_BUCKETS;
             if (strstr(f, "_M_allocate_node")) return CLASS_NODE;
+            if (d == 0 && k == 0 && (strstr(f, "::_M_rehash") || strstr(f, "::_M_insert_unique_node") ||
+                                     strstr(f, "::_M_insert_multi_node")))
+                return CLASS_BUCKETS;       /* the allocating frame itself (a release build) */
         }
-        if (d == 0 && n > 0 && fr[0].name && strstr(fr[0].name, "_Hashtable") &&
-            (strstr(fr[0].name, "::_M_rehash") || strstr(fr[0].name, "::_M_insert_unique_node") ||
-             strstr(fr[0].name, "::_M_insert_multi_node")))
-            return CLASS_BUCKETS;
     }
     return CLASS_NONE;
 }

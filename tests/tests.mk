@@ -57,6 +57,10 @@ $(BUILD)/tests/bench/%: tests/bench/%.c
 	$(CC) $(TP_CFLAGS) $< -o $@ -lm -lpthread
 BENCH_PROGS += $(BUILD)/tests/bench/churn
 TEST_PROGS += $(BUILD)/tests/bench/churn
+# a GLib table whose callback runs a hashmap/ operation
+$(TP)/ghashnest: tests/preload/ghashnest.c $(BUILD)/libhashmap.a
+	@mkdir -p $(dir $@)
+	$(CC) $(TP_CFLAGS) $(GLIB_CFLAGS) $< -o $@ $(BUILD)/libhashmap.a $(GLIB_LIBS)
 $(TP)/ghash $(TP)/ghashiter $(TP)/ghashmany $(TP)/leakiter $(TP)/dangling $(TP)/leakmaps: $(TP)/%: tests/preload/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(TP_CFLAGS) $(GLIB_CFLAGS) $< -o $@ $(GLIB_LIBS)
