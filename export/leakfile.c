@@ -10,6 +10,9 @@
 #include "export/internal.h"
 #include "export/tsv.h"
 
+/* The first line. 2: a whole map's finding line carries its definite and indirect parts. */
+#define MAGIC "mapprof-leaks 2"
+
 static const char *kind_names[6] = { "definite", "indirect", "map-retained", "reachable", "dangling",
                                      "growth" };
 
@@ -39,7 +42,7 @@ int mp_leakfile_write(const char *path, const mp_leak_report_t *rep, int pid,
     int e = mp_afile_open(&f, path);
     if (e) return e;
     const mp_leak_totals_t *t = &rep->totals;
-    mp_afile_printf(&f, "mapprof-leaks 1\npid\t%d\nsummary", pid);
+    mp_afile_printf(&f, MAGIC "\npid\t%d\nsummary", pid);
     const mp_leak_class_t order[4] = { MP_LEAK_DEFINITE, MP_LEAK_INDIRECT, MP_LEAK_MAP_RETAINED, MP_LEAK_REACHABLE };
     for (int i = 0; i < 4; i++)
         mp_afile_printf(&f, "\t%llu\t%llu", (unsigned long long)t->bytes[order[i]],
@@ -104,7 +107,7 @@ int mp_leakfile_read(const char *path, mp_leakfile_t *lf, char *err, size_t errl
         char *fld[12];
         int nf = mp_tsv_split(line, fld, 12);
         if (!header) {
-            if (strcmp(fld[0], "mapprof-leaks 1") != 0) { e = EINVAL; break; }
+            if (strcmp(fld[0], MAGIC) != 0) { e = EINVAL; break; }
             header = true;
         } else if (!strcmp(fld[0], "pid") && nf == 2) {
             pid = atoi(fld[1]);

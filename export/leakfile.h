@@ -6,7 +6,7 @@
  * in names escaped as \t \n \\). The CLI reads every process's file, applies suppressions
  * and gates, and writes the JSON, JUnit XML and SARIF reports (functions below).
  *
- *   mapprof-leaks 1
+ *   mapprof-leaks 2
  *   pid <pid>
  *   summary <definite_bytes> <definite_blocks> <indirect_bytes> <indirect_blocks>
  *           <map_retained_bytes> <map_retained_blocks> <reachable_bytes> <reachable_blocks>
@@ -36,7 +36,7 @@ typedef struct mp_lfinding {
     char map_kind[24];      /* "" when no map */
     uint32_t map_id;
     int64_t map_entries;
-    /* whole_map: how much of it is definite [0] and indirect [1] (0 when not said) */
+    /* whole_map: how much of it is definite [0] and indirect [1] (they add up to bytes, blocks) */
     uint64_t part_bytes[2], part_blocks[2];
     mp_lframe_t *frames;    /* leaf first */
     size_t nframes;

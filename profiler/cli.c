@@ -1,9 +1,11 @@
 /* profiler/cli.c - the mapprof command: run a program under the profiler, read profiles.
  *
  *   mapprof run [options] -- CMD [ARGS...]   profile CMD; exit with CMD's status
- *   mapprof report FILE [--top N] [--sample-index NAME]
+ *   mapprof report FILE [--top N] [--sample-index NAME] [--format text|json]
+ *   mapprof check, mapprof diff: cli_check.c, cli_diff.c
  *
- * Bad usage: a one-line error and exit status 2. */
+ * Bad usage: a one-line error and exit status 2; a command that cannot run: 127 or 126, as a
+ * shell says. */
 #define _GNU_SOURCE
 #include <elf.h>
 #include <errno.h>
@@ -107,25 +109,16 @@ static bool is_output(const char *p)
     return false;
 }
 
-/* The files a glob matched before a run: path, inode and modification time. A profile is
- * written to a new file renamed into place, so one written again has another inode. */
-typedef struct seen_file {
-    char *path;
-    ino_t ino;
-    struct timespec mtim;
-} seen_file_t;
-typedef struct seen {
-    seen_file_t *v;
-    size_t n;
-} seen_t;
-
+/* The files a glob matched before a run (cli.h): path, inode and modification time. A file
+ * written again is a new one renamed into place: another inode, though a freed inode number
+ * may come back, so its time is compared too. */
 static int by_path(const void *a, const void *b)
 {
-    return strcmp(((const seen_file_t *)a)->path, ((const seen_file_t *)b)->path);
+    return strcmp(((const cli_seen_file_t *)a)->path, ((const cli_seen_file_t *)b)->path);
 }
 
-/* Out of memory: the set stays smaller, and more files are listed as written, never fewer. */
-static void seen_load(seen_t *s, const char *pat)
+/* Out of memory: the set stays smaller, and more files are taken as written, never fewer. */
+void cli_seen_load(cli_seen_t *s, const char *pat)
 {
     glob_t g;
     if (glob(pat, 0, NULL, &g)) return;
@@ -134,25 +127,25 @@ static void seen_load(seen_t *s, const char *pat)
         struct stat sb;
         char *path;
         if (lstat(g.gl_pathv[k], &sb) || !(path = strdup(g.gl_pathv[k]))) continue;
-        s->v[s->n++] = (seen_file_t){ path, sb.st_ino, sb.st_mtim };
+        s->v[s->n++] = (cli_seen_file_t){ path, sb.st_ino, sb.st_mtim };
     }
     globfree(&g);
     if (s->n) qsort(s->v, s->n, sizeof *s->v, by_path);
 }
 
-/* Was the file at p, as sb says it is now, there before? */
-static bool seen_has(const seen_t *s, const char *p, const struct stat *sb)
+bool cli_seen_has(const cli_seen_t *s, const char *p, const struct stat *sb)
 {
-    seen_file_t key = { .path = (char *)p };
-    const seen_file_t *f = s->n ? bsearch(&key, s->v, s->n, sizeof *s->v, by_path) : NULL;
+    cli_seen_file_t key = { .path = (char *)p };
+    const cli_seen_file_t *f = s->n ? bsearch(&key, s->v, s->n, sizeof *s->v, by_path) : NULL;
     return f && f->ino == sb->st_ino && f->mtim.tv_sec == sb->st_mtim.tv_sec &&
            f->mtim.tv_nsec == sb->st_mtim.tv_nsec;
 }
 
-static void seen_free(seen_t *s)
+void cli_seen_free(cli_seen_t *s)
 {
     for (size_t k = 0; k < s->n; k++) free(s->v[k].path);
     free(s->v);
+    *s = (cli_seen_t){ 0 };
 }
 
 static int cmd_run(int argc, char **argv)
@@ -203,12 +196,12 @@ static int cmd_run(int argc, char **argv)
     e = stat(dir, &ds) ? errno : !S_ISDIR(ds.st_mode) ? ENOTDIR : access(dir, W_OK | X_OK) ? errno : 0;
     if (e) return cli_die("output directory %s: %s", dir, strerror(e));
     /* What the prefix names already (an earlier run's profiles), to tell them apart after. */
-    seen_t before = { 0 };
-    seen_load(&before, pat);
+    cli_seen_t before = { 0 };
+    cli_seen_load(&before, pat);
     int st;
     e = cli_run_preloaded(argv + i, opts[0] == ':' ? opts + 1 : opts, abs_prefix, &st);
     if (e) {
-        seen_free(&before);
+        cli_seen_free(&before);
         return e;
     }
 
@@ -218,14 +211,14 @@ static int cmd_run(int argc, char **argv)
         for (size_t k = 0; k < g.gl_pathc; k++) {
             struct stat sb;
             const char *p = g.gl_pathv[k];
-            if (is_output(p) && lstat(p, &sb) == 0 && S_ISREG(sb.st_mode) && !seen_has(&before, p, &sb)) {
+            if (is_output(p) && lstat(p, &sb) == 0 && S_ISREG(sb.st_mode) && !cli_seen_has(&before, p, &sb)) {
                 fprintf(stderr, "%s: wrote %s\n", prog, p);
                 found++;
             }
         }
         globfree(&g);
     }
-    seen_free(&before);
+    cli_seen_free(&before);
     if (!found) fprintf(stderr, "%s: no profile was written (prefix %s)\n", prog, abs_prefix);
     cli_sweep(abs_prefix);
     if (WIFEXITED(st)) return WEXITSTATUS(st);
@@ -325,15 +318,10 @@ int cli_run_preloaded(char **argv, const char *opts, const char *prefix, int *st
                 "profiled)\n", prog, argv[0], why);
     char lib[PATH_MAX];
     if (find_library(lib, sizeof lib)) return cli_die("cannot find libmapprof.so next to mapprof");
-    char abs_prefix[PATH_MAX] = "";
-    if (prefix) {
-        int e = cli_abs_prefix(prefix, abs_prefix, sizeof abs_prefix);
-        if (e) return e;
-    }
     char *env_opts = NULL, *env_pre = NULL;
     const char *old_opts = getenv("MAPPROF_OPTIONS"), *old_pre = getenv("LD_PRELOAD");
     if (asprintf(&env_opts, "%s%s%s%s%s%s", old_opts ? old_opts : "", old_opts ? ":" : "",
-                 prefix ? "output=" : "", abs_prefix, prefix && opts[0] ? ":" : "", opts) < 0 ||
+                 prefix ? "output=" : "", prefix ? prefix : "", prefix && opts[0] ? ":" : "", opts) < 0 ||
         asprintf(&env_pre, "%s%s%s", lib, old_pre ? ":" : "", old_pre ? old_pre : "") < 0)
         return cli_die("out of memory");
     pid_t pid = fork();

@@ -135,13 +135,15 @@ static void cleanup_dir(const char *dir)
         struct dirent *e;
         char p[PATH_MAX];
         while ((e = readdir(d)))
-            if (e->d_name[0] != '.' && snprintf(p, sizeof p, "%s/%s", dir, e->d_name) < (int)sizeof p) unlink(p);
+            if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..") &&      /* (a killed writer's */
+                snprintf(p, sizeof p, "%s/%s", dir, e->d_name) < (int)sizeof p)   /* .tmp. too) */
+                unlink(p);
         closedir(d);
     }
     rmdir(dir);
 }
 
-/* A snapshot file PREFIX.PID.SEQ.maps this run wrote (modified since it started). */
+/* A snapshot file PREFIX.PID.SEQ.maps this run wrote. */
 typedef struct snapfile {
     unsigned long seq;
     char *path;
@@ -155,7 +157,7 @@ static int by_seq(const void *a, const void *b)
 
 /* Add the map findings of process pid's snapshots to lf; how many snapshots it had (-1 when
  * one could not be read: said on stderr). */
-static int add_map_findings(mp_leakfile_t *lf, const char *prefix, int pid, time_t start)
+static int add_map_findings(mp_leakfile_t *lf, const char *prefix, int pid, const cli_seen_t *before)
 {
     char pat[PATH_MAX + 32], suffix[32];
     glob_t g;
@@ -169,7 +171,7 @@ static int add_map_findings(mp_leakfile_t *lf, const char *prefix, int pid, time
         const char *p = g.gl_pathv[i];      /* PREFIX.PID.*.maps: longer than plen */
         unsigned long seq = strtoul(p + plen, &end, 10);
         if (end == p + plen || strcmp(end, ".maps") || lstat(p, &sb) || !S_ISREG(sb.st_mode)) continue;
-        if (sb.st_mtime < start) continue;     /* an earlier run's */
+        if (cli_seen_has(before, p, &sb)) continue;     /* an earlier run's */
         v[n++] = (snapfile_t){ seq, g.gl_pathv[i] };
     }
     qsort(v, n, sizeof *v, by_seq);
@@ -252,8 +254,17 @@ int cli_check(int argc, char **argv)
             return cli_die("cannot read suppressions %s: %s", supp, why);
     }
 
+    /* the profile of what was live at exit goes beside the reports (-o, default ./mapprof-check) */
+    if (!prefix) prefix = "mapprof-check";
+    if (strchr(prefix, ':')) return cli_die("output prefix may not contain ':'");
+    char abs_prefix[PATH_MAX], pat[PATH_MAX + 16];
+    int e = cli_abs_prefix(prefix, abs_prefix, sizeof abs_prefix);
+    if (e) return e;
+    if (!cli_prefix_glob(abs_prefix, ".*.maps", pat, sizeof pat)) return cli_die("output prefix too long");
+
     /* A report left by an earlier run must not pass for this one's when this one writes none
-     * (the command killed by a signal, or mapprof stopped): the targets go first. */
+     * (the command killed by a signal, or mapprof stopped): the targets go first, once no
+     * usage error can stop the run. */
     const char *const reports[] = { json, junit, sarif };
     for (size_t k = 0; k < sizeof reports / sizeof *reports; k++) {
         struct stat sb;
@@ -264,22 +275,17 @@ int cli_check(int argc, char **argv)
     char dir[] = "/tmp/mapprof-check.XXXXXX";
     if (!mkdtemp(dir)) return cli_die("cannot create a temporary directory: %s", strerror(errno));
     char opts[PATH_MAX + 64];
-    /* the profile of what was live at exit goes beside the reports (-o, default ./mapprof-check) */
-    if (!prefix) prefix = "mapprof-check";
-    if (strchr(prefix, ':')) { cleanup_dir(dir); return cli_die("output prefix may not contain ':'"); }
     int w = snprintf(opts, sizeof opts, "leak_check=1:leak_report=%s/r", dir);
     if (interval) snprintf(opts + w, sizeof opts - (size_t)w, ":interval=%lu", interval);
-    char abs_prefix[PATH_MAX];
-    int e = cli_abs_prefix(prefix, abs_prefix, sizeof abs_prefix);
-    if (e) { cleanup_dir(dir); return e; }
-    /* a second early: file times come from a coarser clock than time() (the pid tells runs apart) */
-    time_t start = time(NULL) - 1;
+    cli_seen_t before = { 0 };      /* snapshots of earlier runs under the prefix */
+    cli_seen_load(&before, pat);
     int st;
-    e = cli_run_preloaded(argv + i, opts, prefix, &st);
-    if (e) { cleanup_dir(dir); return e; }
+    e = cli_run_preloaded(argv + i, opts, abs_prefix, &st);
+    if (e) { cli_seen_free(&before); cleanup_dir(dir); return e; }
     cli_sweep(abs_prefix);
     if (WIFSIGNALED(st)) {
         fprintf(stderr, "mapprof: %s was killed by signal %d: no leak check\n", argv[i], WTERMSIG(st));
+        cli_seen_free(&before);
         cleanup_dir(dir);
         return 128 + WTERMSIG(st);
     }
@@ -300,12 +306,13 @@ int cli_check(int argc, char **argv)
                 continue;
             }
             /* r.PID.leaks: that process's snapshots hold its map findings */
-            int n = add_map_findings(&lf, abs_prefix, atoi(ent->d_name + 2), start);
+            int n = add_map_findings(&lf, abs_prefix, atoi(ent->d_name + 2), &before);
             if (n < 0) read_errors++;
             else if (n < fewest_snapshots) fewest_snapshots = n;
         }
         closedir(d);
     }
+    cli_seen_free(&before);
     cleanup_dir(dir);
     if (!lf.processes) {
         fprintf(stderr, "mapprof: no process wrote a leak report (statically linked, or it ended "
@@ -342,6 +349,8 @@ int cli_check(int argc, char **argv)
         const mp_lfinding_t *x = &lf.f[k];
         int kind = mp_leak_kind_index(x->kind);
         if (kind < 0 || kind >= MP_LF_DANGLING || !x->suppressed) continue;
+        /* a whole map leaves each class by its part (parts that do not add up, in a file not
+         * ours, count as the finding's own class) */
         if (x->whole_map && x->part_blocks[0] + x->part_blocks[1] == x->blocks) {
             unsum(&lf, 0, x->part_bytes[0], x->part_blocks[0]);
             unsum(&lf, 1, x->part_bytes[1], x->part_blocks[1]);

@@ -324,6 +324,10 @@ t_eq "$?" 3 "the command's own failure"
 # reports of an earlier run (here, a leaky one) are not left to pass for this one's
 "$MAPPROF" check --quiet --json "$TMP/k.json" --junit "$TMP/k.xml" --sarif "$TMP/k.sarif" -- "$leaky" >/dev/null 2>&1
 t_eq "$(ls "$TMP"/k.json "$TMP"/k.xml "$TMP"/k.sarif 2>/dev/null | wc -l)" 3 "an earlier run's reports"
+# ... but a usage error, which runs nothing, leaves them alone
+"$MAPPROF" check --quiet -o "$TMP/a:b" --json "$TMP/k.json" --junit "$TMP/k.xml" --sarif "$TMP/k.sarif" -- "$leaky" >/dev/null 2>&1
+t_eq "$?" 2 "a bad -o: usage error"
+t_eq "$(ls "$TMP"/k.json "$TMP"/k.xml "$TMP"/k.sarif 2>/dev/null | wc -l)" 3 "a bad -o: the earlier run's reports kept"
 "$MAPPROF" check --quiet --json "$TMP/k.json" --junit "$TMP/k.xml" --sarif "$TMP/k.sarif" -- sh -c 'kill -9 $$' >/dev/null 2>"$TMP/err"
 t_eq "$?" 137 "killed by a signal"
 grep -q "no leak check" "$TMP/err" || t_fail "no word about the missing check: $(cat "$TMP/err")"

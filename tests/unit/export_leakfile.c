@@ -21,7 +21,7 @@ static void write_file(const char *text)
     fclose(f);
 }
 
-#define HEAD "mapprof-leaks 1\npid\t7\nsummary\t100\t2\t0\t0\t0\t0\t50\t1\n"
+#define HEAD "mapprof-leaks 2\npid\t7\nsummary\t100\t2\t0\t0\t0\t0\t50\t1\n"
 #define FINDING "finding\tdefinite\t100\t2\t1\tghash\t3\t5\t60\t1\t40\t1\n" \
                 "frame\tlose\tleaky.c\t21\t/bin/leaky\n" \
                 "frame\tmain\tleaky.c\t57\t/bin/leaky\n"
