@@ -6,7 +6,8 @@
  * Valgrind memcheck: both still reachable. With "lose", the page holds nothing: both lost.
  * Exits 77 when the chunk could not be put next to the program's page. With "alone", one
  * page mapped anywhere holds the only pointer to a 31-byte block (the kernel tends to merge it
- * with the profiler's own pages, mapped just before). */
+ * with the profiler's own pages, mapped just before); it exits 77 when the page stayed a line of
+ * its own. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +21,21 @@
 void *volatile big;
 void **volatile below, **volatile above;
 
+/* Is the page at p one line of /proc/self/maps with other memory (merged)? */
+static int merged(const void *p)
+{
+    FILE *f = fopen("/proc/self/maps", "r");
+    char line[512];
+    int yes = 0;
+    while (f && fgets(line, sizeof line, f)) {
+        unsigned long lo, hi;
+        if (sscanf(line, "%lx-%lx", &lo, &hi) == 2 && lo <= (uintptr_t)p && (uintptr_t)p < hi)
+            yes = hi - lo > PAGE;
+    }
+    if (f) fclose(f);
+    return yes;
+}
+
 int main(int argc, char **argv)
 {
     if (argc > 1 && !strcmp(argv[1], "alone")) {
@@ -27,7 +43,7 @@ int main(int argc, char **argv)
         if (below == MAP_FAILED) return 1;
         below[0] = malloc(31);
         memset(below[0], 1, 31);
-        return 0;
+        return merged(below) ? 0 : 77;
     }
     for (int tries = 0; tries < 8 && !big; tries++) {
         char *a = mmap(NULL, CHUNK + 2 * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
