@@ -390,21 +390,26 @@ static void exit_end(void)
  * 5,279 to 4,481; memcheck, which looks at the very end, 4,448 without its freeres), and one
  * more is then lost, as memcheck says. A stream of ours with a byte waiting in its buffer is
  * written then: the check runs in that write, once. */
-static ssize_t late_check(void *cookie, const char *buf, size_t n)
+static void late_check(void)
 {
-    (void)cookie, (void)buf;
     if (__atomic_exchange_n(&late_check_armed, 0, __ATOMIC_ACQ_REL) &&
         getpid() == __atomic_load_n(&owner, __ATOMIC_RELAXED)) {
         leak_check_now();
         exit_end();
     }
+}
+
+static ssize_t late_check_write(void *cookie, const char *buf, size_t n)
+{
+    (void)cookie, (void)buf;
+    late_check();
     return (ssize_t)n;
 }
 
 /* True when the check is left to the flush (or already ran: a write that came at once). */
 static bool arm_late_check(void)
 {
-    cookie_io_functions_t io = { .write = late_check };
+    cookie_io_functions_t io = { .write = late_check_write };
     __atomic_store_n(&late_check_armed, 1, __ATOMIC_RELEASE);
     mp_internal_enter();        /* the stream and its buffer: the private heap's */
     FILE *f = fopencookie(NULL, "w", io);
@@ -450,8 +455,8 @@ static void exit_path(bool killed, bool late)
     if (!__atomic_compare_exchange_n(&exit_tid, &none, self, false, __ATOMIC_ACQ_REL,
                                      __ATOMIC_ACQUIRE)) {
         if (none != self) exit_wait();
-        else if (!killed) late_check(NULL, NULL, 0);  /* _exit after exit() (a later destructor's):
-                                                       * no flush comes, the check runs now */
+        else if (!killed) late_check();     /* _exit after exit() (a later destructor's): no
+                                             * flush comes, the check left to it runs now */
         return;
     }
     if (exit_work(killed, late)) exit_end();
